@@ -1,0 +1,13 @@
+#pragma once
+// Each command adds itself to the CLI11 app and sets the callback that runs it.
+// A callback throws tandem::Error for failures the user must hear about.
+
+namespace CLI {
+class App;
+}
+
+namespace tandem::cli {
+
+void add_inspect_command(CLI::App& app);
+
+}  // namespace tandem::cli

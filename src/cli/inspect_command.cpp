@@ -1,0 +1,136 @@
+// `tandem inspect FILE [--json]`: what a GGUF file holds.
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "cli/commands.h"
+#include "gguf/model_file.h"
+#include "platform/error.h"
+
+namespace tandem::cli {
+namespace {
+
+nlohmann::json to_json(const GgufValue& value) {
+  switch (value.type) {
+    case GgufValueType::kString: return value.as_string();
+    case GgufValueType::kBool: return value.as_bool();
+    case GgufValueType::kFloat32:
+    case GgufValueType::kFloat64: return value.as_double();
+    case GgufValueType::kArray: {
+      nlohmann::json items = nlohmann::json::array();
+      for (const auto& item : value.as_array()) items.push_back(to_json(item));
+      return items;
+    }
+    default:
+      if (const auto* u = std::get_if<uint64_t>(&value.data)) return *u;
+      return value.as_int();
+  }
+}
+
+std::string shape_text(const TensorInfo& tensor) {
+  std::string out;
+  for (size_t i = 0; i < tensor.shape.size(); ++i) {
+    if (i) out += " x ";
+    out += std::to_string(tensor.shape[i]);
+  }
+  return out;
+}
+
+std::string summarize(const GgufValue& value) {
+  if (value.type == GgufValueType::kArray) {
+    return str_cat("[", value.as_array().size(), " x ", value_type_name(value.element_type), "]");
+  }
+  if (value.type == GgufValueType::kString) {
+    std::string text = value.as_string();
+    if (text.size() > 60) text = text.substr(0, 57) + "...";
+    for (char& c : text) {
+      if (c == '\n') c = ' ';
+    }
+    return text;
+  }
+  return to_json(value).dump();
+}
+
+std::string human_bytes(uint64_t bytes) {
+  char out[32];
+  if (bytes >= (1ull << 30)) {
+    std::snprintf(out, sizeof(out), "%.2f GiB", bytes / double(1ull << 30));
+  } else if (bytes >= (1ull << 20)) {
+    std::snprintf(out, sizeof(out), "%.2f MiB", bytes / double(1ull << 20));
+  } else {
+    std::snprintf(out, sizeof(out), "%.1f KiB", bytes / 1024.0);
+  }
+  return out;
+}
+
+void print_json(const ModelFile& model) {
+  nlohmann::ordered_json out;
+  out["file"] = model.path();
+  out["architecture"] = model.architecture();
+  out["version"] = model.primary().version();
+  out["split_count"] = model.files().size();
+  nlohmann::ordered_json metadata = nlohmann::ordered_json::object();
+  for (const auto& [key, value] : model.metadata()) metadata[key] = to_json(value);
+  out["metadata"] = std::move(metadata);
+  nlohmann::ordered_json tensors = nlohmann::ordered_json::array();
+  for (const TensorInfo& t : model.tensors()) {
+    tensors.push_back({{"name", t.name},
+                       {"type", std::string(type_name(t.type))},
+                       {"shape", t.shape},
+                       {"offset", t.offset},
+                       {"bytes", t.bytes},
+                       {"file", t.file_index}});
+  }
+  out["tensor_count"] = model.tensors().size();
+  out["tensors"] = std::move(tensors);
+  out["total_tensor_bytes"] = model.total_tensor_bytes();
+  std::puts(out.dump(1).c_str());
+}
+
+void print_text(const ModelFile& model) {
+  std::printf("file:          %s (%zu file%s, GGUF v%u)\n", model.path().c_str(), model.files().size(),
+              model.files().size() == 1 ? "" : "s", model.primary().version());
+  std::printf("architecture:  %s\n", model.architecture().c_str());
+  if (auto name = model.get_string_opt("general.name")) std::printf("name:          %s\n", name->c_str());
+  std::printf("\nhyperparameters:\n");
+  const std::string prefix = model.architecture() + ".";
+  for (const auto& [key, value] : model.metadata()) {
+    if (key.rfind(prefix, 0) == 0) std::printf("  %-44s %s\n", key.c_str(), summarize(value).c_str());
+  }
+  std::printf("\ntokenizer:\n");
+  for (const auto& [key, value] : model.metadata()) {
+    if (key.rfind("tokenizer.", 0) == 0) std::printf("  %-44s %s\n", key.c_str(), summarize(value).c_str());
+  }
+  std::printf("\n%-40s %-6s %-26s %12s\n", "tensor", "type", "shape", "bytes");
+  for (const TensorInfo& t : model.tensors()) {
+    std::printf("%-40s %-6s %-26s %12llu\n", t.name.c_str(), std::string(type_name(t.type)).c_str(),
+                shape_text(t).c_str(), static_cast<unsigned long long>(t.bytes));
+  }
+  uint64_t elements = 0;
+  for (const TensorInfo& t : model.tensors()) elements += t.element_count();
+  std::printf("\n%zu tensors, %llu parameters, %s of tensor data\n", model.tensors().size(),
+              static_cast<unsigned long long>(elements), human_bytes(model.total_tensor_bytes()).c_str());
+}
+
+}  // namespace
+
+void add_inspect_command(CLI::App& app) {
+  auto* command = app.add_subcommand("inspect", "Print what a GGUF file holds");
+  auto path = std::make_shared<std::string>();
+  auto json = std::make_shared<bool>(false);
+  command->add_option("file", *path, "GGUF file (the first of a split set)")->required();
+  command->add_flag("--json", *json, "Print one JSON object");
+  command->callback([path, json] {
+    const ModelFile model(*path);
+    if (*json) {
+      print_json(model);
+    } else {
+      print_text(model);
+    }
+  });
+}
+
+}  // namespace tandem::cli
