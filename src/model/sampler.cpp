@@ -1,0 +1,119 @@
+#include "model/sampler.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "platform/error.h"
+
+namespace tandem {
+
+uint64_t Random::next() {
+  uint64_t z = (state_ += 0x9e3779b97f4a7c15ull);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  return z ^ (z >> 31);
+}
+
+int32_t argmax(std::span<const float> values) {
+  TANDEM_CHECK(!values.empty());
+  size_t best = 0;
+  for (size_t i = 1; i < values.size(); ++i) {
+    if (values[i] > values[best]) best = i;
+  }
+  return static_cast<int32_t>(best);
+}
+
+Sampler::Sampler(const SamplingParams& params) : params_(params), random_(params.seed) {}
+
+void Sampler::accept(int32_t token) {
+  recent_.push_back(token);
+  ++recent_counts_[token];
+  const size_t limit = params_.penalty_last_n < 0 ? std::numeric_limits<size_t>::max()
+                                                  : static_cast<size_t>(params_.penalty_last_n);
+  while (recent_.size() > limit) {
+    auto it = recent_counts_.find(recent_.front());
+    if (--it->second == 0) recent_counts_.erase(it);
+    recent_.pop_front();
+  }
+}
+
+void Sampler::apply_penalties(std::vector<Candidate>& candidates) const {
+  const bool active = params_.repetition_penalty != 1.0f || params_.presence_penalty != 0.0f ||
+                      params_.frequency_penalty != 0.0f;
+  if (!active) return;
+  for (const auto& [token, count] : recent_counts_) {
+    if (token < 0 || static_cast<size_t>(token) >= candidates.size()) continue;
+    float& logit = candidates[static_cast<size_t>(token)].logit;
+    if (params_.repetition_penalty != 1.0f) {
+      logit = logit > 0 ? logit / params_.repetition_penalty : logit * params_.repetition_penalty;
+    }
+    logit -= static_cast<float>(count) * params_.frequency_penalty + params_.presence_penalty;
+  }
+}
+
+int32_t Sampler::sample(std::span<const float> logits) {
+  TANDEM_CHECK(!logits.empty());
+  std::vector<Candidate>& candidates = scratch_;
+  candidates.resize(logits.size());
+  for (size_t i = 0; i < logits.size(); ++i) candidates[i] = {static_cast<int32_t>(i), logits[i]};
+  apply_penalties(candidates);
+
+  const auto better = [](const Candidate& a, const Candidate& b) {
+    return a.logit > b.logit || (a.logit == b.logit && a.id < b.id);
+  };
+  if (params_.temperature <= 0.0f) {
+    return std::min_element(candidates.begin(), candidates.end(), better)->id;
+  }
+
+  // Top-k: keep the k best, sorted. Without top-k, sort all (top-p needs the order).
+  size_t keep = candidates.size();
+  if (params_.top_k > 0) keep = std::min(keep, static_cast<size_t>(params_.top_k));
+  std::partial_sort(candidates.begin(), candidates.begin() + static_cast<std::ptrdiff_t>(keep),
+                    candidates.end(), better);
+  candidates.resize(keep);
+
+  // Probabilities at temperature 1 for the top-p and min-p cuts (as llama.cpp does:
+  // the cuts come before temperature scaling).
+  const float max_logit = candidates.front().logit;
+  std::vector<double> probs(candidates.size());
+  double total = 0;
+  for (size_t i = 0; i < candidates.size(); ++i) {
+    probs[i] = std::exp(static_cast<double>(candidates[i].logit - max_logit));
+    total += probs[i];
+  }
+  if (params_.top_p < 1.0f) {
+    double cumulative = 0;
+    size_t cut = candidates.size();
+    for (size_t i = 0; i < candidates.size(); ++i) {
+      cumulative += probs[i] / total;
+      if (cumulative >= params_.top_p) {
+        cut = i + 1;
+        break;
+      }
+    }
+    candidates.resize(cut);
+  }
+  if (params_.min_p > 0.0f) {
+    // probs[0] is the largest; keep tokens with p >= min_p * p_max.
+    size_t cut = 1;
+    while (cut < candidates.size() && probs[cut] >= params_.min_p * probs[0]) ++cut;
+    candidates.resize(cut);
+  }
+
+  // Temperature, then draw from the softmax of what is left.
+  std::vector<double> weights(candidates.size());
+  double sum = 0;
+  for (size_t i = 0; i < candidates.size(); ++i) {
+    weights[i] = std::exp(static_cast<double>(candidates[i].logit - max_logit) / params_.temperature);
+    sum += weights[i];
+  }
+  double target = random_.uniform() * sum;
+  for (size_t i = 0; i < candidates.size(); ++i) {
+    target -= weights[i];
+    if (target < 0) return candidates[i].id;
+  }
+  return candidates.back().id;
+}
+
+}  // namespace tandem
