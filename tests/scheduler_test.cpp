@@ -41,7 +41,7 @@ TEST(Scheduler, MixesDecodeWithChunkedPrefill) {
   config.max_step_tokens = 64;
   Scheduler scheduler(config);
   FakeRunner runner;
-  scheduler.add({1, iota_tokens(10), 4, {}});
+  scheduler.add({1, iota_tokens(10), 4, {}, {}});
   StepPlan first = scheduler.schedule();
   ASSERT_EQ(first.entries.size(), 1u);
   EXPECT_EQ(first.entries[0].tokens.size(), 10u);
@@ -49,7 +49,7 @@ TEST(Scheduler, MixesDecodeWithChunkedPrefill) {
   scheduler.update(runner.run(first));
 
   // A long prompt arrives: the step holds request 1's decode token and a 63-token chunk.
-  scheduler.add({2, iota_tokens(200, 5000), 4, {}});
+  scheduler.add({2, iota_tokens(200, 5000), 4, {}, {}});
   StepPlan second = scheduler.schedule();
   ASSERT_EQ(second.entries.size(), 2u);
   EXPECT_EQ(second.entries[0].request_id, 1u);
@@ -65,8 +65,8 @@ TEST(Scheduler, MixesDecodeWithChunkedPrefill) {
 TEST(Scheduler, FinishesAtLengthAndStopToken) {
   Scheduler scheduler(SchedulerConfig{});
   FakeRunner runner;
-  scheduler.add({1, iota_tokens(3), 3, {}});
-  scheduler.add({2, iota_tokens(3), 10, {1002}});
+  scheduler.add({1, iota_tokens(3), 3, {}, {}});
+  scheduler.add({2, iota_tokens(3), 10, {1002}, {}});
   std::map<uint64_t, int> tokens;
   std::map<uint64_t, FinishReason> finish;
   for (int step = 0; step < 10 && scheduler.running() + scheduler.waiting() > 0; ++step) {
@@ -88,10 +88,10 @@ TEST(Scheduler, ReusesACachedPrefix) {
   std::vector<int32_t> first = system, second = system;
   first.push_back(7);
   second.push_back(9);
-  scheduler.add({1, first, 1, {}});
+  scheduler.add({1, first, 1, {}, {}});
   scheduler.update(runner.run(scheduler.schedule()));
   ASSERT_EQ(scheduler.running(), 0u);
-  scheduler.add({2, second, 1, {}});
+  scheduler.add({2, second, 1, {}, {}});
   StepPlan plan = scheduler.schedule();
   ASSERT_EQ(plan.entries.size(), 1u);
   EXPECT_EQ(plan.entries[0].keep_positions, 40);
@@ -106,11 +106,11 @@ TEST(Scheduler, RecurrentModelsReuseOnlyWholeCaches) {
   config.slots = 1;
   Scheduler scheduler(config);
   FakeRunner runner;
-  scheduler.add({1, iota_tokens(20), 1, {}});
+  scheduler.add({1, iota_tokens(20), 1, {}, {}});
   scheduler.update(runner.run(scheduler.schedule()));
   std::vector<int32_t> diverging = iota_tokens(10);
   diverging.push_back(99);
-  scheduler.add({2, diverging, 1, {}});
+  scheduler.add({2, diverging, 1, {}, {}});
   StepPlan plan = scheduler.schedule();
   ASSERT_EQ(plan.entries.size(), 1u);
   EXPECT_EQ(plan.entries[0].keep_positions, 0);
@@ -123,8 +123,8 @@ TEST(Scheduler, PreemptsWithoutLosingARequest) {
   config.slots = 2;
   Scheduler scheduler(config);
   FakeRunner runner;
-  scheduler.add({1, iota_tokens(12), 12, {}});
-  scheduler.add({2, iota_tokens(12, 100), 12, {}});
+  scheduler.add({1, iota_tokens(12), 12, {}, {}});
+  scheduler.add({2, iota_tokens(12, 100), 12, {}, {}});
   std::map<uint64_t, int> tokens;
   std::map<uint64_t, FinishReason> finish;
   for (int step = 0; step < 200 && finish.size() < 2; ++step) {
@@ -146,9 +146,9 @@ TEST(Scheduler, AbortFreesTheSlot) {
   config.slots = 1;
   Scheduler scheduler(config);
   FakeRunner runner;
-  scheduler.add({1, iota_tokens(5), 100, {}});
+  scheduler.add({1, iota_tokens(5), 100, {}, {}});
   scheduler.update(runner.run(scheduler.schedule()));
-  scheduler.add({2, iota_tokens(5, 50), 1, {}});
+  scheduler.add({2, iota_tokens(5, 50), 1, {}, {}});
   StepPlan plan = scheduler.schedule();
   ASSERT_EQ(plan.entries.size(), 1u);  // only request 1: one slot
   scheduler.abort(1);                  // in flight: released when the step returns
@@ -162,9 +162,9 @@ TEST(Scheduler, RefusesWhatCanNeverFit) {
   SchedulerConfig config;
   config.context_length = 64;
   Scheduler scheduler(config);
-  EXPECT_THROW(scheduler.add({1, iota_tokens(60), 10, {}}), Error);
-  EXPECT_THROW(scheduler.add({2, {}, 10, {}}), Error);
-  EXPECT_THROW(scheduler.add({3, iota_tokens(4), 0, {}}), Error);
+  EXPECT_THROW(scheduler.add({1, iota_tokens(60), 10, {}, {}}), Error);
+  EXPECT_THROW(scheduler.add({2, {}, 10, {}, {}}), Error);
+  EXPECT_THROW(scheduler.add({3, iota_tokens(4), 0, {}, {}}), Error);
 }
 
 }  // namespace

@@ -15,6 +15,17 @@ int32_t Scheduler::blocks_for(int32_t positions) const {
 }
 
 void Scheduler::add(RequestSpec spec) {
+  check_fits(spec);
+  if (requests_.count(spec.id) != 0) throw Error(str_cat("request id ", spec.id, " is in use"));
+  Request request;
+  request.tokens = spec.prompt;
+  request.spec = std::move(spec);
+  const uint64_t id = request.spec.id;
+  requests_.emplace(id, std::move(request));
+  waiting_.push_back(id);
+}
+
+void Scheduler::check_fits(const RequestSpec& spec) const {
   if (spec.prompt.empty()) throw Error("the prompt is empty");
   if (spec.max_new_tokens < 1) throw Error("max_new_tokens must be at least 1");
   const int64_t total = static_cast<int64_t>(spec.prompt.size()) + spec.max_new_tokens;
@@ -26,13 +37,6 @@ void Scheduler::add(RequestSpec spec) {
     throw Error(str_cat("request needs ", blocks_for(static_cast<int32_t>(total)),
                         " KV blocks but the whole cache has ", config_.kv_blocks));
   }
-  if (requests_.count(spec.id) != 0) throw Error(str_cat("request id ", spec.id, " is in use"));
-  Request request;
-  request.tokens = spec.prompt;
-  request.spec = std::move(spec);
-  const uint64_t id = request.spec.id;
-  requests_.emplace(id, std::move(request));
-  waiting_.push_back(id);
 }
 
 void Scheduler::abort(uint64_t id) {
@@ -46,6 +50,7 @@ void Scheduler::abort(uint64_t id) {
   release(request);
   waiting_.erase(std::remove(waiting_.begin(), waiting_.end(), id), waiting_.end());
   requests_.erase(it);
+  finished_.push_back(id);
 }
 
 void Scheduler::release(Request& request) {
@@ -159,17 +164,18 @@ void Scheduler::schedule_tokens(Request& request, int32_t count, StepPlan& plan)
                       request.tokens.begin() + request.computed + count);
   request.computed += count;
   entry.sample = request.computed == static_cast<int32_t>(request.tokens.size());
+  entry.sampling = request.spec.sampling;
   request.in_flight = true;
   plan.entries.push_back(std::move(entry));
 }
 
-StepPlan Scheduler::schedule() {
+StepPlan Scheduler::schedule(size_t max_entries) {
   StepPlan plan;
   int32_t budget = config_.max_step_tokens;
   // Running requests first, oldest first: decode tokens and unfinished prefills.
   const std::vector<uint64_t> running = running_;
   for (uint64_t id : running) {
-    if (budget == 0) break;
+    if (budget == 0 || plan.entries.size() >= max_entries) break;
     auto it = requests_.find(id);
     if (it == requests_.end() || it->second.in_flight || it->second.slot < 0) continue;
     Request& request = it->second;
@@ -181,7 +187,7 @@ StepPlan Scheduler::schedule() {
     budget -= count;
   }
   // Then new requests, first come first served, while slots, blocks and budget last.
-  while (budget > 0 && !waiting_.empty()) {
+  while (budget > 0 && !waiting_.empty() && plan.entries.size() < max_entries) {
     Request& request = requests_.at(waiting_.front());
     if (!admit(request)) break;
     waiting_.pop_front();
@@ -196,6 +202,8 @@ StepPlan Scheduler::schedule() {
     schedule_tokens(request, count, plan);
     budget -= count;
   }
+  plan.finished_requests = std::move(finished_);
+  finished_.clear();
   if (!plan.entries.empty()) {
     plan.step_id = next_step_++;
     std::vector<uint64_t>& ids = steps_in_flight_[plan.step_id];
@@ -229,6 +237,7 @@ std::vector<RequestUpdate> Scheduler::update(const StepResult& result) {
     if (request.aborted) {
       release(request);
       requests_.erase(it);
+      finished_.push_back(id);
       continue;
     }
     const auto sampled = std::find_if(result.sampled.begin(), result.sampled.end(),
@@ -241,6 +250,7 @@ std::vector<RequestUpdate> Scheduler::update(const StepResult& result) {
     if (update.finish != FinishReason::kNone) {
       release(request);
       requests_.erase(it);
+      finished_.push_back(id);
     }
   }
   return updates;

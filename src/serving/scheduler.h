@@ -10,11 +10,13 @@
 // freed and it waits again with its prompt plus what it generated, losing nothing.
 
 #include <cstdint>
+#include <cstddef>
 #include <deque>
 #include <optional>
 #include <unordered_map>
 #include <vector>
 
+#include "model/sampler.h"
 #include "serving/step_plan.h"
 
 namespace tandem {
@@ -35,9 +37,10 @@ struct RequestSpec {
   std::vector<int32_t> prompt;
   int32_t max_new_tokens = 16;
   std::vector<int32_t> stop_tokens;  // end of generation ids (ignored when ignore_eos)
+  SamplingParams sampling;
 };
 
-enum class FinishReason { kNone, kStop, kLength, kAborted };
+enum class FinishReason { kNone, kStop, kLength, kAborted, kError };
 
 struct RequestUpdate {
   uint64_t id = 0;
@@ -52,13 +55,16 @@ class Scheduler {
   // Queues a request. Throws tandem::Error when it can never fit (prompt + max_new_tokens
   // over the context, or more blocks than the whole budget).
   void add(RequestSpec spec);
+  // Throws the error add() would throw for a request that can never fit. Thread-safe.
+  void check_fits(const RequestSpec& spec) const;
   // Ends a request now (client gone). Its slot is freed at once; a result still in
   // flight for it is ignored.
   void abort(uint64_t id);
 
-  // Plans the next step from requests that are not waiting for a result. An empty plan
-  // means there is nothing to run now.
-  StepPlan schedule();
+  // Plans the next step from requests that are not waiting for a result, with at most
+  // `max_entries` requests (a pipeline splits the requests into groups that way). An
+  // empty plan means there is nothing to run now.
+  StepPlan schedule(size_t max_entries = SIZE_MAX);
   // Applies a step's sampled tokens; returns one update per request that got a token or finished.
   std::vector<RequestUpdate> update(const StepResult& result);
 
@@ -104,6 +110,7 @@ class Scheduler {
   std::vector<uint64_t> running_;  // admission order
   std::vector<Slot> slots_;
   std::unordered_map<uint64_t, std::vector<uint64_t>> steps_in_flight_;  // step -> requests
+  std::vector<uint64_t> finished_;  // ended since the last plan
   int32_t used_blocks_ = 0;
   uint64_t next_step_ = 1;
   uint64_t clock_ = 0;

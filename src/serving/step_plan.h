@@ -5,6 +5,8 @@
 #include <cstdint>
 #include <vector>
 
+#include "model/sampler.h"
+
 namespace tandem {
 
 struct StepEntry {
@@ -14,6 +16,7 @@ struct StepEntry {
   int32_t first_position = 0;  // position of tokens[0]; equals keep_positions
   std::vector<int32_t> tokens;  // (n) tokens to run this step: a prefill chunk or one decode token
   bool sample = false;          // sample a token after the last of `tokens`
+  SamplingParams sampling;      // how to sample for this request
 };
 
 struct StepPlan {
@@ -21,6 +24,8 @@ struct StepPlan {
   std::vector<StepEntry> entries;
   // Slots whose cached KV / state the runner may drop before this step (evicted caches).
   std::vector<int32_t> cleared_slots;
+  // Requests that ended since the last plan: the runner drops their sampler state.
+  std::vector<uint64_t> finished_requests;
   int32_t token_count() const {
     int32_t total = 0;
     for (const auto& e : entries) total += static_cast<int32_t>(e.tokens.size());

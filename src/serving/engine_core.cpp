@@ -1,0 +1,145 @@
+#include "serving/engine_core.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <utility>
+
+namespace tandem {
+
+EngineCore::EngineCore(ModelRunner& runner, const SchedulerConfig& config, size_t max_queued)
+    : runner_(runner), max_queued_(max_queued), scheduler_(config) {
+  stats_.total_kv_blocks = config.kv_blocks;
+  stats_.free_kv_blocks = config.kv_blocks;
+  thread_ = std::thread([this] { loop(); });
+}
+
+EngineCore::~EngineCore() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  thread_.join();
+}
+
+uint64_t EngineCore::submit(RequestSpec spec, TokenSink sink) {
+  scheduler_.check_fits(spec);
+  std::lock_guard lock(mutex_);
+  if (stopping_) throw QueueFullError("the server is shutting down");
+  if (sinks_.size() >= max_queued_) {
+    throw QueueFullError(str_cat(sinks_.size(), " requests are queued or running; try again later"));
+  }
+  spec.id = next_id_++;
+  const uint64_t id = spec.id;
+  sinks_.emplace(id, std::move(sink));
+  inbox_.push_back(std::move(spec));
+  wake_.notify_all();
+  return id;
+}
+
+void EngineCore::cancel(uint64_t id) {
+  std::lock_guard lock(mutex_);
+  cancels_.push_back(id);
+  wake_.notify_all();
+}
+
+EngineStats EngineCore::stats() const {
+  std::lock_guard lock(mutex_);
+  return stats_;
+}
+
+// Moves submissions and cancellations into the scheduler. Called with mutex_ held.
+void EngineCore::drain_inbox() {
+  while (!inbox_.empty()) {
+    RequestSpec spec = std::move(inbox_.front());
+    inbox_.pop_front();
+    scheduler_.add(std::move(spec));
+  }
+  for (uint64_t id : cancels_) {
+    auto sink = sinks_.find(id);
+    if (sink == sinks_.end()) continue;
+    scheduler_.abort(id);
+    sink->second(RequestUpdate{id, std::nullopt, FinishReason::kAborted});
+    sinks_.erase(sink);
+  }
+  cancels_.clear();
+}
+
+void EngineCore::dispatch(const std::vector<RequestUpdate>& updates) {
+  std::lock_guard lock(mutex_);
+  for (const RequestUpdate& update : updates) {
+    auto sink = sinks_.find(update.id);
+    if (sink == sinks_.end()) continue;  // cancelled meanwhile
+    sink->second(update);
+    if (update.finish != FinishReason::kNone) sinks_.erase(sink);
+  }
+}
+
+void EngineCore::fail_all(const std::string& why) {
+  std::fprintf(stderr, "tandem: step failed: %s\n", why.c_str());
+  std::lock_guard lock(mutex_);
+  for (auto& [id, sink] : sinks_) {
+    scheduler_.abort(id);
+    sink(RequestUpdate{id, std::nullopt, FinishReason::kError});
+  }
+  sinks_.clear();
+}
+
+void EngineCore::loop() {
+  size_t in_flight = 0;
+  while (true) {
+    {
+      std::unique_lock lock(mutex_);
+      drain_inbox();
+      if (stopping_ && in_flight == 0) return;
+    }
+    while (in_flight < runner_.max_steps_in_flight()) {
+      StepPlan plan;
+      {
+        std::lock_guard lock(mutex_);
+        // Split the active requests into one group per pipeline stage.
+        const size_t depth = runner_.max_steps_in_flight();
+        const size_t active = scheduler_.waiting() + scheduler_.running();
+        plan = scheduler_.schedule(std::max<size_t>(1, (active + depth - 1) / depth));
+      }
+      if (plan.entries.empty()) break;
+      try {
+        runner_.launch(plan);
+      } catch (const std::exception& e) {
+        fail_all(e.what());
+        break;
+      }
+      ++in_flight;
+      std::lock_guard lock(mutex_);
+      ++stats_.steps;
+      stats_.tokens_processed += static_cast<uint64_t>(plan.token_count());
+    }
+    if (in_flight == 0) {
+      std::unique_lock lock(mutex_);
+      wake_.wait(lock, [&] { return stopping_ || !inbox_.empty() || !cancels_.empty(); });
+      continue;
+    }
+    StepResult result;
+    try {
+      result = runner_.collect();
+    } catch (const std::exception& e) {
+      --in_flight;
+      fail_all(e.what());
+      continue;
+    }
+    --in_flight;
+    std::vector<RequestUpdate> updates;
+    {
+      std::lock_guard lock(mutex_);
+      updates = scheduler_.update(result);
+      stats_.waiting = scheduler_.waiting();
+      stats_.running = scheduler_.running();
+      stats_.free_kv_blocks = scheduler_.free_blocks();
+      stats_.prefix_hits = scheduler_.cached_prefix_hits();
+      stats_.preemptions = scheduler_.preemptions();
+    }
+    dispatch(updates);
+  }
+}
+
+}  // namespace tandem
