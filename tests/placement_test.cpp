@@ -1,0 +1,102 @@
+#include "cluster/placement.h"
+
+#include <gtest/gtest.h>
+
+#include "platform/error.h"
+#include "test_paths.h"
+
+namespace tandem {
+namespace {
+
+// A synthetic model: `layers` equal layers of 1 GiB, half of it experts with 1/4 active.
+ModelFootprint uniform_model(size_t layers) {
+  ModelFootprint m;
+  for (size_t i = 0; i < layers; ++i) {
+    LayerFootprint l;
+    l.weight_bytes = 1ull << 30;
+    l.active_bytes_per_token = 1ull << 28;
+    l.kv_bytes_per_token = 4096;
+    m.layers.push_back(l);
+  }
+  m.embedding_bytes = 1ull << 28;
+  m.output_bytes = 1ull << 28;
+  m.output_active_bytes = 1ull << 28;
+  m.hidden_size = 4096;
+  return m;
+}
+
+NodeCapacity node(const char* name, double gib_free, double gb_per_s) {
+  NodeCapacity n;
+  n.name = name;
+  n.free_memory_bytes = static_cast<uint64_t>(gib_free * double(1ull << 30));
+  n.weight_read_bytes_per_s = gb_per_s * 1e9;
+  n.link_latency_s = 50e-6;
+  n.link_bytes_per_s = 1e9;
+  return n;
+}
+
+TEST(Placement, SplitsEqualNodesEvenly) {
+  const Placement p = plan_placement(uniform_model(24), {node("a", 20, 50), node("b", 20, 50)}, {});
+  ASSERT_EQ(p.stages.size(), 2u);
+  EXPECT_EQ(p.stages[0].first_layer, 0u);
+  EXPECT_EQ(p.stages[0].end_layer, p.stages[1].first_layer);
+  EXPECT_EQ(p.stages[1].end_layer, 24u);
+  EXPECT_NEAR(static_cast<double>(p.stages[0].end_layer), 12.0, 1.0);
+  EXPECT_TRUE(p.stages[0].has_embedding);
+  EXPECT_TRUE(p.stages[1].has_output);
+  EXPECT_GT(p.token_seconds, p.bottleneck_seconds);
+}
+
+TEST(Placement, FasterNodeTakesMoreLayersMemoryPermitting) {
+  const Placement p = plan_placement(uniform_model(24), {node("slow", 30, 20), node("fast", 30, 60)}, {});
+  ASSERT_EQ(p.stages.size(), 2u);
+  const size_t slow_layers = p.stages[0].end_layer - p.stages[0].first_layer;
+  EXPECT_LT(slow_layers, 9u);  // about a quarter of the work
+  for (const auto& s : p.stages) EXPECT_LE(s.total_bytes, 30ull << 30);
+}
+
+TEST(Placement, RespectsMemory) {
+  const Placement p = plan_placement(uniform_model(24), {node("small", 6, 50), node("big", 40, 50)}, {});
+  ASSERT_EQ(p.stages.size(), 2u);
+  EXPECT_LE(p.stages[0].total_bytes, 6ull << 30);
+}
+
+TEST(Placement, RefusesAModelThatDoesNotFitWithNumbers) {
+  try {
+    plan_placement(uniform_model(24), {node("a", 8, 50), node("b", 8, 50)}, {});
+    FAIL() << "expected a refusal";
+  } catch (const Error& e) {
+    const std::string message = e.what();
+    EXPECT_NE(message.find("does not fit"), std::string::npos) << message;
+    EXPECT_NE(message.find("GiB"), std::string::npos) << message;
+    EXPECT_NE(message.find("a 8.00 GiB"), std::string::npos) << message;
+  }
+}
+
+TEST(Footprint, ReferenceModelsHaveTheirLayerKinds) {
+  TANDEM_REQUIRE_SHARED();
+  const ModelFile hybrid(testing::reference_path("qwen35moe-tiny-Q8_0.gguf"));
+  const ModelFootprint f = ModelFootprint::from_model(hybrid);
+  ASSERT_EQ(f.layers.size(), 4u);
+  // Layers 0-2 are DeltaNet (fixed state), layer 3 full attention (KV grows with context).
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_TRUE(f.layers[i].recurrent);
+    EXPECT_EQ(f.layers[i].kv_bytes_per_token, 0u);
+    // conv: (4 - 1) x 768 floats; delta: 64 x 512 floats.
+    EXPECT_EQ(f.layers[i].state_bytes_per_sequence, (3u * 768 + 64u * 512) * 4);
+  }
+  EXPECT_FALSE(f.layers[3].recurrent);
+  EXPECT_EQ(f.layers[3].kv_bytes_per_token, 2u * 2 * 128 * 4);
+  EXPECT_LT(f.layers[0].active_bytes_per_token, f.layers[0].weight_bytes);
+  uint64_t tensors = 0;
+  for (const auto& t : hybrid.tensors()) tensors += t.bytes;
+  EXPECT_EQ(f.total_weight_bytes(), tensors);
+
+  const ModelFile dense(testing::reference_path("qwen3-dense-tiny-Q8_0.gguf"));
+  const ModelFootprint d = ModelFootprint::from_model(dense);
+  EXPECT_TRUE(d.tied_embeddings);
+  EXPECT_EQ(d.layers[0].active_bytes_per_token, d.layers[0].weight_bytes);
+}
+
+}  // namespace
+}  // namespace tandem
