@@ -16,6 +16,7 @@ inline std::string shared_dir() {
 inline std::string reference_path(const std::string& name) { return shared_dir() + "/reference/" + name; }
 inline bool have_reference() { return std::filesystem::exists(reference_path("README.md")); }
 inline std::string tandem_binary() { return TANDEM_BINARY; }
+inline std::string delay_proxy_binary() { return TANDEM_DELAY_PROXY; }
 
 }  // namespace tandem::testing
 
