@@ -59,30 +59,50 @@ void EngineCore::drain_inbox() {
     auto sink = sinks_.find(id);
     if (sink == sinks_.end()) continue;
     scheduler_.abort(id);
-    sink->second(RequestUpdate{id, std::nullopt, FinishReason::kAborted});
+    deliveries_.push_back({std::move(sink->second), RequestUpdate{id, std::nullopt, FinishReason::kAborted}});
     sinks_.erase(sink);
   }
   cancels_.clear();
 }
 
-void EngineCore::dispatch(const std::vector<RequestUpdate>& updates) {
-  std::lock_guard lock(mutex_);
-  for (const RequestUpdate& update : updates) {
-    auto sink = sinks_.find(update.id);
-    if (sink == sinks_.end()) continue;  // cancelled meanwhile
-    sink->second(update);
-    if (update.finish != FinishReason::kNone) sinks_.erase(sink);
+// Sinks run without the lock held: a sink may cancel or submit.
+void EngineCore::deliver() {
+  std::vector<Delivery> deliveries;
+  {
+    std::lock_guard lock(mutex_);
+    deliveries.swap(deliveries_);
   }
+  for (Delivery& d : deliveries) d.sink(d.update);
+}
+
+void EngineCore::dispatch(const std::vector<RequestUpdate>& updates) {
+  {
+    std::lock_guard lock(mutex_);
+    for (const RequestUpdate& update : updates) {
+      auto sink = sinks_.find(update.id);
+      if (sink == sinks_.end()) continue;  // cancelled meanwhile
+      if (update.finish != FinishReason::kNone) {
+        deliveries_.push_back({std::move(sink->second), update});
+        sinks_.erase(sink);
+      } else {
+        deliveries_.push_back({sink->second, update});
+      }
+    }
+  }
+  deliver();
 }
 
 void EngineCore::fail_all(const std::string& why) {
   std::fprintf(stderr, "tandem: step failed: %s\n", why.c_str());
-  std::lock_guard lock(mutex_);
-  for (auto& [id, sink] : sinks_) {
-    scheduler_.abort(id);
-    sink(RequestUpdate{id, std::nullopt, FinishReason::kError});
+  {
+    std::lock_guard lock(mutex_);
+    for (auto& [id, sink] : sinks_) {
+      scheduler_.abort(id);
+      deliveries_.push_back({std::move(sink), RequestUpdate{id, std::nullopt, FinishReason::kError}});
+    }
+    sinks_.clear();
   }
-  sinks_.clear();
+  deliver();
 }
 
 void EngineCore::loop() {
@@ -91,8 +111,13 @@ void EngineCore::loop() {
     {
       std::unique_lock lock(mutex_);
       drain_inbox();
-      if (stopping_ && in_flight == 0) return;
+      if (stopping_ && in_flight == 0) {
+        lock.unlock();
+        deliver();
+        return;
+      }
     }
+    deliver();
     while (in_flight < runner_.max_steps_in_flight()) {
       StepPlan plan;
       {

@@ -38,8 +38,9 @@ struct EngineStats {
 
 class EngineCore {
  public:
-  // Called on the engine thread for every new token and at the end of the request
-  // (finish != kNone). It must not block for long.
+  // Called on the engine thread, without engine locks held, for every new token and at
+  // the end of the request (finish != kNone). It must not block for long; it may call
+  // cancel() or submit().
   using TokenSink = std::function<void(const RequestUpdate& update)>;
 
   EngineCore(ModelRunner& runner, const SchedulerConfig& config, size_t max_queued);
@@ -58,6 +59,7 @@ class EngineCore {
   void loop();
   void drain_inbox();
   void dispatch(const std::vector<RequestUpdate>& updates);
+  void deliver();
   void fail_all(const std::string& why);
 
   ModelRunner& runner_;
@@ -72,6 +74,11 @@ class EngineCore {
   std::deque<RequestSpec> inbox_;
   std::vector<uint64_t> cancels_;
   std::unordered_map<uint64_t, TokenSink> sinks_;
+  struct Delivery {
+    TokenSink sink;
+    RequestUpdate update;
+  };
+  std::vector<Delivery> deliveries_;  // updates to hand to sinks once the lock is released
   EngineStats stats_;
 };
 
