@@ -25,14 +25,18 @@ int class_of(UChar32 cp) {
     case U_LOWERCASE_LETTER:
     case U_TITLECASE_LETTER:
     case U_MODIFIER_LETTER:
-    case U_OTHER_LETTER: return kLetter;
+    case U_OTHER_LETTER:
+      return kLetter;
     case U_DECIMAL_DIGIT_NUMBER:
     case U_LETTER_NUMBER:
-    case U_OTHER_NUMBER: return kNumber;
+    case U_OTHER_NUMBER:
+      return kNumber;
     case U_NON_SPACING_MARK:
     case U_ENCLOSING_MARK:
-    case U_COMBINING_SPACING_MARK: return kMark;
-    default: return kOther;
+    case U_COMBINING_SPACING_MARK:
+      return kMark;
+    default:
+      return kOther;
   }
 }
 
@@ -46,7 +50,8 @@ int main() {
   std::vector<Range> ranges;
   for (UChar32 cp = 0; cp <= 0x10FFFF; ++cp) {
     const int cls = class_of(cp);
-    if (ranges.empty() || ranges.back().cls != cls) ranges.push_back({static_cast<uint32_t>(cp), cls});
+    if (ranges.empty() || ranges.back().cls != cls)
+      ranges.push_back({static_cast<uint32_t>(cp), cls});
   }
   UVersionInfo version;
   u_getUnicodeVersion(version);
@@ -58,9 +63,9 @@ int main() {
   std::printf("// Classes: 0 other, 1 letter, 2 number, 3 mark.\n");
   std::printf("const UnicodeClassRange kUnicodeClassRanges[] = {\n");
   for (size_t i = 0; i < ranges.size(); ++i) {
-    if (i % 5 == 0) std::printf("   ");
+    if (i % 6 == 0) std::printf("   ");
     std::printf(" {0x%05X, %d},", ranges[i].first, ranges[i].cls);
-    if (i % 5 == 4 || i + 1 == ranges.size()) std::printf("\n");
+    if (i % 6 == 5 || i + 1 == ranges.size()) std::printf("\n");
   }
   std::printf("};\n\nconst size_t kUnicodeClassRangeCount = %zu;\n\n}  // namespace tandem::text\n",
               ranges.size());

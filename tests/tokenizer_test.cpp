@@ -55,21 +55,39 @@ struct AddedToken {
 constexpr TokenType kC = TokenType::kControl;
 constexpr TokenType kU = TokenType::kUserDefined;
 const AddedToken kQwen3AddedTokens[] = {
-    {"<|endoftext|>", kC},    {"<|im_start|>", kC},      {"<|im_end|>", kC},
-    {"<|object_ref_start|>", kC}, {"<|object_ref_end|>", kC}, {"<|box_start|>", kC},
-    {"<|box_end|>", kC},      {"<|quad_start|>", kC},    {"<|quad_end|>", kC},
-    {"<|vision_start|>", kC}, {"<|vision_end|>", kC},    {"<|vision_pad|>", kC},
-    {"<|image_pad|>", kC},    {"<|video_pad|>", kC},     {"<tool_call>", kU},
-    {"</tool_call>", kU},     {"<|fim_prefix|>", kC},    {"<|fim_middle|>", kC},
-    {"<|fim_suffix|>", kC},   {"<|fim_pad|>", kC},       {"<|repo_name|>", kC},
-    {"<|file_sep|>", kC},     {"<tool_response>", kU},   {"</tool_response>", kU},
-    {"<think>", kU},          {"</think>", kU},
+    {"<|endoftext|>", kC},
+    {"<|im_start|>", kC},
+    {"<|im_end|>", kC},
+    {"<|object_ref_start|>", kC},
+    {"<|object_ref_end|>", kC},
+    {"<|box_start|>", kC},
+    {"<|box_end|>", kC},
+    {"<|quad_start|>", kC},
+    {"<|quad_end|>", kC},
+    {"<|vision_start|>", kC},
+    {"<|vision_end|>", kC},
+    {"<|vision_pad|>", kC},
+    {"<|image_pad|>", kC},
+    {"<|video_pad|>", kC},
+    {"<tool_call>", kU},
+    {"</tool_call>", kU},
+    {"<|fim_prefix|>", kC},
+    {"<|fim_middle|>", kC},
+    {"<|fim_suffix|>", kC},
+    {"<|fim_pad|>", kC},
+    {"<|repo_name|>", kC},
+    {"<|file_sep|>", kC},
+    {"<tool_response>", kU},
+    {"</tool_response>", kU},
+    {"<think>", kU},
+    {"</think>", kU},
 };
 constexpr int32_t kQwen2BpeTokens = 151643;
 
 // The full Qwen2/Qwen3 BPE vocabulary with Qwen3's 26 added tokens after it.
 Tokenizer build_qwen3_full_specials() {
-  TokenizerData data = read_tokenizer_data(ModelFile(testing::reference_path("ggml-vocab-qwen2.gguf")));
+  TokenizerData data =
+      read_tokenizer_data(ModelFile(testing::reference_path("ggml-vocab-qwen2.gguf")));
   data.tokens.resize(kQwen2BpeTokens);
   data.types.resize(kQwen2BpeTokens);
   for (const AddedToken& added : kQwen3AddedTokens) {
@@ -156,7 +174,8 @@ TEST_F(TokenizerGolden, LoadTimeFixesAndSpecialIds) {
 
 TEST_F(TokenizerGolden, ModelPromptsTokenizeExactly) {
   int prompts = 0;
-  for (const auto& entry : std::filesystem::directory_iterator(testing::shared_dir() + "/reference")) {
+  for (const auto& entry :
+       std::filesystem::directory_iterator(testing::shared_dir() + "/reference")) {
     if (entry.path().extension() != ".json") continue;
     std::ifstream in(entry.path());
     const json info = json::parse(in);
@@ -164,8 +183,9 @@ TEST_F(TokenizerGolden, ModelPromptsTokenizeExactly) {
     const Tokenizer tokenizer = load(info["model_file"].get<std::string>());
     for (const json& prompt : info["prompts"]) {
       const auto want = prompt["token_ids"].get<std::vector<int32_t>>();
-      EXPECT_EQ(tokenizer.encode(prompt["text"].get<std::string>(), prompt["parse_special"].get<bool>()),
-                want)
+      EXPECT_EQ(
+          tokenizer.encode(prompt["text"].get<std::string>(), prompt["parse_special"].get<bool>()),
+          want)
           << entry.path().filename() << " prompt " << prompt["name"];
       ++prompts;
     }
@@ -221,8 +241,13 @@ TEST_F(TokenizerGolden, RoundTripsValidUtf8) {
 
 TEST_F(TokenizerGolden, InvalidUtf8BecomesReplacementCharacters) {
   // llama.cpp turns each undecodable byte into U+FFFD before splitting.
-  const std::string replaced = "abc\xEF\xBF\xBD\xEF\xBF\xBD" "def";
-  EXPECT_EQ(qwen2_->encode("abc\xFF\xFE" "def", true), qwen2_->encode(replaced, true));
+  const std::string replaced =
+      "abc\xEF\xBF\xBD\xEF\xBF\xBD"
+      "def";
+  EXPECT_EQ(qwen2_->encode("abc\xFF\xFE"
+                           "def",
+                           true),
+            qwen2_->encode(replaced, true));
   // A truncated character is two bad bytes: E2 (its continuation is missing), then 82.
   EXPECT_EQ(tiny_->encode("x\xE2\x82 y", false),
             tiny_->encode("x\xEF\xBF\xBD\xEF\xBF\xBD y", false));
@@ -253,7 +278,9 @@ TEST_F(TokenizerGolden, StreamingHoldsBackAndReplacesBrokenCharacters) {
   // A truncated 3-byte character followed by 'a': one U+FFFD, then 'a'.
   EXPECT_EQ(detokenizer.push(byte_token(0xE2)), "");
   EXPECT_EQ(detokenizer.push(byte_token(0x82)), "");
-  EXPECT_EQ(detokenizer.push(byte_token('a')), "\xEF\xBF\xBD" "a");
+  EXPECT_EQ(detokenizer.push(byte_token('a')),
+            "\xEF\xBF\xBD"
+            "a");
   // A lone continuation byte, and an incomplete character at the end.
   EXPECT_EQ(detokenizer.push(byte_token(0x80)), "\xEF\xBF\xBD");
   EXPECT_EQ(detokenizer.push(byte_token(0xF0)), "");

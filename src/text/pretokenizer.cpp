@@ -35,10 +35,14 @@ uint8_t flags_of(uint32_t cp) {
   }
   if (is_unicode_whitespace(cp)) return kSpace;
   switch (codepoint_class(cp)) {
-    case CodepointClass::kLetter: return kLetter;
-    case CodepointClass::kNumber: return kNumber;
-    case CodepointClass::kMark: return kMark;
-    default: return 0;
+    case CodepointClass::kLetter:
+      return kLetter;
+    case CodepointClass::kNumber:
+      return kNumber;
+    case CodepointClass::kMark:
+      return kMark;
+    default:
+      return 0;
   }
 }
 

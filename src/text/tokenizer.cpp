@@ -13,26 +13,41 @@ namespace {
 // Token strings llama.cpp marks as control at load time whatever the file says (its
 // end-of-generation list; the file may have them as normal text, e.g. "</s>" in Qwen2).
 constexpr std::string_view kEndOfGenerationNames[] = {
-    "<|eot_id|>",    "<|im_end|>",       "<|end|>",          "<|return|>",
-    "<|call|>",      "<|flush|>",        "<|calls|>",        "<end_of_turn>",
-    "<|endoftext|>", "</s>",             "<|eom_id|>",       "<EOT>",
-    "_<EOT>",        "[EOT]",            "[EOS]",            "<|end_of_text|>",
-    "<end_of_utterance>", "<eos>",       "<turn|>",          "<|tool_response>",
+    "<|eot_id|>",
+    "<|im_end|>",
+    "<|end|>",
+    "<|return|>",
+    "<|call|>",
+    "<|flush|>",
+    "<|calls|>",
+    "<end_of_turn>",
+    "<|endoftext|>",
+    "</s>",
+    "<|eom_id|>",
+    "<EOT>",
+    "_<EOT>",
+    "[EOT]",
+    "[EOS]",
+    "<|end_of_text|>",
+    "<end_of_utterance>",
+    "<eos>",
+    "<turn|>",
+    "<|tool_response>",
 };
 
 // Roles llama.cpp finds by name; it marks the token it finds for each role as control.
 // Only the first name present is used here (llama.cpp takes whichever its hash map
 // yields first).
 constexpr std::string_view kEndOfTurnNames[] = {
-    "<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>", "<|endoftext|>",
-    "<|end_of_text|>", "<EOT>", "_<EOT>", "[EOT]", "<end_of_utterance>"};
+    "<|eot_id|>",      "<|im_end|>", "<|end|>", "<end_of_turn>", "<|endoftext|>",
+    "<|end_of_text|>", "<EOT>",      "_<EOT>",  "[EOT]",         "<end_of_utterance>"};
 constexpr std::string_view kEndOfMessageNames[] = {"<|eom_id|>"};
-constexpr std::string_view kFimPrefixNames[] = {"<|fim_prefix|>", "<fim-prefix>", "<fim_prefix>",
-                                                "<PRE>", "<|code_prefix|>", "<|prefix|>"};
-constexpr std::string_view kFimSuffixNames[] = {"<|fim_suffix|>", "<fim-suffix>", "<fim_suffix>",
-                                                "<SUF>", "<|code_suffix|>", "<|suffix|>"};
-constexpr std::string_view kFimMiddleNames[] = {"<|fim_middle|>", "<fim-middle>", "<fim_middle>",
-                                                "<MID>", "<|code_middle|>", "<|middle|>"};
+constexpr std::string_view kFimPrefixNames[] = {"<|fim_prefix|>", "<fim-prefix>",    "<fim_prefix>",
+                                                "<PRE>",          "<|code_prefix|>", "<|prefix|>"};
+constexpr std::string_view kFimSuffixNames[] = {"<|fim_suffix|>", "<fim-suffix>",    "<fim_suffix>",
+                                                "<SUF>",          "<|code_suffix|>", "<|suffix|>"};
+constexpr std::string_view kFimMiddleNames[] = {"<|fim_middle|>", "<fim-middle>",    "<fim_middle>",
+                                                "<MID>",          "<|code_middle|>", "<|middle|>"};
 // These three also end a generation.
 constexpr std::string_view kFimPadNames[] = {"<|fim_pad|>", "<fim-pad>", "<fim_pad>", "<PAD>",
                                              "[PAD]"};
@@ -91,7 +106,8 @@ struct Tokenizer::Workspace {
 Tokenizer::Tokenizer(TokenizerData data) {
   const size_t n = data.tokens.size();
   if (n == 0) throw Error("tokenizer: the vocabulary is empty");
-  if (n >= static_cast<size_t>(INT32_MAX / 2)) throw Error("tokenizer: the vocabulary is too large");
+  if (n >= static_cast<size_t>(INT32_MAX / 2))
+    throw Error("tokenizer: the vocabulary is too large");
   if (!data.types.empty() && data.types.size() != n) {
     throw Error(str_cat("tokenizer: ", data.types.size(), " token types for ", n, " tokens"));
   }
@@ -102,7 +118,9 @@ Tokenizer::Tokenizer(TokenizerData data) {
   }
   pre_tokenizer_ = *pre;
   for (const auto& [name, id] : {std::pair<const char*, int32_t>{"bos", data.bos_id},
-                                 {"eos", data.eos_id}, {"eot", data.eot_id}, {"pad", data.pad_id}}) {
+                                 {"eos", data.eos_id},
+                                 {"eot", data.eot_id},
+                                 {"pad", data.pad_id}}) {
     if (id < -1 || id >= static_cast<int64_t>(n)) {
       throw Error(str_cat("tokenizer: ", name, " id ", id, " is outside the vocabulary of ", n));
     }
@@ -112,25 +130,32 @@ Tokenizer::Tokenizer(TokenizerData data) {
   eot_id_ = data.eot_id;
   pad_id_ = data.pad_id;
   add_bos_ = data.add_bos;
-  if (add_bos_ && bos_id_ == kNoToken) throw Error("tokenizer: add_bos is set but there is no bos id");
+  if (add_bos_ && bos_id_ == kNoToken)
+    throw Error("tokenizer: add_bos is set but there is no bos id");
 
   pieces_ = std::move(data.tokens);
-  types_ = data.types.empty() ? std::vector<TokenType>(n, TokenType::kNormal) : std::move(data.types);
+  types_ =
+      data.types.empty() ? std::vector<TokenType>(n, TokenType::kNormal) : std::move(data.types);
   piece_to_id_.reserve(n);
   for (size_t i = 0; i < n; ++i) {
     if (pieces_[i].empty()) pieces_[i] = str_cat("[EMPTY_", i, "]");  // as llama.cpp names them
-    piece_to_id_[pieces_[i]] = static_cast<int32_t>(i);  // a later duplicate wins
+    piece_to_id_[pieces_[i]] = static_cast<int32_t>(i);               // a later duplicate wins
   }
   apply_load_fixes();
 
   texts_.resize(n);
   for (size_t i = 0; i < n; ++i) {
     switch (types_[i]) {
-      case TokenType::kNormal: texts_[i] = decode_piece(pieces_[i]); break;
+      case TokenType::kNormal:
+        texts_[i] = decode_piece(pieces_[i]);
+        break;
       case TokenType::kControl:
       case TokenType::kUnknown:
-      case TokenType::kUserDefined: texts_[i] = pieces_[i]; break;
-      default: break;  // unused, byte and undefined tokens render as nothing
+      case TokenType::kUserDefined:
+        texts_[i] = pieces_[i];
+        break;
+      default:
+        break;  // unused, byte and undefined tokens render as nothing
     }
   }
 
@@ -156,9 +181,8 @@ Tokenizer::Tokenizer(TokenizerData data) {
       special_ids_.push_back(static_cast<int32_t>(i));
     }
   }
-  std::stable_sort(special_ids_.begin(), special_ids_.end(), [&](int32_t a, int32_t b) {
-    return pieces_[a].size() > pieces_[b].size();
-  });
+  std::stable_sort(special_ids_.begin(), special_ids_.end(),
+                   [&](int32_t a, int32_t b) { return pieces_[a].size() > pieces_[b].size(); });
 }
 
 int32_t Tokenizer::symbol_id(const std::string& piece) {
@@ -326,7 +350,8 @@ void Tokenizer::encode_word(std::string_view word, Workspace& ws, std::vector<in
   symbols.clear();
   const auto count = static_cast<int32_t>(word.size());
   for (int32_t i = 0; i < count; ++i) {
-    symbols.push_back({byte_symbols_[static_cast<uint8_t>(word[i])], i - 1, i + 1 < count ? i + 1 : -1});
+    symbols.push_back(
+        {byte_symbols_[static_cast<uint8_t>(word[i])], i - 1, i + 1 < count ? i + 1 : -1});
   }
   const auto queue_pair = [&](int32_t left, int32_t right) {
     if (left < 0 || right < 0) return;

@@ -99,15 +99,15 @@ class Tokenizer {
   void apply_load_fixes();
   void encode_word(std::string_view word, Workspace& ws, std::vector<int32_t>& out) const;
 
-  std::vector<std::string> pieces_;                   // (n_vocab)
-  std::vector<TokenType> types_;                      // (n_vocab)
-  std::vector<std::string> texts_;                    // (n_vocab) decoded bytes
+  std::vector<std::string> pieces_;  // (n_vocab)
+  std::vector<TokenType> types_;     // (n_vocab)
+  std::vector<std::string> texts_;   // (n_vocab) decoded bytes
   std::unordered_map<std::string, int32_t> piece_to_id_;
-  std::vector<std::string> extra_symbols_;            // pieces of symbol ids >= n_vocab
+  std::vector<std::string> extra_symbols_;  // pieces of symbol ids >= n_vocab
   std::unordered_map<std::string, int32_t> extra_symbol_ids_;
-  std::unordered_map<uint64_t, Merge> merges_;        // (left id << 32 | right id) -> merge
-  std::array<int32_t, 256> byte_symbols_{};           // symbol id of each single byte
-  std::vector<int32_t> special_ids_;                  // longest string first
+  std::unordered_map<uint64_t, Merge> merges_;  // (left id << 32 | right id) -> merge
+  std::array<int32_t, 256> byte_symbols_{};     // symbol id of each single byte
+  std::vector<int32_t> special_ids_;            // longest string first
   std::vector<int32_t> end_of_generation_;
   text::PreTokenizerKind pre_tokenizer_ = text::PreTokenizerKind::kQwen2;
   int32_t bos_id_ = kNoToken;
