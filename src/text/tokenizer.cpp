@@ -12,26 +12,28 @@ namespace {
 
 // Token strings llama.cpp marks as control at load time whatever the file says (its
 // end-of-generation list; the file may have them as normal text, e.g. "</s>" in Qwen2).
-constexpr std::string_view kEndOfGenerationNames[] = {"<|eot_id|>",
-                                                      "<|im_end|>",
-                                                      "<|end|>",
-                                                      "<|return|>",
-                                                      "<|call|>",
-                                                      "<|flush|>",
-                                                      "<|calls|>",
-                                                      "<end_of_turn>",
-                                                      "<|endoftext|>",
-                                                      "</s>",
-                                                      "<|eom_id|>",
-                                                      "<EOT>",
-                                                      "_<EOT>",
-                                                      "[EOT]",
-                                                      "[EOS]",
-                                                      "<|end_of_text|>",
-                                                      "<end_of_utterance>",
-                                                      "<eos>",
-                                                      "<turn|>",
-                                                      "<|tool_response>"};
+constexpr std::string_view kEndOfGenerationNames[] = {
+    "<|eot_id|>",
+    "<|im_end|>",
+    "<|end|>",
+    "<|return|>",
+    "<|call|>",
+    "<|flush|>",
+    "<|calls|>",
+    "<end_of_turn>",
+    "<|endoftext|>",
+    "</s>",
+    "<|eom_id|>",
+    "<EOT>",
+    "_<EOT>",
+    "[EOT]",
+    "[EOS]",
+    "<|end_of_text|>",
+    "<end_of_utterance>",
+    "<eos>",
+    "<turn|>",
+    "<|tool_response>",
+};
 
 // Roles llama.cpp finds by name; it marks the token it finds for each role as control.
 // Only the first name present is used here (llama.cpp takes whichever its hash map
