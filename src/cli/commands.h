@@ -9,5 +9,7 @@ class App;
 namespace tandem::cli {
 
 void add_inspect_command(CLI::App& app);
+void add_node_command(CLI::App& app);
+void add_cluster_command(CLI::App& app);
 
 }  // namespace tandem::cli
