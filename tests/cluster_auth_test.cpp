@@ -63,7 +63,8 @@ TEST(ClusterAuth, TranscriptBindsEveryInput) {
   EXPECT_FALSE(macs_equal(base, transcript_mac(secret, "server", "x", "y", a, b)));
   EXPECT_FALSE(macs_equal(base, transcript_mac(secret, "client", "y", "x", a, b)));
   EXPECT_FALSE(macs_equal(base, transcript_mac(secret, "client", "x", "y", b, a)));
-  EXPECT_FALSE(macs_equal(base, transcript_mac(Secret::from_string("t"), "client", "x", "y", a, b)));
+  EXPECT_FALSE(
+      macs_equal(base, transcript_mac(Secret::from_string("t"), "client", "x", "y", a, b)));
   EXPECT_TRUE(macs_equal(base, transcript_mac(secret, "client", "x", "y", a, b)));
   EXPECT_NE(cluster_id(secret), cluster_id(Secret::from_string("t")));
 }
@@ -96,8 +97,7 @@ TEST(ClusterAuth, WrongSecretIsRefusedOnBothSides) {
   });
   const std::string client_error =
       error_of([&] { authenticate_client(*pair.client, wrong, "c", Milliseconds(2000)); });
-  EXPECT_NE(client_error.find("refused: wrong cluster secret"), std::string::npos)
-      << client_error;
+  EXPECT_NE(client_error.find("refused: wrong cluster secret"), std::string::npos) << client_error;
   EXPECT_NE(server.get().find("does not know the cluster secret"), std::string::npos);
 }
 
@@ -120,9 +120,8 @@ TEST(ClusterAuth, ClientRefusesAServerWithoutTheSecret) {
 TEST(ClusterAuth, SilentServerTimesOut) {
   Pair pair;  // the server side accepts and never writes
   const auto start = Clock::now();
-  const std::string error = error_of([&] {
-    authenticate_client(*pair.client, Secret::from_string("k"), "c", Milliseconds(300));
-  });
+  const std::string error = error_of(
+      [&] { authenticate_client(*pair.client, Secret::from_string("k"), "c", Milliseconds(300)); });
   const auto elapsed = Clock::now() - start;
   EXPECT_NE(error.find("no message within"), std::string::npos) << error;
   EXPECT_GE(elapsed, Milliseconds(250));
@@ -132,9 +131,8 @@ TEST(ClusterAuth, SilentServerTimesOut) {
 TEST(ClusterAuth, SilentClientTimesOut) {
   Pair pair;
   const auto start = Clock::now();
-  const std::string error = error_of([&] {
-    authenticate_server(*pair.server, Secret::from_string("k"), "s", Milliseconds(300));
-  });
+  const std::string error = error_of(
+      [&] { authenticate_server(*pair.server, Secret::from_string("k"), "s", Milliseconds(300)); });
   EXPECT_NE(error.find("authentication failed"), std::string::npos) << error;
   EXPECT_LT(Clock::now() - start, Milliseconds(2000));
 }
@@ -154,9 +152,8 @@ TEST(ClusterAuth, ServerReadsNothingBeyondABadFirstMessage) {
   auto accepted = raw.listener->accept(Milliseconds(1000));
   send_all(socket, {reinterpret_cast<const uint8_t*>(http.data()), http.size()},
            deadline_after(Milliseconds(1000)));
-  error = error_of([&] {
-    authenticate_server(*accepted, Secret::from_string("k"), "s", Milliseconds(1000));
-  });
+  error = error_of(
+      [&] { authenticate_server(*accepted, Secret::from_string("k"), "s", Milliseconds(1000)); });
   EXPECT_NE(error.find("wrong magic"), std::string::npos) << error;
 }
 

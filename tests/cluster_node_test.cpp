@@ -55,9 +55,9 @@ TEST(ClusterNodeInfo, MeasuresAndDescribesThisMachine) {
   EXPECT_GT(gflops, 0.01);
   EXPECT_LT(gflops, 10000.0);
   const std::string simd = detect_simd_level();
-  const std::vector<std::string> known = {"none",        "sse2",   "sse4", "avx",  "avx2",
-                                          "avx2+vnni",   "avx512", "avx512+vnni",
-                                          "neon",        "neon+dotprod"};
+  const std::vector<std::string> known = {"none", "sse2",        "sse4",   "avx",
+                                          "avx2", "avx2+vnni",   "avx512", "avx512+vnni",
+                                          "neon", "neon+dotprod"};
   EXPECT_NE(std::find(known.begin(), known.end(), simd), known.end()) << simd;
   const NodeInfo info = collect_node_info({"id", "n", "1.0", "127.0.0.1:1", "/tmp"}, gflops);
   EXPECT_EQ(info.node_id, "id");
@@ -135,7 +135,7 @@ TEST(ClusterLink, MeasuresLatencyAndBandwidthOverLoopback) {
   EXPECT_GT(report.latency_min_us, 0);
   EXPECT_GE(report.latency_median_us, report.latency_min_us);
   EXPECT_LT(report.latency_median_us, 1e6);
-  EXPECT_GT(report.bandwidth_bytes_per_s, 1e6);  // loopback does far more than 1 MB/s
+  EXPECT_GT(report.bandwidth_bytes_per_s, 1e6);      // loopback does far more than 1 MB/s
   EXPECT_LT(std::abs(report.clock_offset_us), 1e5);  // same clock: offset near zero
 }
 

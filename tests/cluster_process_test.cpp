@@ -2,8 +2,8 @@
 // a refused wrong secret, a killed node noticed, and discovery by UDP beacon.
 // Every child is killed and reaped by its guard, also when an assertion fails.
 
-#include <gtest/gtest.h>
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/stat.h>
@@ -116,15 +116,25 @@ class ClusterProcess : public ::testing::Test {
   }
   // Starts a node and returns its listen address once it prints it.
   std::string start_node(const std::string& name, std::vector<std::string> extra) {
-    std::vector<std::string> args = {testing::tandem_binary(), "node", "--listen", "127.0.0.1:0",
-                                     "--name", name, "--secret-file", secret_,
-                                     "--heartbeat-ms", "100", "--failure-timeout-ms", "800",
-                                     "--cache-dir", dir_};
+    std::vector<std::string> args = {testing::tandem_binary(),
+                                     "node",
+                                     "--listen",
+                                     "127.0.0.1:0",
+                                     "--name",
+                                     name,
+                                     "--secret-file",
+                                     secret_,
+                                     "--heartbeat-ms",
+                                     "100",
+                                     "--failure-timeout-ms",
+                                     "800",
+                                     "--cache-dir",
+                                     dir_};
     args.insert(args.end(), extra.begin(), extra.end());
     nodes_.push_back(std::make_unique<Child>(args, dir_ + "/" + name + ".log"));
     EXPECT_TRUE(nodes_.back()->started());
-    const auto address = nodes_.back()->wait_for(
-        "listening on (127\\.0\\.0\\.1:[0-9]+) as ", std::chrono::milliseconds(5000));
+    const auto address = nodes_.back()->wait_for("listening on (127\\.0\\.0\\.1:[0-9]+) as ",
+                                                 std::chrono::milliseconds(5000));
     EXPECT_TRUE(address) << nodes_.back()->output();
     return address.value_or("");
   }
@@ -193,14 +203,14 @@ TEST_F(ClusterProcess, ThreeNodesJoinMeasureRefuseAndNoticeDeath) {
                   "--secret-file", wrong_secret_},
                  dir_ + "/intruder.log");
   EXPECT_EQ(intruder.wait(ms(10000)), 1);
-  EXPECT_NE(intruder.output().find("wrong cluster secret"), std::string::npos)
-      << intruder.output();
-  EXPECT_TRUE(nodes_[0]->wait_for("refused 127\\.0\\.0\\.1:[0-9]+: authentication failed", ms(2000)));
+  EXPECT_NE(intruder.output().find("wrong cluster secret"), std::string::npos) << intruder.output();
+  EXPECT_TRUE(
+      nodes_[0]->wait_for("refused 127\\.0\\.0\\.1:[0-9]+: authentication failed", ms(2000)));
 
   // The status command with the wrong secret fails too.
-  Child snoop({testing::tandem_binary(), "cluster", "status", "--join", a, "--secret-file",
-               wrong_secret_},
-              dir_ + "/snoop.log");
+  Child snoop(
+      {testing::tandem_binary(), "cluster", "status", "--join", a, "--secret-file", wrong_secret_},
+      dir_ + "/snoop.log");
   EXPECT_EQ(snoop.wait(ms(10000)), 1) << snoop.output();
 
   // Killing gamma is noticed by both others, and it leaves the member list.

@@ -40,8 +40,8 @@ void expect_error(std::span<const uint8_t> bytes, const std::string& fragment) {
 
 TEST(ClusterWire, PingFrameLayoutIsLittleEndian) {
   const auto bytes = encode_frame(to_frame(Ping{0x0102030405060708ull}));
-  const std::vector<uint8_t> expected = {'T', 'N', 'D', 'M', 1, 0, 12, 0, 0, 0, 0, 0, 8, 0, 0, 0,
-                                         8,   7,   6,   5,   4, 3, 2,  1};
+  const std::vector<uint8_t> expected = {'T', 'N', 'D', 'M', 1, 0, 12, 0, 0, 0, 0, 0,
+                                         8,   0,   0,   0,   8, 7, 6,  5, 4, 3, 2, 1};
   EXPECT_EQ(bytes, expected);
 }
 
@@ -50,9 +50,9 @@ TEST(ClusterWire, StringsAndDoublesLayout) {
   out.string("ab");
   out.f64(1.0);  // IEEE-754: 0x3ff0000000000000
   out.i64(-2);
-  const std::vector<uint8_t> expected = {2, 0, 0, 0, 'a', 'b', 0,    0,    0,    0,    0,
-                                         0, 0xf0, 0x3f, 0xfe, 0xff, 0xff, 0xff, 0xff, 0xff,
-                                         0xff, 0xff};
+  const std::vector<uint8_t> expected = {2,    0,    0,    0,    'a',  'b',  0,    0,
+                                         0,    0,    0,    0,    0xf0, 0x3f, 0xfe, 0xff,
+                                         0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
   EXPECT_EQ(out.take(), expected);
 }
 
@@ -134,16 +134,16 @@ TEST(ClusterWire, RefusesLengthsOverTheBoundBeforeReadingThem) {
   EXPECT_EQ(max_payload(MessageType::kTensor), 256u << 20);
   EXPECT_EQ(max_payload(MessageType::kHello), 64u << 10);
   const auto ok = header_bytes(1, 30, 0, kMaxBulkPayload);
-  EXPECT_EQ(decode_frame_header(std::span<const uint8_t, kFrameHeaderSize>(ok.data(), 16))
-                .payload_length,
-            kMaxBulkPayload);
+  EXPECT_EQ(
+      decode_frame_header(std::span<const uint8_t, kFrameHeaderSize>(ok.data(), 16)).payload_length,
+      kMaxBulkPayload);
 }
 
 TEST(ClusterWire, RefusesTruncatedFrames) {
   const auto bytes = encode_frame(to_frame(Hello{"node", {}}));
   for (size_t cut = 0; cut < bytes.size(); ++cut) {
-    expect_error(std::span(bytes).first(cut), cut < kFrameHeaderSize ? "truncated header"
-                                                                     : "header says");
+    expect_error(std::span(bytes).first(cut),
+                 cut < kFrameHeaderSize ? "truncated header" : "header says");
   }
   auto longer = bytes;
   longer.push_back(0);

@@ -86,9 +86,9 @@ void print_text(const cluster::ClusterStatus& status) {
                   l.error.c_str());
       continue;
     }
-    std::printf("%-24s %-24s %12.1f %12.1f %12.1f %14.1f\n", l.from_node.c_str(),
-                l.to_node.c_str(), l.latency_median_us, l.latency_min_us,
-                l.bandwidth_bytes_per_s / double(1 << 20), l.clock_offset_us);
+    std::printf("%-24s %-24s %12.1f %12.1f %12.1f %14.1f\n", l.from_node.c_str(), l.to_node.c_str(),
+                l.latency_median_us, l.latency_min_us, l.bandwidth_bytes_per_s / double(1 << 20),
+                l.clock_offset_us);
   }
   for (const auto& e : status.errors) std::printf("unreachable: %s\n", e.c_str());
 }

@@ -80,7 +80,8 @@ void add_node_command(CLI::App& app) {
   command->add_option("--listen", args->listen, "HOST:PORT to accept peers on (port 0: any)")
       ->capture_default_str();
   command->add_option("--join", args->join, "HOST:PORT of a member to join through");
-  command->add_option("--secret-file", args->secret_file, "file holding the cluster secret (mode 600)")
+  command
+      ->add_option("--secret-file", args->secret_file, "file holding the cluster secret (mode 600)")
       ->required();
   command->add_option("--name", args->name, "node name (default: host name)");
   command->add_option("--cache-dir", args->cache_dir, "directory whose free space is reported")
@@ -88,8 +89,9 @@ void add_node_command(CLI::App& app) {
   command->add_option("--heartbeat-ms", args->heartbeat_ms, "how often peers are contacted")
       ->capture_default_str()
       ->check(CLI::Range(10, 600'000));
-  command->add_option("--failure-timeout-ms", args->failure_timeout_ms,
-                      "silence after which a peer is dropped")
+  command
+      ->add_option("--failure-timeout-ms", args->failure_timeout_ms,
+                   "silence after which a peer is dropped")
       ->capture_default_str()
       ->check(CLI::Range(50, 3'600'000));
   command->add_option("--discover", args->discover, "HOST:PORT to listen for UDP beacons on");

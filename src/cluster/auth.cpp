@@ -45,8 +45,8 @@ Secret Secret::load_file(const std::string& path) {
   if (::stat(path.c_str(), &info) != 0) throw Error(str_cat("secret file ", path, ": not found"));
   if (!S_ISREG(info.st_mode)) throw Error(str_cat("secret file ", path, ": not a regular file"));
   if ((info.st_mode & 077) != 0) {
-    throw Error(str_cat("secret file ", path, " is accessible by group or others (mode ",
-                        std::oct, (info.st_mode & 0777), "); run chmod 600 ", path));
+    throw Error(str_cat("secret file ", path, " is accessible by group or others (mode ", std::oct,
+                        (info.st_mode & 0777), "); run chmod 600 ", path));
   }
   std::ifstream file(path, std::ios::binary);
   if (!file) throw Error(str_cat("secret file ", path, ": cannot read"));
@@ -80,8 +80,8 @@ Secret::~Secret() {
 Mac hmac_sha256(std::span<const uint8_t> key, std::span<const uint8_t> data) {
   Mac out{};
   unsigned int length = 0;
-  const uint8_t* result = HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
-                               data.data(), data.size(), out.data(), &length);
+  const uint8_t* result = HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()), data.data(),
+                               data.size(), out.data(), &length);
   TANDEM_CHECK(result != nullptr && length == out.size(), "HMAC-SHA256 failed");
   return out;
 }
@@ -100,8 +100,8 @@ bool macs_equal(const Mac& a, const Mac& b) {
 
 ClusterId cluster_id(const Secret& secret) {
   const std::string label = "tandem-cluster-id";
-  const Mac mac = hmac_sha256(secret.bytes(), {reinterpret_cast<const uint8_t*>(label.data()),
-                                               label.size()});
+  const Mac mac =
+      hmac_sha256(secret.bytes(), {reinterpret_cast<const uint8_t*>(label.data()), label.size()});
   ClusterId id{};
   std::copy_n(mac.begin(), id.size(), id.begin());
   return id;
@@ -130,19 +130,19 @@ AuthResult authenticate_client(Connection& connection, const Secret& secret,
   const auto challenge =
       connection.receive_message<Challenge>(remaining(deadline), kMaxControlPayload);
   check_node_id(challenge.node_id);
-  connection.send_message(Proof{transcript_mac(secret, "client", self_id, challenge.node_id,
-                                               client_nonce, challenge.nonce)});
+  connection.send_message(Proof{
+      transcript_mac(secret, "client", self_id, challenge.node_id, client_nonce, challenge.nonce)});
   const Frame reply = connection.receive(remaining(deadline), kMaxControlPayload);
   if (reply.type == MessageType::kError) {
-    throw Error(str_cat("authentication with ", connection.peer(), " refused: ",
-                        from_frame<ErrorMessage>(reply).message));
+    throw Error(str_cat("authentication with ", connection.peer(),
+                        " refused: ", from_frame<ErrorMessage>(reply).message));
   }
   const auto server_proof = from_frame<Proof>(reply);
-  const Mac expected = transcript_mac(secret, "server", self_id, challenge.node_id, client_nonce,
-                                      challenge.nonce);
+  const Mac expected =
+      transcript_mac(secret, "server", self_id, challenge.node_id, client_nonce, challenge.nonce);
   if (!macs_equal(expected, server_proof.mac)) {
-    throw Error(str_cat("authentication failed: ", connection.peer(),
-                        " does not know the cluster secret"));
+    throw Error(
+        str_cat("authentication failed: ", connection.peer(), " does not know the cluster secret"));
   }
   return {challenge.node_id, transcript_mac(secret, "session", self_id, challenge.node_id,
                                             client_nonce, challenge.nonce)};
@@ -164,10 +164,10 @@ AuthResult authenticate_server(Connection& connection, const Secret& secret,
       throw Error(str_cat("authentication failed: ", connection.peer(), " (", hello.node_id,
                           ") does not know the cluster secret"));
     }
-    connection.send_message(Proof{
-        transcript_mac(secret, "server", hello.node_id, self_id, hello.nonce, server_nonce)});
-    return {hello.node_id, transcript_mac(secret, "session", hello.node_id, self_id, hello.nonce,
-                                          server_nonce)};
+    connection.send_message(
+        Proof{transcript_mac(secret, "server", hello.node_id, self_id, hello.nonce, server_nonce)});
+    return {hello.node_id,
+            transcript_mac(secret, "session", hello.node_id, self_id, hello.nonce, server_nonce)};
   } catch (const Error& e) {
     const std::string what = e.what();
     if (what.rfind("authentication failed", 0) == 0) throw;

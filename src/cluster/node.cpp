@@ -11,6 +11,9 @@ namespace tandem::cluster {
 namespace {
 
 constexpr Milliseconds kPollSlice{200};
+// Incoming connections served at once; more are closed on arrival. Bounds the threads
+// that unauthenticated connections can hold (each for at most the handshake timeout).
+constexpr size_t kMaxSessions = 256;
 
 std::string host_name() {
   char host[256] = {};
@@ -128,6 +131,10 @@ void Node::accept_loop() {
     session->connection = std::move(connection);
     Session* raw = session.get();
     std::lock_guard lock(sessions_mutex_);
+    if (sessions_.size() >= kMaxSessions) {
+      emit(str_cat("refused ", raw->connection->peer(), ": ", kMaxSessions, " connections open"));
+      continue;
+    }
     sessions_.push_back(std::move(session));
     raw->thread = std::thread([this, raw] {
       serve(*raw);
@@ -140,8 +147,8 @@ void Node::serve(Session& session) {
   Connection& connection = *session.connection;
   std::string peer_id;
   try {
-    peer_id = authenticate_server(connection, secret_, node_id_, options_.handshake_timeout)
-                  .peer_id;
+    peer_id =
+        authenticate_server(connection, secret_, node_id_, options_.handshake_timeout).peer_id;
   } catch (const Error& e) {
     // Nothing more is read from a peer that failed: drop it now.
     emit(str_cat("refused ", connection.peer(), ": ", e.what()));
@@ -205,7 +212,8 @@ LinkReport Node::measure_to(const std::string& target, const LinkOptions& option
   report.from_node = node_id_;
   try {
     std::string peer_id;
-    auto connection = connect_authenticated(parse_host_port(target), &peer_id);
+    auto connection =
+        connect_authenticated(parse_host_port(target), options_.handshake_timeout, &peer_id);
     const LinkReport numbers = measure_link(*connection, options);
     report = numbers;
     report.from_node = node_id_;
@@ -218,10 +226,10 @@ LinkReport Node::measure_to(const std::string& target, const LinkOptions& option
 }
 
 std::unique_ptr<Connection> Node::connect_authenticated(const HostPort& address,
+                                                        Milliseconds timeout,
                                                         std::string* peer_id) {
-  auto connection = transport_->connect(address, options_.handshake_timeout);
-  const AuthResult auth =
-      authenticate_client(*connection, secret_, node_id_, options_.handshake_timeout);
+  auto connection = transport_->connect(address, timeout);
+  const AuthResult auth = authenticate_client(*connection, secret_, node_id_, timeout);
   if (peer_id != nullptr) *peer_id = auth.peer_id;
   return connection;
 }
@@ -229,15 +237,15 @@ std::unique_ptr<Connection> Node::connect_authenticated(const HostPort& address,
 void Node::merge(const std::vector<Member>& members, const std::string& direct_id) {
   const auto now = Clock::now();
   for (const Member& member : members) {
-    const bool added = member.node_id == direct_id ? table_->heard_from(member, now)
-                                                   : table_->learn(member, now);
+    const bool added =
+        member.node_id == direct_id ? table_->heard_from(member, now) : table_->learn(member, now);
     if (added) emit(str_cat("member joined: ", describe(member)));
   }
 }
 
 void Node::join_through(const HostPort& address) {
   std::string peer_id;
-  auto connection = connect_authenticated(address, &peer_id);
+  auto connection = connect_authenticated(address, options_.handshake_timeout, &peer_id);
   connection->send_message(Join{table_->self()});
   const auto membership =
       connection->receive_message<Membership>(options_.handshake_timeout, kMaxControlPayload);
@@ -245,18 +253,19 @@ void Node::join_through(const HostPort& address) {
 }
 
 void Node::heartbeat_peer(const Member& peer) {
+  // A stopped or unreachable peer must not hold up the beats of the others for long.
+  const Milliseconds timeout = std::min(options_.handshake_timeout, options_.failure_timeout / 2);
   auto& connection = outgoing_[peer.node_id];
   try {
     if (!connection) {
       std::string peer_id;
-      connection = connect_authenticated(parse_host_port(peer.address), &peer_id);
+      connection = connect_authenticated(parse_host_port(peer.address), timeout, &peer_id);
       if (peer_id != peer.node_id) {
         throw Error(str_cat(peer.address, " is now ", peer_id, ", not ", peer.node_id));
       }
     }
     connection->send_message(Join{table_->self()});
-    const auto membership =
-        connection->receive_message<Membership>(options_.failure_timeout / 2, kMaxControlPayload);
+    const auto membership = connection->receive_message<Membership>(timeout, kMaxControlPayload);
     merge(membership.members, peer.node_id);
   } catch (const Error&) {
     outgoing_.erase(peer.node_id);  // retried next beat; expiry decides when it is gone
@@ -278,8 +287,7 @@ void Node::heartbeat_loop() {
     if (!options_.beacon_targets.empty()) {
       try {
         if (!beacon_socket) beacon_socket = udp_bind({"0.0.0.0", 0}, true);
-        const auto datagram =
-            encode_frame(to_frame(Beacon{cluster_id(secret_), table_->self()}));
+        const auto datagram = encode_frame(to_frame(Beacon{cluster_id(secret_), table_->self()}));
         for (const HostPort& target : options_.beacon_targets) {
           udp_send_to(*beacon_socket, target, datagram);
         }

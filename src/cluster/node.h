@@ -26,10 +26,10 @@
 namespace tandem::cluster {
 
 struct NodeOptions {
-  std::string name;                    // default: the host name
-  HostPort listen{"127.0.0.1", 0};     // port 0: any free port
-  std::optional<HostPort> join;        // a member to join through
-  std::string cache_dir = ".";         // whose free disk space is reported
+  std::string name;                 // default: the host name
+  HostPort listen{"127.0.0.1", 0};  // port 0: any free port
+  std::optional<HostPort> join;     // a member to join through
+  std::string cache_dir = ".";      // whose free disk space is reported
   std::string tandem_version = "dev";
   Milliseconds heartbeat{1000};        // how often each peer is contacted
   Milliseconds failure_timeout{5000};  // silence after which a peer is removed
@@ -45,8 +45,7 @@ using EventSink = std::function<void(const std::string&)>;
 
 class Node {
  public:
-  Node(NodeOptions options, Secret secret, std::unique_ptr<Transport> transport,
-       EventSink events);
+  Node(NodeOptions options, Secret secret, std::unique_ptr<Transport> transport, EventSink events);
   ~Node();
   Node(const Node&) = delete;
   Node& operator=(const Node&) = delete;
@@ -81,7 +80,7 @@ class Node {
   void merge(const std::vector<Member>& members, const std::string& direct_id);
   void emit(const std::string& line) const;
   void reap_sessions(bool all);
-  std::unique_ptr<Connection> connect_authenticated(const HostPort& address,
+  std::unique_ptr<Connection> connect_authenticated(const HostPort& address, Milliseconds timeout,
                                                     std::string* peer_id);
 
   NodeOptions options_;

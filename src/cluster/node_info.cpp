@@ -80,8 +80,8 @@ std::string detect_simd_level() {
   if (!ymm_saved) return "sse4";
   __get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx);
   const bool avx2 = (ebx & bit_AVX2) != 0;
-  const bool avx512 = zmm_saved && (ebx & bit_AVX512F) && (ebx & bit_AVX512BW) &&
-                      (ebx & bit_AVX512VL);
+  const bool avx512 =
+      zmm_saved && (ebx & bit_AVX512F) && (ebx & bit_AVX512BW) && (ebx & bit_AVX512VL);
   const bool avx512_vnni = avx512 && (ecx & bit_AVX512VNNI);
   unsigned eax1 = 0, ebx1 = 0, ecx1 = 0, edx1 = 0;
   __get_cpuid_count(7, 1, &eax1, &ebx1, &ecx1, &edx1);

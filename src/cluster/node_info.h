@@ -11,21 +11,21 @@
 namespace tandem::cluster {
 
 struct NodeInfo {
-  std::string node_id;          // unique per process: name + random suffix
-  std::string name;             // --name, default the host name
+  std::string node_id;  // unique per process: name + random suffix
+  std::string name;     // --name, default the host name
   std::string tandem_version;
   std::string hostname;
-  std::string listen_address;   // HOST:PORT peers connect to
+  std::string listen_address;  // HOST:PORT peers connect to
   uint64_t memory_total_bytes = 0;
   uint64_t memory_available_bytes = 0;  // /proc/meminfo MemAvailable
   uint32_t cores = 0;
-  std::string simd;             // e.g. "avx512+vnni", "avx2", "neon+dotprod", "none"
-  double matmul_gflops = 0;     // F32 matmul, one core, measured at start-up
+  std::string simd;          // e.g. "avx512+vnni", "avx2", "neon+dotprod", "none"
+  double matmul_gflops = 0;  // F32 matmul, one core, measured at start-up
   std::string cache_dir;
-  uint64_t disk_free_bytes = 0;   // free for unprivileged users in cache_dir
+  uint64_t disk_free_bytes = 0;  // free for unprivileged users in cache_dir
   uint64_t disk_total_bytes = 0;
   std::vector<std::string> rdma_devices;  // names under /sys/class/infiniband
-  int64_t clock_unix_ns = 0;    // wall clock when the info was sent (for skew)
+  int64_t clock_unix_ns = 0;              // wall clock when the info was sent (for skew)
 
   bool operator==(const NodeInfo&) const = default;
 };

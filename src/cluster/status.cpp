@@ -46,8 +46,8 @@ ClusterStatus query_cluster_status(Transport& transport, const Secret& secret,
         connections[from]->send_message(LinkMeasureRequest{
             status.members[to].address, options.link.ping_count, options.link.bulk_bytes});
         // The node runs a whole measurement before answering.
-        status.links.push_back(connections[from]->receive_message<LinkReport>(
-            options.timeout * 3, kMaxControlPayload));
+        status.links.push_back(connections[from]->receive_message<LinkReport>(options.timeout * 3,
+                                                                              kMaxControlPayload));
       } catch (const Error& e) {
         status.errors.push_back(str_cat("link ", status.members[from].node_id, " -> ",
                                         status.members[to].node_id, ": ", e.what()));

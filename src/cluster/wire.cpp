@@ -54,30 +54,48 @@ bool is_known_type(uint16_t type) {
     case MessageType::kMembership:
     case MessageType::kBeacon:
     case MessageType::kMembershipRequest:
-    case MessageType::kTensor: return true;
+    case MessageType::kTensor:
+      return true;
   }
   return false;
 }
 
 const char* type_name(MessageType type) {
   switch (type) {
-    case MessageType::kHello: return "hello";
-    case MessageType::kChallenge: return "challenge";
-    case MessageType::kProof: return "proof";
-    case MessageType::kError: return "error";
-    case MessageType::kInfoRequest: return "info-request";
-    case MessageType::kNodeInfo: return "node-info";
-    case MessageType::kPing: return "ping";
-    case MessageType::kPong: return "pong";
-    case MessageType::kLinkProbe: return "link-probe";
-    case MessageType::kLinkProbeAck: return "link-probe-ack";
-    case MessageType::kLinkMeasureRequest: return "link-measure-request";
-    case MessageType::kLinkReport: return "link-report";
-    case MessageType::kJoin: return "join";
-    case MessageType::kMembership: return "membership";
-    case MessageType::kBeacon: return "beacon";
-    case MessageType::kMembershipRequest: return "membership-request";
-    case MessageType::kTensor: return "tensor";
+    case MessageType::kHello:
+      return "hello";
+    case MessageType::kChallenge:
+      return "challenge";
+    case MessageType::kProof:
+      return "proof";
+    case MessageType::kError:
+      return "error";
+    case MessageType::kInfoRequest:
+      return "info-request";
+    case MessageType::kNodeInfo:
+      return "node-info";
+    case MessageType::kPing:
+      return "ping";
+    case MessageType::kPong:
+      return "pong";
+    case MessageType::kLinkProbe:
+      return "link-probe";
+    case MessageType::kLinkProbeAck:
+      return "link-probe-ack";
+    case MessageType::kLinkMeasureRequest:
+      return "link-measure-request";
+    case MessageType::kLinkReport:
+      return "link-report";
+    case MessageType::kJoin:
+      return "join";
+    case MessageType::kMembership:
+      return "membership";
+    case MessageType::kBeacon:
+      return "beacon";
+    case MessageType::kMembershipRequest:
+      return "membership-request";
+    case MessageType::kTensor:
+      return "tensor";
   }
   return "unknown";
 }
@@ -103,8 +121,8 @@ FrameHeader decode_frame_header(std::span<const uint8_t, kFrameHeaderSize> bytes
   }
   const uint16_t version = load_u16(&bytes[4]);
   if (version != kProtocolVersion) {
-    throw Error(str_cat("bad frame: protocol version ", version, ", this node speaks ",
-                        kProtocolVersion));
+    throw Error(
+        str_cat("bad frame: protocol version ", version, ", this node speaks ", kProtocolVersion));
   }
   const uint16_t type = load_u16(&bytes[6]);
   if (!is_known_type(type)) throw Error(str_cat("bad frame: unknown message type ", type));
@@ -125,8 +143,8 @@ FrameHeader decode_frame_header(std::span<const uint8_t, kFrameHeaderSize> bytes
 
 std::vector<uint8_t> encode_frame(const Frame& frame) {
   TANDEM_CHECK(frame.payload.size() <= max_payload(frame.type), "payload too large to send");
-  const auto header = encode_frame_header(
-      {frame.type, frame.flags, static_cast<uint32_t>(frame.payload.size())});
+  const auto header =
+      encode_frame_header({frame.type, frame.flags, static_cast<uint32_t>(frame.payload.size())});
   std::vector<uint8_t> out(kFrameHeaderSize + frame.payload.size());
   std::memcpy(out.data(), header.data(), kFrameHeaderSize);
   if (!frame.payload.empty()) {
@@ -171,8 +189,8 @@ void WireWriter::string(const std::string& value) {
 
 std::span<const uint8_t> WireReader::take(size_t n) {
   if (n > remaining()) {
-    throw Error(str_cat("bad message: truncated (needs ", n, " more bytes, ", remaining(),
-                        " left)"));
+    throw Error(
+        str_cat("bad message: truncated (needs ", n, " more bytes, ", remaining(), " left)"));
   }
   const auto view = bytes_.subspan(offset_, n);
   offset_ += n;
@@ -200,8 +218,8 @@ std::string WireReader::string() {
 uint32_t WireReader::count(size_t min_item_bytes) {
   const uint32_t n = u32();
   if (static_cast<uint64_t>(n) * std::max<size_t>(min_item_bytes, 1) > remaining()) {
-    throw Error(str_cat("bad message: list of ", n, " items cannot fit in ", remaining(),
-                        " bytes"));
+    throw Error(
+        str_cat("bad message: list of ", n, " items cannot fit in ", remaining(), " bytes"));
   }
   return n;
 }

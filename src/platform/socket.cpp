@@ -77,7 +77,8 @@ HostPort parse_host_port(std::string_view text) {
   }
   const std::string_view port_text = text.substr(colon + 1);
   unsigned port = 0;
-  const auto [end, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+  const auto [end, ec] =
+      std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
   if (ec != std::errc() || end != port_text.data() + port_text.size() || port > 65535) {
     throw Error(str_cat("bad port in '", text, "'"));
   }
@@ -173,8 +174,7 @@ HostPort peer_address(const Socket& socket) {
 void send_all(const Socket& socket, std::span<const uint8_t> bytes, Deadline deadline) {
   size_t sent = 0;
   while (sent < bytes.size()) {
-    const ssize_t n =
-        ::send(socket.fd(), bytes.data() + sent, bytes.size() - sent, MSG_NOSIGNAL);
+    const ssize_t n = ::send(socket.fd(), bytes.data() + sent, bytes.size() - sent, MSG_NOSIGNAL);
     if (n > 0) {
       sent += static_cast<size_t>(n);
       continue;
@@ -204,8 +204,8 @@ void receive_all(const Socket& socket, std::span<uint8_t> bytes, Deadline deadli
     }
     if (errno == EAGAIN || errno == EWOULDBLOCK) {
       if (!poll_until(socket.fd(), POLLIN, deadline)) {
-        throw Error(str_cat("receive timed out (", received, " of ", bytes.size(),
-                            " bytes received)"));
+        throw Error(
+            str_cat("receive timed out (", received, " of ", bytes.size(), " bytes received)"));
       }
       continue;
     }
