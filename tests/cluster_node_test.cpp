@@ -6,9 +6,12 @@
 #include <filesystem>
 #include <fstream>
 #include <future>
+#include <mutex>
+#include <thread>
 
 #include "cluster/link.h"
 #include "cluster/membership.h"
+#include "cluster/node.h"
 #include "cluster/node_info.h"
 #include "cluster/tcp_transport.h"
 #include "platform/error.h"
@@ -137,6 +140,61 @@ TEST(ClusterLink, MeasuresLatencyAndBandwidthOverLoopback) {
   EXPECT_LT(report.latency_median_us, 1e6);
   EXPECT_GT(report.bandwidth_bytes_per_s, 1e6);      // loopback does far more than 1 MB/s
   EXPECT_LT(std::abs(report.clock_offset_us), 1e5);  // same clock: offset near zero
+}
+
+}  // namespace
+}  // namespace tandem::cluster
+
+namespace tandem::cluster {
+namespace {
+
+TEST(ClusterNodeRuntime, RefusedPeerIsDisconnectedAndMembersAreShared) {
+  std::mutex mutex;
+  std::vector<std::string> events;
+  const auto sink = [&](const std::string& line) {
+    std::lock_guard lock(mutex);
+    events.push_back(line);
+  };
+  NodeOptions options;
+  options.name = "first";
+  options.heartbeat = Milliseconds(50);
+  options.failure_timeout = Milliseconds(500);
+  Node first(options, Secret::from_string("k"), std::make_unique<TcpTransport>(), sink);
+  first.start();
+
+  // A client with the wrong secret gets an Error frame, then the end of the stream.
+  TcpTransport transport;
+  auto intruder = transport.connect(first.address(), Milliseconds(1000));
+  EXPECT_THROW(authenticate_client(*intruder, Secret::from_string("x"), "x-1", Milliseconds(1000)),
+               Error);
+  try {
+    intruder->send_message(MembershipRequest{});  // the socket may already be closed
+    (void)intruder->receive(Milliseconds(1000));
+    ADD_FAILURE() << "the refused peer was answered";
+  } catch (const Error& e) {
+    const std::string what = e.what();
+    EXPECT_TRUE(what.find("closed by peer") != std::string::npos ||
+                what.find("reset") != std::string::npos ||
+                what.find("Broken pipe") != std::string::npos)
+        << what;
+  }
+
+  options.name = "second";
+  options.join = first.address();
+  Node second(options, Secret::from_string("k"), std::make_unique<TcpTransport>(), sink);
+  second.start();
+  EXPECT_EQ(second.members().size(), 2u);
+  const auto until = Clock::now() + Milliseconds(2000);
+  while (first.members().size() < 2 && Clock::now() < until) {
+    std::this_thread::sleep_for(Milliseconds(10));
+  }
+  EXPECT_EQ(first.members(), second.members());
+  second.stop();
+  first.stop();
+  std::lock_guard lock(mutex);
+  bool refused = false;
+  for (const auto& line : events) refused |= line.rfind("refused", 0) == 0;
+  EXPECT_TRUE(refused);
 }
 
 }  // namespace
