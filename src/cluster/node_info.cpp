@@ -101,10 +101,10 @@ std::string detect_simd_level() {
 }
 
 double measure_matmul_gflops(std::chrono::milliseconds budget) {
-  constexpr int kN = 96;
+  constexpr size_t kN = 96;
   // a, b, c: (kN, kN) row-major.
   std::vector<float> a(kN * kN), b(kN * kN), c(kN * kN);
-  for (int i = 0; i < kN * kN; ++i) {
+  for (size_t i = 0; i < kN * kN; ++i) {
     a[i] = static_cast<float>(i % 7) * 0.25f;
     b[i] = static_cast<float>(i % 5) * 0.5f;
   }
@@ -114,10 +114,10 @@ double measure_matmul_gflops(std::chrono::milliseconds budget) {
   float sink = 0;
   do {
     std::fill(c.begin(), c.end(), 0.0f);
-    for (int i = 0; i < kN; ++i) {
-      for (int k = 0; k < kN; ++k) {
+    for (size_t i = 0; i < kN; ++i) {
+      for (size_t k = 0; k < kN; ++k) {
         const float aik = a[i * kN + k];
-        for (int j = 0; j < kN; ++j) c[i * kN + j] += aik * b[k * kN + j];
+        for (size_t j = 0; j < kN; ++j) c[i * kN + j] += aik * b[k * kN + j];
       }
     }
     sink += c[repetitions % (kN * kN)];

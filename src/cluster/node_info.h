@@ -43,7 +43,8 @@ MemoryInfo read_memory_info();
 // The widest SIMD extension set this CPU and OS support, as a short text.
 std::string detect_simd_level();
 
-// Single-core F32 matmul speed: runs a blocked 96x96 matmul until `budget` is spent.
+// Single-core F32 matmul speed: repeats a plain 96x96 matmul (the baseline build's
+// vector width, not the run-time SIMD kernels) until `budget` is spent.
 double measure_matmul_gflops(std::chrono::milliseconds budget);
 
 // Names of the entries under `sys_dir` (normally /sys/class/infiniband); empty if absent.
