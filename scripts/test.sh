@@ -12,12 +12,16 @@ ninja -C build -j "$jobs"
 if command -v clang++-14 >/dev/null; then
   cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_COMPILER=clang++-14 \
     -DTANDEM_FUZZ=ON -DTANDEM_SANITIZE=ON -DTANDEM_TESTS=OFF >/dev/null
-  ninja -C build-fuzz -j "$jobs" gguf_fuzz
+  ninja -C build-fuzz -j "$jobs" gguf_fuzz wire_fuzz
   mkdir -p build-fuzz/corpus
   cp ../shared/reference/tokenizer-tiny4096.gguf build-fuzz/corpus/ 2>/dev/null || true
   echo "fuzzing the GGUF parser for ${TANDEM_FUZZ_SECONDS:-60} s"
   build-fuzz/gguf_fuzz -max_total_time="${TANDEM_FUZZ_SECONDS:-60}" -max_len=65536 \
     -rss_limit_mb=2048 build-fuzz/corpus 2>&1 | tail -n 3
+  mkdir -p build-fuzz/wire-corpus
+  echo "fuzzing the cluster wire reader for ${TANDEM_FUZZ_SECONDS:-60} s"
+  build-fuzz/wire_fuzz -max_total_time="${TANDEM_FUZZ_SECONDS:-60}" -max_len=65600 \
+    -rss_limit_mb=2048 build-fuzz/wire-corpus 2>&1 | tail -n 3
 fi
 
 cd build && ctest --output-on-failure -j "$jobs" --timeout 600

@@ -19,6 +19,8 @@ int run(int argc, char** argv) {
   app.require_subcommand(1);
   add_inspect_command(app);
   add_tokenize_command(app);
+  add_node_command(app);
+  add_cluster_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

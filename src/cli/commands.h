@@ -10,5 +10,7 @@ namespace tandem::cli {
 
 void add_inspect_command(CLI::App& app);
 void add_tokenize_command(CLI::App& app);
+void add_node_command(CLI::App& app);
+void add_cluster_command(CLI::App& app);
 
 }  // namespace tandem::cli

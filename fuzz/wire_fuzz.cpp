@@ -1,0 +1,80 @@
+// libFuzzer target: the cluster wire reader must refuse any input with tandem::Error,
+// never crash or allocate beyond the frame's bound.
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+
+#include "cluster/wire.h"
+#include "platform/error.h"
+
+namespace {
+
+template <typename Message>
+void decode_as(const tandem::cluster::Frame& frame) {
+  (void)tandem::cluster::from_frame<Message>(frame);
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  using namespace tandem::cluster;
+  try {
+    const Frame frame = decode_frame(std::span<const uint8_t>(data, size));
+    switch (frame.type) {
+      case MessageType::kHello:
+        decode_as<Hello>(frame);
+        break;
+      case MessageType::kChallenge:
+        decode_as<Challenge>(frame);
+        break;
+      case MessageType::kProof:
+        decode_as<Proof>(frame);
+        break;
+      case MessageType::kError:
+        decode_as<ErrorMessage>(frame);
+        break;
+      case MessageType::kInfoRequest:
+        decode_as<InfoRequest>(frame);
+        break;
+      case MessageType::kNodeInfo:
+        decode_as<NodeInfoMessage>(frame);
+        break;
+      case MessageType::kPing:
+        decode_as<Ping>(frame);
+        break;
+      case MessageType::kPong:
+        decode_as<Pong>(frame);
+        break;
+      case MessageType::kLinkProbe:
+        decode_as<LinkProbe>(frame);
+        break;
+      case MessageType::kLinkProbeAck:
+        decode_as<LinkProbeAck>(frame);
+        break;
+      case MessageType::kLinkMeasureRequest:
+        decode_as<LinkMeasureRequest>(frame);
+        break;
+      case MessageType::kLinkReport:
+        decode_as<LinkReport>(frame);
+        break;
+      case MessageType::kJoin:
+        decode_as<Join>(frame);
+        break;
+      case MessageType::kMembership:
+        decode_as<Membership>(frame);
+        break;
+      case MessageType::kBeacon:
+        decode_as<Beacon>(frame);
+        break;
+      case MessageType::kMembershipRequest:
+        decode_as<MembershipRequest>(frame);
+        break;
+      case MessageType::kTensor:
+        decode_as<TensorMessage>(frame);
+        break;
+    }
+  } catch (const tandem::Error&) {
+  }
+  return 0;
+}
