@@ -5,6 +5,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <memory>
 #include <string>
 #include <vector>
@@ -161,8 +163,7 @@ TEST_P(Qwen3ModelTest, GreedyDecodeFollowsLlamaCpp) {
     if (model_case_.f16) {
       checked += follow_greedy(*model_, p, p.greedy_ids, llama_margin, kExactMargin, what);
     } else if (mode_ == ComputeMode::kFast) {
-      checked +=
-          follow_greedy(*model_, p, p.greedy_ids, llama_margin, kQuantizedFastMargin, what);
+      checked += follow_greedy(*model_, p, p.greedy_ids, llama_margin, kQuantizedFastMargin, what);
     } else if (!p.deqf32_greedy_ids.empty()) {
       const auto own_margin = [](size_t, std::span<const float> row) { return top1_margin(row); };
       checked += follow_greedy(*model_, p, p.deqf32_greedy_ids, own_margin, kExactMargin, what);
@@ -217,6 +218,69 @@ INSTANTIATE_TEST_SUITE_P(Reference, Qwen3ModelTest,
                            }
                            return name;
                          });
+
+}  // namespace
+}  // namespace tandem
+
+namespace tandem {
+namespace {
+
+TEST(ModelConfigTest, ReadsQwen3AndQwen3MoeHyperparameters) {
+  TANDEM_REQUIRE_SHARED();
+  const ModelFile dense_file(testing::reference_path("qwen3-dense-tiny-Q8_0.gguf"));
+  const ModelConfig dense = ModelConfig::from_model(dense_file);
+  EXPECT_EQ(dense.arch, Architecture::kQwen3);
+  EXPECT_EQ(dense.layer_count, 4u);
+  EXPECT_EQ(dense.hidden, 256u);
+  EXPECT_EQ(dense.head_count, 4u);
+  EXPECT_EQ(dense.kv_head_count, 2u);
+  EXPECT_EQ(dense.head_dim, 128u);
+  EXPECT_EQ(dense.rope_dims, 128u);
+  EXPECT_EQ(dense.ffn_hidden, 768u);
+  EXPECT_EQ(dense.vocab_size, 4122u);
+  EXPECT_EQ(dense.context_length, 4096u);
+  EXPECT_FLOAT_EQ(dense.rope_theta, 1e6f);
+  EXPECT_FALSE(dense.is_moe());
+
+  const ModelFile moe_file(testing::reference_path("qwen3moe-tiny-Q4_K_M.gguf"));
+  const ModelConfig moe = ModelConfig::from_model(moe_file);
+  EXPECT_EQ(moe.arch, Architecture::kQwen3Moe);
+  EXPECT_EQ(moe.expert_count, 8u);
+  EXPECT_EQ(moe.experts_used, 2u);
+  EXPECT_EQ(moe.expert_ffn_hidden, 256u);
+  EXPECT_NEAR(moe.rms_eps, 1e-6f, 1e-12);
+}
+
+TEST(ModelLoadTest, RejectsBadBatches) {
+  TANDEM_REQUIRE_SHARED();
+  const ModelFile file(testing::reference_path("qwen3-dense-tiny-Q8_0.gguf"));
+  ThreadPool pool(1);
+  const auto model = Model::load(file, ModelOptions{ComputeMode::kFast}, pool);
+  KvCache cache = model->make_cache(16);
+  const std::vector<int32_t> bad_token{5000};
+  EXPECT_THROW(model->forward(Batch::sequence(bad_token, 0, 0, true), cache), Error);
+  const std::vector<int32_t> token{1};
+  EXPECT_THROW(model->forward(Batch::sequence(token, 3, 0, true), cache), Error);  // gap
+}
+
+// `tandem logits` writes [positions][vocab] float32 that pass the reference judgement.
+TEST(LogitsCommandTest, WritesReferenceLogits) {
+  TANDEM_REQUIRE_SHARED();
+  const auto prompts = testing::load_reference_prompts("qwen3-dense-tiny-Q8_0");
+  const ReferencePrompt& p = prompts.front();
+  std::string ids;
+  for (int32_t id : p.token_ids) ids += (ids.empty() ? "" : ",") + std::to_string(id);
+  const std::string out = ::testing::TempDir() + "/tandem_logits_test.f32";
+  const std::string command = testing::tandem_binary() + " logits " +
+                              testing::reference_path("qwen3-dense-tiny-Q8_0.gguf") + " --tokens " +
+                              ids + " --out " + out + " --reference -t 2";
+  ASSERT_EQ(std::system(command.c_str()), 0) << command;
+  const Logits engine = testing::read_logits(out, p.vocab);
+  ASSERT_EQ(engine.positions(), p.token_ids.size());
+  testing::expect_reference_agreement(engine, testing::read_logits(*p.deqf32_file, p.vocab),
+                                      "tandem logits --reference");
+  std::remove(out.c_str());
+}
 
 }  // namespace
 }  // namespace tandem
