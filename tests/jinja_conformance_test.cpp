@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <ostream>
 #include <string>
 
 #include "text/jinja/template.h"
@@ -399,6 +400,8 @@ Thanks<|im_end|>
 <|im_start|>assistant
 )jinja"},
 };
+
+void PrintTo(const ConformanceCase& c, std::ostream* os) { *os << c.name; }
 
 class JinjaConformance : public ::testing::TestWithParam<ConformanceCase> {};
 

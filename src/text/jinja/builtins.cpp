@@ -64,6 +64,7 @@ ValueList split(const std::string& text, const Value& separator, int64_t max_spl
         parts.emplace_back(text.substr(i, end - i));
         break;
       }
+      if (parts.size() > kMaxItems) throw Error("split: too many parts");
       size_t start = i;
       while (i < text.size() && !is_space(text[i])) ++i;
       parts.emplace_back(text.substr(start, i - start));
@@ -81,6 +82,7 @@ ValueList split(const std::string& text, const Value& separator, int64_t max_spl
       return parts;
     }
     parts.emplace_back(text.substr(start, found - start));
+    if (parts.size() > kMaxItems) throw Error("split: too many parts");
     start = found + sep.size();
   }
 }
@@ -158,6 +160,7 @@ int64_t int_argument(const CallArgs& args, size_t index, const char* name, int64
 Value string_method(Interpreter& in, const std::string& s, const std::string& name,
                     const CallArgs& args, bool& found) {
   found = true;
+  in.charge(s.size());
   static const Value kNone = Value::none();
   if (name == "strip") return Value(strip(s, argument(args, 0, "chars", kNone), true, true));
   if (name == "lstrip") return Value(strip(s, argument(args, 0, "chars", kNone), true, false));
@@ -372,6 +375,7 @@ ValueList iterate(const Value& value) {
       ValueList chars;
       const std::string& text = value.as_string();
       std::vector<size_t> offsets = code_point_offsets(text);
+      if (offsets.size() > kMaxItems) throw Error("string too long to iterate");
       for (size_t i = 0; i < offsets.size(); ++i) {
         size_t end = i + 1 < offsets.size() ? offsets[i + 1] : text.size();
         chars.emplace_back(text.substr(offsets[i], end - offsets[i]));
@@ -402,12 +406,17 @@ Value call_method(Interpreter& interpreter, const Value& object, const std::stri
                   const CallArgs& args, bool& found) {
   found = false;
   if (object.is_string()) return string_method(interpreter, object.as_string(), name, args, found);
-  if (object.type() == Value::Type::kDict) return mapping_method(object, name, args, found);
+  if (object.type() == Value::Type::kDict) {
+    interpreter.charge(object.as_dict().size() * sizeof(Value));
+    return mapping_method(object, name, args, found);
+  }
   return Value();
 }
 
 Value builtin_filter(Interpreter& in, const std::string& name, const Value& input, const CallArgs& args) {
   static const Value kNone = Value::none();
+  if (input.is_string()) in.charge(input.as_string().size());
+  if (input.is_list()) in.charge(input.as_list().size() * sizeof(Value));
   if (name == "tojson") {
     const Value& indent_arg = argument(args, 0, "indent", kNone);
     std::string json = input.to_json(indent_arg.is_int() ? static_cast<int>(std::clamp<int64_t>(indent_arg.as_int(), 0, 64)) : -1);
@@ -639,7 +648,8 @@ ValueDict builtin_globals() {
     if (step == 0) throw Error("range: step must not be zero");
     ValueList out;
     for (int64_t i = start; step > 0 ? i < stop : i > stop; i += step) {
-      in.charge(8);
+      if (out.size() >= kMaxItems) throw Error("range: too many items");
+      in.charge(sizeof(Value));
       out.emplace_back(i);
       if (__builtin_add_overflow(i, step, &i)) break;
       i -= step;

@@ -59,10 +59,9 @@ double as_real(const Value& v) { return v.is_bool() ? (v.as_bool() ? 1.0 : 0.0) 
 Value repeat(Interpreter& interpreter, const Value& sequence, int64_t count) {
   if (count <= 0) return sequence.is_string() ? Value(std::string()) : Value(ValueList{});
   size_t unit = sequence.is_string() ? sequence.as_string().size() : sequence.as_list().size();
-  if (unit != 0 && static_cast<uint64_t>(count) > interpreter.limits().max_output_bytes / unit) {
-    throw Error("repetition result too large");
-  }
-  interpreter.charge(unit * static_cast<size_t>(count));
+  size_t cap = sequence.is_string() ? interpreter.limits().max_output_bytes : kMaxItems;
+  if (unit != 0 && static_cast<uint64_t>(count) > cap / unit) throw Error("repetition result too large");
+  interpreter.charge(unit * static_cast<size_t>(count) * (sequence.is_string() ? 1 : sizeof(Value)));
   if (sequence.is_string()) {
     std::string out;
     for (int64_t i = 0; i < count; ++i) out += sequence.as_string();
@@ -477,9 +476,10 @@ Value Interpreter::evaluate_binary(const Expr& expr) {
       return Value(std::move(text));
     }
     if (left.is_list() && right.is_list()) {
+      if (left.as_list().size() + right.as_list().size() > kMaxItems) throw Error("list too long");
       ValueList items = left.as_list();
       items.insert(items.end(), right.as_list().begin(), right.as_list().end());
-      charge(items.size() * 8);
+      charge(items.size() * sizeof(Value));
       return Value(std::move(items));
     }
   }

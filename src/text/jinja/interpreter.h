@@ -19,7 +19,7 @@ namespace tandem::jinja {
 
 struct RenderLimits {
   size_t max_output_bytes = size_t{32} << 20;
-  uint64_t max_steps = 50'000'000;
+  uint64_t max_steps = 20'000'000;
   int max_depth = 500;
 };
 

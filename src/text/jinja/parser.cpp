@@ -122,7 +122,7 @@ class Parser {
       const Token& token = peek();
       if (token.type == TokenType::kEnd) {
         if (end_tags.size() != 0) {
-          fail(token, str_cat("unexpected end of template, expected '", *end_tags.begin(), "'"));
+          fail(token, str_cat("unexpected end of template, expected '", *(end_tags.end() - 1), "'"));
         }
         return body;
       }
@@ -534,6 +534,8 @@ class Parser {
         expr = parse_subscript(token, std::move(expr));
       } else if (at_operator("(")) {
         ExprPtr call = make(Expr::Kind::kCall, token);
+        call->line = expr->line;  // errors point at the callee, not at '('
+        call->column = expr->column;
         add_child(*call, std::move(expr));
         parse_call_arguments(*call);
         expr = std::move(call);

@@ -40,6 +40,8 @@ using NativeFunction = std::function<Value(Interpreter&, const CallArgs&)>;
 // shallower than that, which also rules out a namespace that contains itself.
 constexpr int kMaxValueDepth = 512;
 constexpr int kNamespaceDepth = 256;
+// Most items one list built during rendering may hold (range, repetition, split, ...).
+constexpr size_t kMaxItems = size_t{1} << 20;
 
 class Value {
  public:
