@@ -26,8 +26,8 @@ std::string read_text(const std::string& path) {
 // Every golden of llama.cpp's /apply-template, rendered byte for byte.
 TEST(ChatTemplate, MatchesLlamaCppGoldens) {
   TANDEM_REQUIRE_SHARED();
-  ChatTemplate chat(read_text(testing::reference_path("qwen3_chat_template.jinja")), "<|endoftext|>",
-                    "<|endoftext|>");
+  ChatTemplate chat(read_text(testing::reference_path("qwen3_chat_template.jinja")),
+                    "<|endoftext|>", "<|endoftext|>");
   std::ifstream goldens(testing::reference_path("chat_template_goldens.jsonl"));
   std::string line;
   int cases = 0;
@@ -59,16 +59,21 @@ TEST(ChatTemplate, TinyModelTemplateRendersConversation) {
 
 TEST(ChatTemplate, ChatMlFallback) {
   ChatTemplate chat(ChatTemplate::kChatMlTemplate, "", "");
-  Json request = {{"messages", {{{"role", "system"}, {"content", "S"}}, {{"role", "user"}, {"content", nullptr}}}},
-                  {"add_generation_prompt", false}};
-  EXPECT_EQ(chat.render(request), "<|im_start|>system\nS<|im_end|>\n<|im_start|>user\n<|im_end|>\n");
-  request["add_generation_prompt"] = true;
+  Json request = {
+      {"messages",
+       {{{"role", "system"}, {"content", "S"}}, {{"role", "user"}, {"content", nullptr}}}},
+      {"add_generation_prompt", false}};
   EXPECT_EQ(chat.render(request),
-            "<|im_start|>system\nS<|im_end|>\n<|im_start|>user\n<|im_end|>\n<|im_start|>assistant\n");
+            "<|im_start|>system\nS<|im_end|>\n<|im_start|>user\n<|im_end|>\n");
+  request["add_generation_prompt"] = true;
+  EXPECT_EQ(
+      chat.render(request),
+      "<|im_start|>system\nS<|im_end|>\n<|im_start|>user\n<|im_end|>\n<|im_start|>assistant\n");
 }
 
 TEST(ChatTemplate, ContextNormalization) {
-  ChatTemplate chat("{{ messages | tojson }}|{{ tools | tojson }}|{{ enable_thinking }}|{{ x }}", "", "");
+  ChatTemplate chat("{{ messages | tojson }}|{{ tools | tojson }}|{{ enable_thinking }}|{{ x }}",
+                    "", "");
   Json request = Json::parse(R"({
     "messages": [
       {"role": "assistant", "content": null, "reasoning_content": "",
@@ -80,12 +85,13 @@ TEST(ChatTemplate, ContextNormalization) {
       {"role": "user", "content": "q"}],
     "tools": [{"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}],
     "chat_template_kwargs": {"enable_thinking": false, "x": 7}})");
-  EXPECT_EQ(chat.render(request),
-            R"([{"role": "assistant", "content": "", "tool_calls": [{"type": "function", )"
-            R"("function": {"name": "f", "arguments": {"a": 1}}, "id": "c1"}]}, )"
-            R"({"role": "tool", "content": "x\ny", "tool_call_id": "c1"}, {"role": "user", "content": "q"}])"
-            R"(|[{"type": "function", "function": {"name": "f", "description": "", )"
-            R"("parameters": {"type": "object"}}}]|False|7)");
+  EXPECT_EQ(
+      chat.render(request),
+      R"([{"role": "assistant", "content": "", "tool_calls": [{"type": "function", )"
+      R"("function": {"name": "f", "arguments": {"a": 1}}, "id": "c1"}]}, )"
+      R"({"role": "tool", "content": "x\ny", "tool_call_id": "c1"}, {"role": "user", "content": "q"}])"
+      R"(|[{"type": "function", "function": {"name": "f", "description": "", )"
+      R"("parameters": {"type": "object"}}}]|False|7)");
 }
 
 TEST(ChatTemplate, RejectsMalformedRequests) {
@@ -99,7 +105,9 @@ TEST(ChatTemplate, RejectsMalformedRequests) {
 
 TEST(ChatTemplate, PrefillWithEmptyContentEndsAfterHeader) {
   ChatTemplate chat(ChatTemplate::kChatMlTemplate, "", "");
-  Json request = {{"messages", {{{"role", "user"}, {"content", "Q"}}, {{"role", "assistant"}, {"content", ""}}}}};
+  Json request = {
+      {"messages",
+       {{{"role", "user"}, {"content", "Q"}}, {{"role", "assistant"}, {"content", ""}}}}};
   EXPECT_EQ(chat.render(request), "<|im_start|>user\nQ<|im_end|>\n<|im_start|>assistant\n");
 }
 

@@ -66,7 +66,8 @@ Json normalize_message(const Json& message, size_t index) {
   }
   Json out = Json::object();
   out["role"] = message.at("role");
-  out["content"] = normalize_content(message.contains("content") ? message.at("content") : Json(), index);
+  out["content"] =
+      normalize_content(message.contains("content") ? message.at("content") : Json(), index);
   std::string reasoning = optional_string(message, "reasoning_content", where);
   if (!reasoning.empty()) out["reasoning_content"] = reasoning;
   std::string name = optional_string(message, "name", where);
@@ -111,7 +112,8 @@ ChatTemplate::ChatTemplate(std::string_view source, std::string bos_token, std::
     : template_(source), bos_token_(std::move(bos_token)), eos_token_(std::move(eos_token)) {}
 
 ChatTemplate ChatTemplate::from_model(const ModelFile& model) {
-  std::string source = model.get_string_opt("tokenizer.chat_template").value_or(std::string(kChatMlTemplate));
+  std::string source =
+      model.get_string_opt("tokenizer.chat_template").value_or(std::string(kChatMlTemplate));
   std::string bos;
   std::string eos;
   if (const GgufValue* tokens = model.find("tokenizer.ggml.tokens");
@@ -160,8 +162,10 @@ Json ChatTemplate::template_context(const Json& request) const {
     add_generation_prompt = request.at("add_generation_prompt").get<bool>();
   }
   context["add_generation_prompt"] = add_generation_prompt;
-  const Json* thinking = context.contains("enable_thinking") ? &context.at("enable_thinking") : nullptr;
-  context["enable_thinking"] = !(thinking != nullptr && thinking->is_boolean() && !thinking->get<bool>());
+  const Json* thinking =
+      context.contains("enable_thinking") ? &context.at("enable_thinking") : nullptr;
+  context["enable_thinking"] =
+      !(thinking != nullptr && thinking->is_boolean() && !thinking->get<bool>());
   context["bos_token"] = bos_token_;
   context["eos_token"] = eos_token_;
   return context;

@@ -16,8 +16,8 @@ using ExprPtr = std::unique_ptr<Expr>;
 
 struct Expr {
   enum class Kind {
-    kLiteral,  // literal
-    kName,     // name
+    kLiteral,    // literal
+    kName,       // name
     kAttribute,  // children[0].name
     kIndex,      // children[0][children[1]]
     kSlice,      // children[0][children[1]:children[2]:children[3]] (null = omitted)
@@ -53,14 +53,14 @@ struct MacroParameter {
 
 struct Node {
   enum class Kind {
-    kText,      // text
-    kOutput,    // {{ expr }}
-    kIf,        // branches: (condition, body)...; else_body
-    kFor,       // for targets in expr [if condition]: body [else else_body]
-    kSet,       // set targets = expr, or set target.attribute = expr
-    kSetBlock,  // {% set targets[0] %}body{% endset %}, optional filter in expr
-    kMacro,     // macro name(parameters): body
-    kCallBlock,  // {% call[(parameters)] expr %}body{% endcall %}
+    kText,         // text
+    kOutput,       // {{ expr }}
+    kIf,           // branches: (condition, body)...; else_body
+    kFor,          // for targets in expr [if condition]: body [else else_body]
+    kSet,          // set targets = expr, or set target.attribute = expr
+    kSetBlock,     // {% set targets[0] %}body{% endset %}, optional filter in expr
+    kMacro,        // macro name(parameters): body
+    kCallBlock,    // {% call[(parameters)] expr %}body{% endcall %}
     kFilterBlock,  // {% filter expr %}body{% endfilter %}; expr's children[0] is null
     kBreak,
     kContinue,

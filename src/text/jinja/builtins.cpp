@@ -10,7 +10,9 @@
 namespace tandem::jinja {
 namespace {
 
-bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; }
+bool is_space(char c) {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
+}
 char to_lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
 char to_upper(char c) { return (c >= 'a' && c <= 'z') ? static_cast<char>(c - 'a' + 'A') : c; }
 bool is_alpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
@@ -142,7 +144,8 @@ bool starts_or_ends(const std::string& text, const Value& affix, bool start) {
   auto check = [&](const Value& v) {
     const std::string& a = require_string(v, start ? "startswith" : "endswith");
     if (a.size() > text.size()) return false;
-    return start ? text.compare(0, a.size(), a) == 0 : text.compare(text.size() - a.size(), a.size(), a) == 0;
+    return start ? text.compare(0, a.size(), a) == 0
+                 : text.compare(text.size() - a.size(), a.size(), a) == 0;
   };
   if (affix.is_list()) {
     return std::any_of(affix.as_list().begin(), affix.as_list().end(), check);
@@ -168,11 +171,14 @@ Value string_method(Interpreter& in, const std::string& s, const std::string& na
   if (name == "split") {
     return Value(split(s, argument(args, 0, "sep", kNone), int_argument(args, 1, "maxsplit", -1)));
   }
-  if (name == "startswith") return Value(starts_or_ends(s, argument(args, 0, "prefix", kNone), true));
-  if (name == "endswith") return Value(starts_or_ends(s, argument(args, 0, "suffix", kNone), false));
+  if (name == "startswith")
+    return Value(starts_or_ends(s, argument(args, 0, "prefix", kNone), true));
+  if (name == "endswith")
+    return Value(starts_or_ends(s, argument(args, 0, "suffix", kNone), false));
   if (name == "replace") {
     return Value(replace(in, s, string_argument(args, 0, "old", "replace"),
-                         string_argument(args, 1, "new", "replace"), int_argument(args, 2, "count", -1)));
+                         string_argument(args, 1, "new", "replace"),
+                         int_argument(args, 2, "count", -1)));
   }
   if (name == "upper") return Value(upper(s));
   if (name == "lower") return Value(lower(s));
@@ -186,11 +192,15 @@ Value string_method(Interpreter& in, const std::string& s, const std::string& na
     const std::string& needle = string_argument(args, 0, "sub", name.c_str());
     if (name == "find") {
       size_t at = s.find(needle);
-      return Value(at == std::string::npos ? int64_t{-1} : static_cast<int64_t>(code_point_count(s.substr(0, at))));
+      return Value(at == std::string::npos
+                       ? int64_t{-1}
+                       : static_cast<int64_t>(code_point_count(s.substr(0, at))));
     }
     if (needle.empty()) return Value(static_cast<int64_t>(code_point_count(s) + 1));
     int64_t count = 0;
-    for (size_t at = s.find(needle); at != std::string::npos; at = s.find(needle, at + needle.size())) ++count;
+    for (size_t at = s.find(needle); at != std::string::npos;
+         at = s.find(needle, at + needle.size()))
+      ++count;
     return Value(count);
   }
   if (name == "join") {
@@ -219,16 +229,19 @@ Value string_method(Interpreter& in, const std::string& s, const std::string& na
 
 ValueList dict_items(const Value& dict) {
   ValueList items;
-  for (const auto& [key, value] : dict.as_dict()) items.push_back(Value(ValueList{Value(key), value}));
+  for (const auto& [key, value] : dict.as_dict())
+    items.push_back(Value(ValueList{Value(key), value}));
   return items;
 }
 
-Value mapping_method(const Value& dict, const std::string& name, const CallArgs& args, bool& found) {
+Value mapping_method(const Value& dict, const std::string& name, const CallArgs& args,
+                     bool& found) {
   found = true;
   if (name == "items") return Value(dict_items(dict));
   if (name == "keys" || name == "values") {
     ValueList out;
-    for (const auto& [key, value] : dict.as_dict()) out.push_back(name == "keys" ? Value(key) : value);
+    for (const auto& [key, value] : dict.as_dict())
+      out.push_back(name == "keys" ? Value(key) : value);
     return Value(std::move(out));
   }
   if (name == "get") {
@@ -243,7 +256,11 @@ Value mapping_method(const Value& dict, const std::string& name, const CallArgs&
 }
 
 std::string indent(const std::string& text, const Value& width, bool first, bool blank) {
-  std::string pad = width.is_string() ? width.as_string() : std::string(static_cast<size_t>(std::clamp<int64_t>(width.is_int() ? width.as_int() : 4, 0, 256)), ' ');
+  std::string pad = width.is_string()
+                        ? width.as_string()
+                        : std::string(static_cast<size_t>(std::clamp<int64_t>(
+                                          width.is_int() ? width.as_int() : 4, 0, 256)),
+                                      ' ');
   std::string out;
   size_t start = 0;
   bool first_line = true;
@@ -268,11 +285,13 @@ Value attribute_of(const Value& item, const std::string& path) {
   size_t start = 0;
   while (start <= path.size()) {
     size_t dot = path.find('.', start);
-    std::string part = path.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
+    std::string part =
+        path.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
     if (current.is_mapping()) {
       const Value* member = current.get(part);
       current = member ? *member : Value();
-    } else if (current.is_list() && !part.empty() && std::all_of(part.begin(), part.end(), ::isdigit)) {
+    } else if (current.is_list() && !part.empty() &&
+               std::all_of(part.begin(), part.end(), ::isdigit)) {
       size_t index = std::stoul(part);
       current = index < current.as_list().size() ? current.as_list()[index] : Value();
     } else {
@@ -287,7 +306,8 @@ Value attribute_of(const Value& item, const std::string& path) {
 // Arguments after the first `skip` positional ones, as a new CallArgs.
 CallArgs rest(const CallArgs& args, size_t skip) {
   CallArgs out;
-  for (size_t i = skip; i < args.positional.size(); ++i) out.positional.push_back(args.positional[i]);
+  for (size_t i = skip; i < args.positional.size(); ++i)
+    out.positional.push_back(args.positional[i]);
   return out;
 }
 
@@ -302,7 +322,8 @@ Value select_items(Interpreter& in, const Value& input, const CallArgs& args, bo
   for (const Value& item : iterate(input)) {
     in.charge(0);
     Value subject = by_attribute ? attribute_of(item, attribute) : item;
-    bool matched = test ? in.apply_test(require_string(*test, "select"), subject, test_args) : subject.truthy();
+    bool matched = test ? in.apply_test(require_string(*test, "select"), subject, test_args)
+                        : subject.truthy();
     if (matched == keep_matching) out.push_back(item);
   }
   return Value(std::move(out));
@@ -323,7 +344,8 @@ Value to_int(const Value& input, const Value& fallback) {
       int64_t v = std::stoll(text, &used);
       if (used == text.size()) return Value(v);
       double f = std::stod(text, &used);
-      if (used == text.size() && std::isfinite(f) && std::fabs(f) < 9.2e18) return Value(static_cast<int64_t>(f));
+      if (used == text.size() && std::isfinite(f) && std::fabs(f) < 9.2e18)
+        return Value(static_cast<int64_t>(f));
     } catch (const std::exception&) {
     }
   }
@@ -349,12 +371,23 @@ std::string html_escape(const std::string& text) {
   std::string out;
   for (char c : text) {
     switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&#34;"; break;
-      case '\'': out += "&#39;"; break;
-      default: out += c;
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&#34;";
+        break;
+      case '\'':
+        out += "&#39;";
+        break;
+      default:
+        out += c;
     }
   }
   return out;
@@ -391,11 +424,13 @@ ValueList iterate(const Value& value) {
 
 bool has_method(const Value& object, const std::string& name) {
   static const char* const kStringMethods[] = {
-      "strip", "lstrip", "rstrip", "split", "startswith", "endswith", "replace", "upper", "lower", "title",
-      "capitalize", "find", "count", "join", "isdigit", "isalpha", "isspace", "isalnum"};
+      "strip",   "lstrip", "rstrip",  "split",   "startswith", "endswith",
+      "replace", "upper",  "lower",   "title",   "capitalize", "find",
+      "count",   "join",   "isdigit", "isalpha", "isspace",    "isalnum"};
   static const char* const kDictMethods[] = {"items", "keys", "values", "get"};
   auto in = [&](const auto& names) {
-    return std::any_of(std::begin(names), std::end(names), [&](const char* n) { return name == n; });
+    return std::any_of(std::begin(names), std::end(names),
+                       [&](const char* n) { return name == n; });
   };
   if (object.is_string()) return in(kStringMethods);
   if (object.type() == Value::Type::kDict) return in(kDictMethods);
@@ -413,17 +448,21 @@ Value call_method(Interpreter& interpreter, const Value& object, const std::stri
   return Value();
 }
 
-Value builtin_filter(Interpreter& in, const std::string& name, const Value& input, const CallArgs& args) {
+Value builtin_filter(Interpreter& in, const std::string& name, const Value& input,
+                     const CallArgs& args) {
   static const Value kNone = Value::none();
   if (input.is_string()) in.charge(input.as_string().size());
   if (input.is_list()) in.charge(input.as_list().size() * sizeof(Value));
   if (name == "tojson") {
     const Value& indent_arg = argument(args, 0, "indent", kNone);
-    std::string json = input.to_json(indent_arg.is_int() ? static_cast<int>(std::clamp<int64_t>(indent_arg.as_int(), 0, 64)) : -1);
+    std::string json = input.to_json(
+        indent_arg.is_int() ? static_cast<int>(std::clamp<int64_t>(indent_arg.as_int(), 0, 64))
+                            : -1);
     in.charge(json.size());
     return Value(std::move(json));
   }
-  if (name == "trim") return Value(strip(input.to_string(), argument(args, 0, "chars", kNone), true, true));
+  if (name == "trim")
+    return Value(strip(input.to_string(), argument(args, 0, "chars", kNone), true, true));
   if (name == "length" || name == "count") {
     if (input.is_string()) return Value(static_cast<int64_t>(code_point_count(input.as_string())));
     if (input.is_list()) return Value(static_cast<int64_t>(input.as_list().size()));
@@ -445,7 +484,8 @@ Value builtin_filter(Interpreter& in, const std::string& name, const Value& inpu
     return string_method(in, input.to_string(), "capitalize", args, found);
   }
   if (name == "abs") {
-    if (input.is_int() && input.as_int() != INT64_MIN) return Value(input.as_int() < 0 ? -input.as_int() : input.as_int());
+    if (input.is_int() && input.as_int() != INT64_MIN)
+      return Value(input.as_int() < 0 ? -input.as_int() : input.as_int());
     if (input.is_number()) return Value(std::fabs(input.as_double()));
     throw Error("abs: expected a number");
   }
@@ -489,7 +529,8 @@ Value builtin_filter(Interpreter& in, const std::string& name, const Value& inpu
         out.push_back(v.is_undefined() && fallback ? *fallback : v);
       } else {
         if (args.positional.empty()) throw Error("map: expected a filter name or attribute=");
-        out.push_back(in.apply_filter(require_string(args.positional[0], "map"), item, rest(args, 1)));
+        out.push_back(
+            in.apply_filter(require_string(args.positional[0], "map"), item, rest(args, 1)));
       }
     }
     return Value(std::move(out));
@@ -505,7 +546,8 @@ Value builtin_filter(Interpreter& in, const std::string& name, const Value& inpu
   }
   if (name == "replace") {
     return Value(replace(in, input.to_string(), argument(args, 0, "old", kNone).to_string(),
-                         argument(args, 1, "new", kNone).to_string(), int_argument(args, 2, "count", -1)));
+                         argument(args, 1, "new", kNone).to_string(),
+                         int_argument(args, 2, "count", -1)));
   }
   if (name == "unique" || name == "reverse" || name == "sort") {
     ValueList items = iterate(input);
@@ -518,7 +560,8 @@ Value builtin_filter(Interpreter& in, const std::string& name, const Value& inpu
       std::reverse(items.begin(), items.end());
       return Value(std::move(items));
     }
-    bool case_sensitive = argument(args, name == "sort" ? 1 : 0, "case_sensitive", Value(false)).truthy();
+    bool case_sensitive =
+        argument(args, name == "sort" ? 1 : 0, "case_sensitive", Value(false)).truthy();
     const Value* attribute = args.find(name == "sort" ? 2 : 1, "attribute");
     auto key = [&](const Value& item) {
       Value k = attribute ? attribute_of(item, attribute->to_string()) : item;
@@ -526,8 +569,10 @@ Value builtin_filter(Interpreter& in, const std::string& name, const Value& inpu
     };
     if (name == "sort") {
       in.charge(items.size() * 16);
-      std::stable_sort(items.begin(), items.end(), [&](const Value& a, const Value& b) { return values_less(key(a), key(b)); });
-      if (argument(args, 0, "reverse", Value(false)).truthy()) std::reverse(items.begin(), items.end());
+      std::stable_sort(items.begin(), items.end(),
+                       [&](const Value& a, const Value& b) { return values_less(key(a), key(b)); });
+      if (argument(args, 0, "reverse", Value(false)).truthy())
+        std::reverse(items.begin(), items.end());
       return Value(std::move(items));
     }
     ValueList out;
@@ -535,7 +580,8 @@ Value builtin_filter(Interpreter& in, const std::string& name, const Value& inpu
     for (const Value& item : items) {
       in.charge(seen.size());
       Value k = key(item);
-      if (std::none_of(seen.begin(), seen.end(), [&](const Value& s) { return values_equal(s, k); })) {
+      if (std::none_of(seen.begin(), seen.end(),
+                       [&](const Value& s) { return values_equal(s, k); })) {
         seen.push_back(k);
         out.push_back(item);
       }
@@ -550,7 +596,8 @@ Value builtin_filter(Interpreter& in, const std::string& name, const Value& inpu
       for (const Value& item : items) {
         Value v = attribute ? attribute_of(item, attribute->to_string()) : item;
         if (!v.is_number() || !total.is_number()) throw Error("sum: expected numbers");
-        total = (v.is_int() && total.is_int()) ? Value(total.as_int() + v.as_int()) : Value(total.as_double() + v.as_double());
+        total = (v.is_int() && total.is_int()) ? Value(total.as_int() + v.as_int())
+                                               : Value(total.as_double() + v.as_double());
       }
       return total;
     }
@@ -567,22 +614,27 @@ Value builtin_filter(Interpreter& in, const std::string& name, const Value& inpu
     std::string method = argument(args, 1, "method", Value("common")).to_string();
     double scale = std::pow(10.0, static_cast<double>(std::clamp<int64_t>(precision, -300, 300)));
     double scaled = v * scale;
-    double r = method == "floor" ? std::floor(scaled) : method == "ceil" ? std::ceil(scaled) : std::round(scaled);
+    double r = method == "floor"  ? std::floor(scaled)
+               : method == "ceil" ? std::ceil(scaled)
+                                  : std::round(scaled);
     return Value(r / scale);
   }
   if (name == "dictsort") {
     if (!input.is_mapping()) throw Error("dictsort: expected a mapping");
     ValueList items = dict_items(input);
     std::stable_sort(items.begin(), items.end(), [](const Value& a, const Value& b) {
-      return values_less(Value(lower(a.as_list()[0].as_string())), Value(lower(b.as_list()[0].as_string())));
+      return values_less(Value(lower(a.as_list()[0].as_string())),
+                         Value(lower(b.as_list()[0].as_string())));
     });
     return Value(std::move(items));
   }
-  if (name == "wordcount") return Value(static_cast<int64_t>(split(input.to_string(), kNone, -1).size()));
+  if (name == "wordcount")
+    return Value(static_cast<int64_t>(split(input.to_string(), kNone, -1).size()));
   throw Error(str_cat("unknown filter '", name, "'"));
 }
 
-bool builtin_test(Interpreter& in, const std::string& name, const Value& input, const CallArgs& args) {
+bool builtin_test(Interpreter& in, const std::string& name, const Value& input,
+                  const CallArgs& args) {
   (void)in;
   static const Value kNone = Value::none();
   const Value& other = argument(args, 0, "value", kNone);
@@ -597,7 +649,8 @@ bool builtin_test(Interpreter& in, const std::string& name, const Value& input, 
   if (name == "number") return input.is_number();
   if (name == "string") return input.is_string();
   if (name == "mapping") return input.is_mapping();
-  if (name == "iterable") return input.is_string() || input.is_list() || input.is_mapping() || input.is_undefined();
+  if (name == "iterable")
+    return input.is_string() || input.is_list() || input.is_mapping() || input.is_undefined();
   if (name == "sequence") return input.is_string() || input.is_list() || input.is_mapping();
   if (name == "callable") return input.is_function();
   if (name == "lower") return input.is_string() && lower(input.as_string()) == input.as_string();
@@ -605,7 +658,8 @@ bool builtin_test(Interpreter& in, const std::string& name, const Value& input, 
   if (name == "odd" || name == "even" || name == "divisibleby") {
     if (!input.is_int()) throw Error(str_cat("test '", name, "' expects an integer"));
     if (name == "divisibleby") {
-      if (!other.is_int() || other.as_int() == 0) throw Error("divisibleby: expected a non-zero integer");
+      if (!other.is_int() || other.as_int() == 0)
+        throw Error("divisibleby: expected a non-zero integer");
       return other.as_int() == -1 || input.as_int() % other.as_int() == 0;
     }
     return (input.as_int() % 2 != 0) == (name == "odd");
@@ -617,7 +671,8 @@ bool builtin_test(Interpreter& in, const std::string& name, const Value& input, 
   if (name == "le" || name == "<=") return !values_less(other, input);
   if (name == "ge" || name == ">=") return !values_less(input, other);
   if (name == "in") {
-    if (other.is_string()) return input.is_string() && other.as_string().find(input.as_string()) != std::string::npos;
+    if (other.is_string())
+      return input.is_string() && other.as_string().find(input.as_string()) != std::string::npos;
     if (other.is_mapping()) return input.is_string() && other.get(input.as_string()) != nullptr;
     for (const Value& item : iterate(other)) {
       if (values_equal(item, input)) return true;
@@ -636,53 +691,60 @@ bool builtin_test(Interpreter& in, const std::string& name, const Value& input, 
 ValueDict builtin_globals() {
   ValueDict globals;
   globals.emplace_back("range", Value::function("range", [](Interpreter& in, const CallArgs& args) {
-    std::vector<int64_t> bounds;
-    for (const Value& v : args.positional) {
-      if (!v.is_int()) throw Error("range: arguments must be integers");
-      bounds.push_back(v.as_int());
-    }
-    if (bounds.empty() || bounds.size() > 3) throw Error("range: expected 1 to 3 arguments");
-    int64_t start = bounds.size() == 1 ? 0 : bounds[0];
-    int64_t stop = bounds.size() == 1 ? bounds[0] : bounds[1];
-    int64_t step = bounds.size() == 3 ? bounds[2] : 1;
-    if (step == 0) throw Error("range: step must not be zero");
-    ValueList out;
-    for (int64_t i = start; step > 0 ? i < stop : i > stop; i += step) {
-      if (out.size() >= kMaxItems) throw Error("range: too many items");
-      in.charge(sizeof(Value));
-      out.emplace_back(i);
-      if (__builtin_add_overflow(i, step, &i)) break;
-      i -= step;
-    }
-    return Value(std::move(out));
-  }));
-  globals.emplace_back("namespace", Value::function("namespace", [](Interpreter&, const CallArgs& args) {
-    ValueDict attributes;
-    for (const Value& v : args.positional) {
-      if (!v.is_mapping()) throw Error("namespace: positional arguments must be mappings");
-      for (const auto& entry : v.as_dict()) attributes.push_back(entry);
-    }
-    for (const auto& entry : args.keyword) attributes.push_back(entry);
-    return Value::make_namespace(std::move(attributes));
-  }));
+                         std::vector<int64_t> bounds;
+                         for (const Value& v : args.positional) {
+                           if (!v.is_int()) throw Error("range: arguments must be integers");
+                           bounds.push_back(v.as_int());
+                         }
+                         if (bounds.empty() || bounds.size() > 3)
+                           throw Error("range: expected 1 to 3 arguments");
+                         int64_t start = bounds.size() == 1 ? 0 : bounds[0];
+                         int64_t stop = bounds.size() == 1 ? bounds[0] : bounds[1];
+                         int64_t step = bounds.size() == 3 ? bounds[2] : 1;
+                         if (step == 0) throw Error("range: step must not be zero");
+                         ValueList out;
+                         for (int64_t i = start; step > 0 ? i < stop : i > stop; i += step) {
+                           if (out.size() >= kMaxItems) throw Error("range: too many items");
+                           in.charge(sizeof(Value));
+                           out.emplace_back(i);
+                           if (__builtin_add_overflow(i, step, &i)) break;
+                           i -= step;
+                         }
+                         return Value(std::move(out));
+                       }));
+  globals.emplace_back("namespace",
+                       Value::function("namespace", [](Interpreter&, const CallArgs& args) {
+                         ValueDict attributes;
+                         for (const Value& v : args.positional) {
+                           if (!v.is_mapping())
+                             throw Error("namespace: positional arguments must be mappings");
+                           for (const auto& entry : v.as_dict()) attributes.push_back(entry);
+                         }
+                         for (const auto& entry : args.keyword) attributes.push_back(entry);
+                         return Value::make_namespace(std::move(attributes));
+                       }));
   globals.emplace_back("dict", Value::function("dict", [](Interpreter&, const CallArgs& args) {
-    ValueDict entries;
-    for (const auto& entry : args.keyword) entries.push_back(entry);
-    return Value(std::move(entries));
-  }));
-  globals.emplace_back("raise_exception", Value::function("raise_exception", [](Interpreter&, const CallArgs& args) -> Value {
-    throw Error(str_cat("raise_exception: ", args.positional.empty() ? "" : args.positional[0].to_string()));
-  }));
-  globals.emplace_back("strftime_now", Value::function("strftime_now", [](Interpreter&, const CallArgs& args) {
-    std::time_t now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
-    std::tm local{};
-    localtime_r(&now, &local);
-    std::string format = args.positional.empty() ? "%Y-%m-%d" : args.positional[0].to_string();
-    if (format.size() > 256) throw Error("strftime_now: format too long");
-    char buffer[1024];
-    size_t n = std::strftime(buffer, sizeof(buffer), format.c_str(), &local);
-    return Value(std::string(buffer, n));
-  }));
+                         ValueDict entries;
+                         for (const auto& entry : args.keyword) entries.push_back(entry);
+                         return Value(std::move(entries));
+                       }));
+  globals.emplace_back(
+      "raise_exception",
+      Value::function("raise_exception", [](Interpreter&, const CallArgs& args) -> Value {
+        throw Error(str_cat("raise_exception: ",
+                            args.positional.empty() ? "" : args.positional[0].to_string()));
+      }));
+  globals.emplace_back(
+      "strftime_now", Value::function("strftime_now", [](Interpreter&, const CallArgs& args) {
+        std::time_t now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
+        std::tm local{};
+        localtime_r(&now, &local);
+        std::string format = args.positional.empty() ? "%Y-%m-%d" : args.positional[0].to_string();
+        if (format.size() > 256) throw Error("strftime_now: format too long");
+        char buffer[1024];
+        size_t n = std::strftime(buffer, sizeof(buffer), format.c_str(), &local);
+        return Value(std::string(buffer, n));
+      }));
   return globals;
 }
 

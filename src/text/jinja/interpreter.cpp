@@ -60,8 +60,10 @@ Value repeat(Interpreter& interpreter, const Value& sequence, int64_t count) {
   if (count <= 0) return sequence.is_string() ? Value(std::string()) : Value(ValueList{});
   size_t unit = sequence.is_string() ? sequence.as_string().size() : sequence.as_list().size();
   size_t cap = sequence.is_string() ? interpreter.limits().max_output_bytes : kMaxItems;
-  if (unit != 0 && static_cast<uint64_t>(count) > cap / unit) throw Error("repetition result too large");
-  interpreter.charge(unit * static_cast<size_t>(count) * (sequence.is_string() ? 1 : sizeof(Value)));
+  if (unit != 0 && static_cast<uint64_t>(count) > cap / unit)
+    throw Error("repetition result too large");
+  interpreter.charge(unit * static_cast<size_t>(count) *
+                     (sequence.is_string() ? 1 : sizeof(Value)));
   if (sequence.is_string()) {
     std::string out;
     for (int64_t i = 0; i < count; ++i) out += sequence.as_string();
@@ -180,21 +182,23 @@ Interpreter::Flow Interpreter::render_node(const Node& node, std::string& out) {
       case Node::Kind::kCallBlock: {
         const Node* call_node = &node;
         size_t call_floor = scope_floor_;
-        Value caller = Value::function("caller", [call_node, call_floor](Interpreter& in,
-                                                                         const CallArgs& args) {
-          size_t saved = in.scope_floor_;
-          in.scope_floor_ = call_floor;
-          ScopePush scope(in.scopes_, in.scope_floor_, false);
-          for (size_t i = 0; i < call_node->parameters.size(); ++i) {
-            const MacroParameter& p = call_node->parameters[i];
-            const Value* arg = args.find(i, p.name);
-            in.assign(p.name, arg ? *arg : p.default_value ? in.evaluate(*p.default_value) : Value());
-          }
-          std::string body;
-          in.render_nodes(call_node->body, body);
-          in.scope_floor_ = saved;
-          return Value(std::move(body));
-        });
+        Value caller = Value::function(
+            "caller", [call_node, call_floor](Interpreter& in, const CallArgs& args) {
+              size_t saved = in.scope_floor_;
+              in.scope_floor_ = call_floor;
+              ScopePush scope(in.scopes_, in.scope_floor_, false);
+              for (size_t i = 0; i < call_node->parameters.size(); ++i) {
+                const MacroParameter& p = call_node->parameters[i];
+                const Value* arg = args.find(i, p.name);
+                in.assign(p.name, arg               ? *arg
+                                  : p.default_value ? in.evaluate(*p.default_value)
+                                                    : Value());
+              }
+              std::string body;
+              in.render_nodes(call_node->body, body);
+              in.scope_floor_ = saved;
+              return Value(std::move(body));
+            });
         Value callee = evaluate(*node.expr->children[0]);
         CallArgs args = evaluate_arguments(*node.expr, 1);
         args.keyword.emplace_back("caller", caller);
@@ -243,18 +247,23 @@ Interpreter::Flow Interpreter::render_for(const Node& node, std::string& out) {
     charge(0);
     ValueList cycle_items;
     ValueDict loop = {
-        {"index", Value(i + 1)},         {"index0", Value(i)},
-        {"revindex", Value(length - i)}, {"revindex0", Value(length - i - 1)},
-        {"first", Value(i == 0)},        {"last", Value(i == length - 1)},
-        {"length", Value(length)},       {"depth", Value(1)},
+        {"index", Value(i + 1)},
+        {"index0", Value(i)},
+        {"revindex", Value(length - i)},
+        {"revindex0", Value(length - i - 1)},
+        {"first", Value(i == 0)},
+        {"last", Value(i == length - 1)},
+        {"length", Value(length)},
+        {"depth", Value(1)},
         {"depth0", Value(0)},
     };
     if (i > 0) loop.emplace_back("previtem", items[static_cast<size_t>(i - 1)]);
     if (i + 1 < length) loop.emplace_back("nextitem", items[static_cast<size_t>(i + 1)]);
     loop.emplace_back("cycle", Value::function("cycle", [i](Interpreter&, const CallArgs& args) {
-      if (args.positional.empty()) throw Error("loop.cycle needs at least one argument");
-      return args.positional[static_cast<size_t>(i) % args.positional.size()];
-    }));
+                        if (args.positional.empty())
+                          throw Error("loop.cycle needs at least one argument");
+                        return args.positional[static_cast<size_t>(i) % args.positional.size()];
+                      }));
     assign("loop", Value(std::move(loop)));
     bind_targets(node.targets, items[static_cast<size_t>(i)], node);
     if (render_nodes(node.body, out) == Flow::kBreak) break;
@@ -270,8 +279,9 @@ void Interpreter::render_set(const Node& node) {
   }
   Value target = lookup(node.targets[0]);
   if (target.type() != Value::Type::kNamespace) {
-    fail(node.line, node.column, str_cat("cannot set attribute '", node.attribute, "' on ",
-                                         target.type_name(), " '", node.targets[0], "'"));
+    fail(node.line, node.column,
+         str_cat("cannot set attribute '", node.attribute, "' on ", target.type_name(), " '",
+                 node.targets[0], "'"));
   }
   if (value.depth() >= kNamespaceDepth) fail(node.line, node.column, "value nested too deeply");
   for (auto& [key, current] : target.namespace_attributes()) {
@@ -303,8 +313,8 @@ void Interpreter::bind_targets(const std::vector<std::string>& targets, const Va
     return;
   }
   if (!value.is_list() || value.as_list().size() != targets.size()) {
-    fail(at.line, at.column, str_cat("cannot unpack ", value.type_name(), " into ", targets.size(),
-                                     " names"));
+    fail(at.line, at.column,
+         str_cat("cannot unpack ", value.type_name(), " into ", targets.size(), " names"));
   }
   for (size_t i = 0; i < targets.size(); ++i) assign(targets[i], value.as_list()[i]);
 }
@@ -350,7 +360,8 @@ Value Interpreter::call_macro(const Node& node, const CallArgs& args, const Valu
 
 Value Interpreter::call(const Value& function, const CallArgs& args) {
   if (!function.is_function()) {
-    throw Error(str_cat("'", function.to_string(), "' (", function.type_name(), ") is not callable"));
+    throw Error(
+        str_cat("'", function.to_string(), "' (", function.type_name(), ") is not callable"));
   }
   return function.as_function()(*this, args);
 }
@@ -382,9 +393,9 @@ Value Interpreter::evaluate(const Expr& expr) {
       case Expr::Kind::kName:
         return lookup(expr.name);
       case Expr::Kind::kAttribute:
-        return evaluate_attribute(evaluate(*expr.children[0]), expr.name, expr);
+        return evaluate_attribute(evaluate(*expr.children[0]), expr.name);
       case Expr::Kind::kIndex:
-        return evaluate_index(evaluate(*expr.children[0]), evaluate(*expr.children[1]), expr);
+        return evaluate_index(evaluate(*expr.children[0]), evaluate(*expr.children[1]));
       case Expr::Kind::kSlice:
         return evaluate_slice(expr);
       case Expr::Kind::kCall:
@@ -406,7 +417,8 @@ Value Interpreter::evaluate(const Expr& expr) {
         }
         if (expr.name == "+") return is_integral(operand) ? Value(as_integer(operand)) : operand;
         if (is_integral(operand)) {
-          if (as_integer(operand) == std::numeric_limits<int64_t>::min()) throw Error("integer overflow");
+          if (as_integer(operand) == std::numeric_limits<int64_t>::min())
+            throw Error("integer overflow");
           return Value(-as_integer(operand));
         }
         return Value(-operand.as_double());
@@ -484,8 +496,10 @@ Value Interpreter::evaluate_binary(const Expr& expr) {
     }
   }
   if (op == "*") {
-    if ((left.is_string() || left.is_list()) && is_integral(right)) return repeat(*this, left, as_integer(right));
-    if ((right.is_string() || right.is_list()) && is_integral(left)) return repeat(*this, right, as_integer(left));
+    if ((left.is_string() || left.is_list()) && is_integral(right))
+      return repeat(*this, left, as_integer(right));
+    if ((right.is_string() || right.is_list()) && is_integral(left))
+      return repeat(*this, right, as_integer(left));
   }
   if (!is_numeric(left) || !is_numeric(right)) {
     throw Error(str_cat("unsupported operand types for ", op, ": ", left.type_name(), " and ",
@@ -545,15 +559,14 @@ Value Interpreter::evaluate_call(const Expr& expr) {
       bool found = false;
       return call_method(*this, object, callee.name, evaluate_arguments(expr, 1), found);
     }
-    Value function = evaluate_attribute(object, callee.name, callee);
+    Value function = evaluate_attribute(object, callee.name);
     return call(function, evaluate_arguments(expr, 1));
   }
   Value function = evaluate(callee);
   return call(function, evaluate_arguments(expr, 1));
 }
 
-Value Interpreter::evaluate_attribute(const Value& object, const std::string& name, const Expr& at) {
-  (void)at;
+Value Interpreter::evaluate_attribute(const Value& object, const std::string& name) {
   if (object.is_mapping()) {
     if (const Value* member = object.get(name)) return *member;
   }
@@ -566,8 +579,7 @@ Value Interpreter::evaluate_attribute(const Value& object, const std::string& na
   return Value();
 }
 
-Value Interpreter::evaluate_index(const Value& object, const Value& key, const Expr& at) {
-  (void)at;
+Value Interpreter::evaluate_index(const Value& object, const Value& key) {
   if (object.is_mapping()) {
     if (!key.is_string()) return Value();
     const Value* member = object.get(key.as_string());
@@ -587,8 +599,9 @@ Value Interpreter::evaluate_index(const Value& object, const Value& key, const E
     if (index < 0) index += size;
     if (index < 0 || index >= size) return Value();
     size_t begin = offsets[static_cast<size_t>(index)];
-    size_t end = static_cast<size_t>(index) + 1 < offsets.size() ? offsets[static_cast<size_t>(index) + 1]
-                                                                  : text.size();
+    size_t end = static_cast<size_t>(index) + 1 < offsets.size()
+                     ? offsets[static_cast<size_t>(index) + 1]
+                     : text.size();
     return Value(text.substr(begin, end - begin));
   }
   return Value();
@@ -626,7 +639,8 @@ Value Interpreter::evaluate_slice(const Expr& expr) {
   int64_t first = clamp(start, step > 0 ? 0 : size - 1);
   int64_t last = clamp(stop, step > 0 ? size : -1);
   std::vector<size_t> picked;
-  for (int64_t i = first; step > 0 ? i < last : i > last; i += step) picked.push_back(static_cast<size_t>(i));
+  for (int64_t i = first; step > 0 ? i < last : i > last; i += step)
+    picked.push_back(static_cast<size_t>(i));
   charge(picked.size());
   if (object.is_list()) {
     ValueList items;

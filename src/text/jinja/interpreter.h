@@ -61,8 +61,8 @@ class Interpreter {
   Value evaluate(const Expr& expr);
   Value evaluate_binary(const Expr& expr);
   Value evaluate_call(const Expr& expr);
-  Value evaluate_attribute(const Value& object, const std::string& name, const Expr& at);
-  Value evaluate_index(const Value& object, const Value& key, const Expr& at);
+  Value evaluate_attribute(const Value& object, const std::string& name);
+  Value evaluate_index(const Value& object, const Value& key);
   Value evaluate_slice(const Expr& expr);
   CallArgs evaluate_arguments(const Expr& expr, size_t first_child);
 
@@ -80,8 +80,6 @@ class Interpreter {
   uint64_t steps_ = 0;
   size_t output_bytes_ = 0;
   int depth_ = 0;
-  int line_ = 0;  // position of the construct being evaluated, for builtin errors
-  int column_ = 0;
 };
 
 // Builtins (builtins.cpp). They throw plain Error; the interpreter adds the position.

@@ -8,7 +8,9 @@
 namespace tandem::jinja {
 namespace {
 
-bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; }
+bool is_space(char c) {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
+}
 bool is_name_start(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_'; }
 bool is_digit(char c) { return c >= '0' && c <= '9'; }
 bool is_name_char(char c) { return is_name_start(c) || is_digit(c); }
@@ -90,7 +92,8 @@ class Lexer {
 
   size_t find_tag(size_t from) const {
     for (size_t i = from; i + 1 < source_.size(); ++i) {
-      if (source_[i] == '{' && (source_[i + 1] == '{' || source_[i + 1] == '%' || source_[i + 1] == '#')) {
+      if (source_[i] == '{' &&
+          (source_[i + 1] == '{' || source_[i + 1] == '%' || source_[i + 1] == '#')) {
         return i;
       }
     }
@@ -116,7 +119,8 @@ class Lexer {
   size_t after_tag_end(size_t end, bool strip_after, bool trim_newline) const {
     if (strip_after) {
       while (end < source_.size() && is_space(source_[end])) ++end;
-    } else if (trim_newline && options_.trim_blocks && end < source_.size() && source_[end] == '\n') {
+    } else if (trim_newline && options_.trim_blocks && end < source_.size() &&
+               source_[end] == '\n') {
       ++end;
     }
     return end;
@@ -247,17 +251,38 @@ class Lexer {
       if (pos >= source_.size()) fail(start, "unterminated string literal");
       char e = source_[pos++];
       switch (e) {
-        case 'n': value += '\n'; break;
-        case 't': value += '\t'; break;
-        case 'r': value += '\r'; break;
-        case 'b': value += '\b'; break;
-        case 'f': value += '\f'; break;
-        case 'v': value += '\v'; break;
-        case '0': value += '\0'; break;
-        case '\\': value += '\\'; break;
-        case '\'': value += '\''; break;
-        case '"': value += '"'; break;
-        case '\n': break;
+        case 'n':
+          value += '\n';
+          break;
+        case 't':
+          value += '\t';
+          break;
+        case 'r':
+          value += '\r';
+          break;
+        case 'b':
+          value += '\b';
+          break;
+        case 'f':
+          value += '\f';
+          break;
+        case 'v':
+          value += '\v';
+          break;
+        case '0':
+          value += '\0';
+          break;
+        case '\\':
+          value += '\\';
+          break;
+        case '\'':
+          value += '\'';
+          break;
+        case '"':
+          value += '"';
+          break;
+        case '\n':
+          break;
         case 'x':
         case 'u':
         case 'U': {
@@ -266,8 +291,10 @@ class Lexer {
           uint32_t cp = 0;
           for (size_t i = 0; i < digits; ++i) {
             char h = source_[pos + i];
-            int nibble = is_digit(h) ? h - '0' : (h >= 'a' && h <= 'f') ? h - 'a' + 10
-                                                : (h >= 'A' && h <= 'F') ? h - 'A' + 10 : -1;
+            int nibble = is_digit(h)              ? h - '0'
+                         : (h >= 'a' && h <= 'f') ? h - 'a' + 10
+                         : (h >= 'A' && h <= 'F') ? h - 'A' + 10
+                                                  : -1;
             if (nibble < 0) fail(pos, "invalid escape sequence");
             cp = cp * 16 + static_cast<uint32_t>(nibble);
           }

@@ -1,6 +1,8 @@
 #include "text/jinja/parser.h"
 
 #include <algorithm>
+#include <charconv>
+#include <cstdlib>
 #include <initializer_list>
 #include <string_view>
 
@@ -24,7 +26,8 @@ class Parser {
   class DepthGuard {
    public:
     explicit DepthGuard(Parser& parser) : parser_(parser) {
-      if (++parser_.depth_ > kMaxParseDepth) parser_.fail(parser_.peek(), "template nested too deeply");
+      if (++parser_.depth_ > kMaxParseDepth)
+        parser_.fail(parser_.peek(), "template nested too deeply");
     }
     ~DepthGuard() { --parser_.depth_; }
     DepthGuard(const DepthGuard&) = delete;
@@ -61,14 +64,22 @@ class Parser {
 
   static std::string describe(const Token& token) {
     switch (token.type) {
-      case TokenType::kText: return "text";
-      case TokenType::kVariableBegin: return "'{{'";
-      case TokenType::kVariableEnd: return "'}}'";
-      case TokenType::kBlockBegin: return "'{%'";
-      case TokenType::kBlockEnd: return "'%}'";
-      case TokenType::kString: return "string literal";
-      case TokenType::kEnd: return "end of template";
-      default: return "'" + token.value + "'";
+      case TokenType::kText:
+        return "text";
+      case TokenType::kVariableBegin:
+        return "'{{'";
+      case TokenType::kVariableEnd:
+        return "'}}'";
+      case TokenType::kBlockBegin:
+        return "'{%'";
+      case TokenType::kBlockEnd:
+        return "'%}'";
+      case TokenType::kString:
+        return "string literal";
+      case TokenType::kEnd:
+        return "end of template";
+      default:
+        return "'" + token.value + "'";
     }
   }
 
@@ -85,7 +96,8 @@ class Parser {
   }
   void expect_block_end() { expect(TokenType::kBlockEnd, "'%}'"); }
   std::string expect_name() {
-    if (peek().type != TokenType::kName) fail(peek(), str_cat("expected a name, got ", describe(peek())));
+    if (peek().type != TokenType::kName)
+      fail(peek(), str_cat("expected a name, got ", describe(peek())));
     return next().value;
   }
 
@@ -122,7 +134,8 @@ class Parser {
       const Token& token = peek();
       if (token.type == TokenType::kEnd) {
         if (end_tags.size() != 0) {
-          fail(token, str_cat("unexpected end of template, expected '", *(end_tags.end() - 1), "'"));
+          fail(token,
+               str_cat("unexpected end of template, expected '", *(end_tags.end() - 1), "'"));
         }
         return body;
       }
@@ -213,20 +226,22 @@ class Parser {
       auto node = make_node(Node::Kind::kCallBlock, keyword);
       if (at_operator("(")) node->parameters = parse_parameters();
       node->expr = parse_expression();
-      if (node->expr->kind != Expr::Kind::kCall) fail(keyword, "expected a macro call after 'call'");
+      if (node->expr->kind != Expr::Kind::kCall)
+        fail(keyword, "expected a macro call after 'call'");
       expect_block_end();
       node->body = parse_body({"endcall"}, &end);
       expect_block_end();
       body.push_back(std::move(node));
     } else if (name == "filter") {
       auto node = make_node(Node::Kind::kFilterBlock, keyword);
-      node->expr = parse_filters(nullptr, keyword, true);
+      node->expr = parse_filters(nullptr, true);
       expect_block_end();
       node->body = parse_body({"endfilter"}, &end);
       expect_block_end();
       body.push_back(std::move(node));
     } else if (name == "break" || name == "continue") {
-      body.push_back(make_node(name == "break" ? Node::Kind::kBreak : Node::Kind::kContinue, keyword));
+      body.push_back(
+          make_node(name == "break" ? Node::Kind::kBreak : Node::Kind::kContinue, keyword));
       expect_block_end();
     } else if (name == "generation") {
       // transformers' assistant-mask marker: renders its body unchanged.
@@ -267,7 +282,7 @@ class Parser {
       fail(peek(), str_cat("expected '=', got ", describe(peek())));
     }
     node->kind = Node::Kind::kSetBlock;
-    if (at_operator("|")) node->expr = parse_filters(nullptr, keyword, false);
+    if (at_operator("|")) node->expr = parse_filters(nullptr, false);
     expect_block_end();
     std::string end;
     node->body = parse_body({"endset"}, &end);
@@ -423,7 +438,7 @@ class Parser {
       expr = parse_primary();
     }
     expr = parse_postfix(std::move(expr));
-    if (with_filter) expr = parse_filters(std::move(expr), peek(), false);
+    if (with_filter) expr = parse_filters(std::move(expr), false);
     return expr;
   }
 
@@ -443,17 +458,13 @@ class Parser {
         while (peek().type == TokenType::kString) text += next().value;
         return literal(token, Value(std::move(text)));
       }
-      case TokenType::kInteger: {
+      case TokenType::kInteger:
         next();
-        try {
-          return literal(token, Value(static_cast<int64_t>(std::stoll(token.value))));
-        } catch (const std::out_of_range&) {
-          fail(token, "integer literal out of range");
-        }
-      }
+        return literal(token, Value(integer_value(token)));
       case TokenType::kFloat:
         next();
-        return literal(token, Value(std::stod(token.value)));
+        // strtod saturates to inf on overflow, where Python would too.
+        return literal(token, Value(std::strtod(token.value.c_str(), nullptr)));
       case TokenType::kOperator:
         if (token.value == "(") return parse_parenthesized();
         if (token.value == "[") return parse_list();
@@ -463,6 +474,15 @@ class Parser {
         break;
     }
     fail(token, str_cat("unexpected ", describe(token)));
+  }
+
+  int64_t integer_value(const Token& token) const {
+    int64_t value = 0;
+    auto [end, error] = std::from_chars(token.value.data(), token.value.data() + token.value.size(), value);
+    if (error != std::errc() || end != token.value.data() + token.value.size()) {
+      fail(token, "integer literal out of range");
+    }
+    return value;
   }
 
   ExprPtr literal(const Token& at, Value value) {
@@ -522,7 +542,8 @@ class Parser {
         if (member.type == TokenType::kInteger) {
           ExprPtr index = make(Expr::Kind::kIndex, token);
           add_child(*index, std::move(expr));
-          add_child(*index, literal(member, Value(static_cast<int64_t>(std::stoll(next().value)))));
+          next();
+          add_child(*index, literal(member, Value(integer_value(member))));
           expr = std::move(index);
           continue;
         }
@@ -590,9 +611,9 @@ class Parser {
     expect_operator(")");
   }
 
-  // `| name(args)` chains and `is [not] test args`; with `filters_only`, tests end the chain.
-  ExprPtr parse_filters(ExprPtr expr, const Token& at, bool block_filter) {
-    (void)at;
+  // `| name(args)` chains and `is [not] test args`; a block filter (`{% filter %}`) starts
+  // with a filter name and takes no tests.
+  ExprPtr parse_filters(ExprPtr expr, bool block_filter) {
     while (true) {
       if (at_operator("|") || (block_filter && expr == nullptr)) {
         if (at_operator("|")) next();

@@ -7,7 +7,8 @@ namespace tandem::jinja {
 Template::Template(std::string_view source, const LexerOptions& options)
     : nodes_(parse(tokenize(source, options))) {}
 
-std::string Template::render(const nlohmann::ordered_json& context, const RenderLimits& limits) const {
+std::string Template::render(const nlohmann::ordered_json& context,
+                             const RenderLimits& limits) const {
   if (!context.is_object()) throw Error("template context must be a JSON object");
   Value converted = Value::from_json(context);
   return render(converted.as_dict(), limits);

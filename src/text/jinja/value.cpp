@@ -84,7 +84,8 @@ Value Value::from_json_at(const nlohmann::ordered_json& json, int depth) {
     case nlohmann::ordered_json::value_t::object: {
       ValueDict dict;
       dict.reserve(json.size());
-      for (const auto& [key, item] : json.items()) dict.emplace_back(key, from_json_at(item, depth + 1));
+      for (const auto& [key, item] : json.items())
+        dict.emplace_back(key, from_json_at(item, depth + 1));
       return Value(std::move(dict));
     }
     default:
@@ -126,16 +127,26 @@ bool Value::truthy() const {
 
 const char* Value::type_name() const {
   switch (type_) {
-    case Type::kUndefined: return "undefined";
-    case Type::kNone: return "none";
-    case Type::kBool: return "bool";
-    case Type::kInt: return "int";
-    case Type::kFloat: return "float";
-    case Type::kString: return "string";
-    case Type::kList: return "list";
-    case Type::kDict: return "dict";
-    case Type::kNamespace: return "namespace";
-    case Type::kFunction: return "function";
+    case Type::kUndefined:
+      return "undefined";
+    case Type::kNone:
+      return "none";
+    case Type::kBool:
+      return "bool";
+    case Type::kInt:
+      return "int";
+    case Type::kFloat:
+      return "float";
+    case Type::kString:
+      return "string";
+    case Type::kList:
+      return "list";
+    case Type::kDict:
+      return "dict";
+    case Type::kNamespace:
+      return "namespace";
+    case Type::kFunction:
+      return "function";
   }
   return "?";
 }
@@ -146,7 +157,8 @@ std::string format_float(double value) {
   // Shortest round-trip digits in scientific form "d.ddde+XX", then Python's layout:
   // positional notation for exponents -4..15, scientific otherwise.
   char buffer[64];
-  auto result = std::to_chars(buffer, buffer + sizeof(buffer), value, std::chars_format::scientific);
+  auto result =
+      std::to_chars(buffer, buffer + sizeof(buffer), value, std::chars_format::scientific);
   std::string sci(buffer, result.ptr);
   size_t e_pos = sci.find('e');
   std::string mantissa = sci.substr(0, e_pos);
@@ -172,7 +184,8 @@ std::string format_float(double value) {
   out += digits.substr(0, 1);
   if (digits.size() > 1) out += "." + digits.substr(1);
   char exp_text[16];
-  std::snprintf(exp_text, sizeof(exp_text), "e%c%02d", exponent < 0 ? '-' : '+', std::abs(exponent));
+  std::snprintf(exp_text, sizeof(exp_text), "e%c%02d", exponent < 0 ? '-' : '+',
+                std::abs(exponent));
   return out + exp_text;
 }
 
@@ -210,13 +223,27 @@ void append_json_string(std::string& out, const std::string& s) {
   out += '"';
   for (unsigned char c : s) {
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      case '\b': out += "\\b"; break;
-      case '\f': out += "\\f"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      case '\b':
+        out += "\\b";
+        break;
+      case '\f':
+        out += "\\f";
+        break;
       default:
         if (c < 0x20) {
           char hex[8];
@@ -350,7 +377,9 @@ bool values_equal(const Value& a, const Value& b) {
   }
   if ((a.is_bool() || a.is_number()) && (b.is_bool() || b.is_number())) {
     // Python: True == 1, False == 0.
-    auto number = [](const Value& v) { return v.is_bool() ? (v.as_bool() ? 1.0 : 0.0) : v.as_double(); };
+    auto number = [](const Value& v) {
+      return v.is_bool() ? (v.as_bool() ? 1.0 : 0.0) : v.as_double();
+    };
     return number(a) == number(b);
   }
   if (a.type() != b.type()) return false;
@@ -389,7 +418,9 @@ bool values_equal(const Value& a, const Value& b) {
 
 bool values_less(const Value& a, const Value& b) {
   if ((a.is_number() || a.is_bool()) && (b.is_number() || b.is_bool())) {
-    auto number = [](const Value& v) { return v.is_bool() ? (v.as_bool() ? 1.0 : 0.0) : v.as_double(); };
+    auto number = [](const Value& v) {
+      return v.is_bool() ? (v.as_bool() ? 1.0 : 0.0) : v.as_double();
+    };
     if (a.is_int() && b.is_int()) return a.as_int() < b.as_int();
     return number(a) < number(b);
   }

@@ -45,18 +45,29 @@ constexpr size_t kMaxItems = size_t{1} << 20;
 
 class Value {
  public:
-  enum class Type { kUndefined, kNone, kBool, kInt, kFloat, kString, kList, kDict, kNamespace, kFunction };
+  enum class Type {
+    kUndefined,
+    kNone,
+    kBool,
+    kInt,
+    kFloat,
+    kString,
+    kList,
+    kDict,
+    kNamespace,
+    kFunction
+  };
 
   Value() = default;  // undefined
   static Value none();
-  Value(bool b);                    // NOLINT(google-explicit-constructor)
-  Value(int64_t i);                 // NOLINT(google-explicit-constructor)
+  Value(bool b);                                    // NOLINT(google-explicit-constructor)
+  Value(int64_t i);                                 // NOLINT(google-explicit-constructor)
   Value(int i) : Value(static_cast<int64_t>(i)) {}  // NOLINT(google-explicit-constructor)
-  Value(double f);                  // NOLINT(google-explicit-constructor)
-  Value(std::string s);             // NOLINT(google-explicit-constructor)
-  Value(const char* s) : Value(std::string(s)) {}  // NOLINT(google-explicit-constructor)
-  Value(ValueList list);            // NOLINT(google-explicit-constructor)
-  Value(ValueDict dict);            // NOLINT(google-explicit-constructor)
+  Value(double f);                                  // NOLINT(google-explicit-constructor)
+  Value(std::string s);                             // NOLINT(google-explicit-constructor)
+  Value(const char* s) : Value(std::string(s)) {}   // NOLINT(google-explicit-constructor)
+  Value(ValueList list);                            // NOLINT(google-explicit-constructor)
+  Value(ValueDict dict);                            // NOLINT(google-explicit-constructor)
   static Value make_namespace(ValueDict attributes);
   static Value function(std::string name, NativeFunction fn);
   static Value from_json(const nlohmann::ordered_json& json);
