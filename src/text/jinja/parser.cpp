@@ -478,7 +478,8 @@ class Parser {
 
   int64_t integer_value(const Token& token) const {
     int64_t value = 0;
-    auto [end, error] = std::from_chars(token.value.data(), token.value.data() + token.value.size(), value);
+    auto [end, error] =
+        std::from_chars(token.value.data(), token.value.data() + token.value.size(), value);
     if (error != std::errc() || end != token.value.data() + token.value.size()) {
       fail(token, "integer literal out of range");
     }
