@@ -1,0 +1,72 @@
+#pragma once
+// The gated delta rule of Gated DeltaNet (Yang et al., 2024) as used by Qwen3-Next /
+// Qwen3.5 (llama.cpp's qwen35moe). Per value head and token t, with the state S a
+// key_dim x value_dim matrix and scale = 1 / sqrt(key_dim):
+//
+//   S     = exp(g_t) S                    decay (g_t <= 0 is a log decay)
+//   delta = beta_t (v_t - S^T k_t)        what the state mispredicts for k_t
+//   S     = S + k_t delta^T               rank-1 write
+//   o_t   = scale S^T q_t
+//
+// Two forms compute it: a sequential one (one token at a time, the reference and the
+// decode path) and a chunked one for prefill (chunks of 64 tokens: the UT transform
+// T = (I + A)^-1 gives the WY form of the chunk's writes; see docs/qwen35moe.md).
+// Both read and update the same state, so a prefill can be continued by decode steps.
+//
+// State layout (as llama.cpp's recurrent memory): per value head the transpose of S,
+// M[j][i] = S[i][j], i.e. value_dim rows of key_dim contiguous floats.
+
+#include <cstddef>
+#include <span>
+
+#include "platform/thread_pool.h"
+
+namespace tandem {
+
+// Chunk length of the chunked form (llama.cpp and the reference kernels use 64).
+inline constexpr size_t kDeltaNetChunk = 64;
+
+struct DeltaNetShape {
+  size_t key_heads = 0;    // H_k: query/key heads (GGUF ssm.group_count)
+  size_t value_heads = 0;  // H_v: value heads (ssm.time_step_rank), a multiple of H_k
+  size_t key_dim = 0;      // d_k (ssm.state_size)
+  size_t value_dim = 0;    // d_v (ssm.inner_size / H_v)
+
+  size_t state_floats_per_head() const { return key_dim * value_dim; }
+  size_t state_floats() const { return value_heads * key_dim * value_dim; }
+  // GGUF stores value heads in tiled order: value head h reads query/key head h % H_k.
+  size_t key_head_of(size_t value_head) const { return value_head % key_heads; }
+};
+
+// The per-token inputs of the rule, for `tokens` tokens.
+struct DeltaNetInputs {
+  std::span<const float> query;      // [tokens][key_heads][key_dim], L2-normalized, unscaled
+  std::span<const float> key;        // [tokens][key_heads][key_dim], L2-normalized
+  std::span<const float> value;      // [tokens][value_heads][value_dim]
+  std::span<const float> log_decay;  // g: [tokens][value_heads], <= 0
+  std::span<const float> beta;       // [tokens][value_heads], in (0, 1)
+};
+
+// Sequential form. state: [value_heads][value_dim][key_dim], read and updated.
+// out: [tokens][value_heads][value_dim]. Parallel over value heads.
+void gated_delta_rule_sequential(const DeltaNetShape& shape, const DeltaNetInputs& in,
+                                 std::span<float> state, std::span<float> out, ThreadPool& pool);
+
+// Chunked form, same contract; chunk_size tokens per chunk (the last may be shorter).
+void gated_delta_rule_chunked(const DeltaNetShape& shape, const DeltaNetInputs& in,
+                              std::span<float> state, std::span<float> out, ThreadPool& pool,
+                              size_t chunk_size = kDeltaNetChunk);
+
+// The form to use: sequential for a few tokens (decode), chunked for prefill.
+void gated_delta_rule(const DeltaNetShape& shape, const DeltaNetInputs& in, std::span<float> state,
+                      std::span<float> out, ThreadPool& pool);
+
+// The gates from their projections, per token and value head h:
+//   log_decay = ssm_a[h] * softplus(alpha + dt_bias[h])   (ssm_a = -exp(A_log) < 0)
+//   beta      = sigmoid(beta_logit)
+// alpha, beta_logit, log_decay, beta: [tokens][value_heads]; ssm_a, dt_bias: [value_heads].
+void deltanet_gates(std::span<const float> alpha, std::span<const float> beta_logit,
+                    std::span<const float> ssm_a, std::span<const float> dt_bias,
+                    std::span<float> log_decay, std::span<float> beta);
+
+}  // namespace tandem
