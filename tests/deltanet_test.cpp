@@ -222,13 +222,14 @@ struct RuleCase {
 };
 
 // Independent reference in double, with S in the mathematical [d_k][d_v] layout and
-// HF's loop order; value head h reads key head h % H_k.
+// HF's loop order; value head h reads key head h % H_k (tiled) or h / (H_v / H_k).
 void reference_rule(const RuleCase& c, std::vector<float>& state, std::vector<float>& out) {
   const auto& s = c.shape;
   out.assign(c.tokens * s.value_heads * s.value_dim, 0.0f);
   const double scale = 1.0 / std::sqrt(double(s.key_dim));
   for (size_t h = 0; h < s.value_heads; ++h) {
-    const size_t kh = h % s.key_heads;
+    const size_t kh =
+        s.order == KeyHeadOrder::kTiled ? h % s.key_heads : h / (s.value_heads / s.key_heads);
     std::vector<double> S(s.key_dim * s.value_dim);              // S[i][j]
     float* stored = state.data() + h * s.key_dim * s.value_dim;  // M[j][i]
     for (size_t i = 0; i < s.key_dim; ++i)
@@ -278,13 +279,33 @@ TEST(GatedDeltaRule, SequentialMatchesDoubleReference) {
   EXPECT_LT(max_abs_diff(state, ref_state), rule_tolerance(ref_state));
 }
 
-TEST(GatedDeltaRule, TiledHeadOrderMatters) {
-  // Guard against a silent switch to grouped order (h / (H_v / H_k)): with two key
-  // heads, value head 1 must read key head 1.
-  const DeltaNetShape shape{2, 8, 4, 4};
-  EXPECT_EQ(shape.key_head_of(1), 1u);
-  EXPECT_EQ(shape.key_head_of(2), 0u);
-  EXPECT_EQ(shape.key_head_of(7), 1u);
+TEST(GatedDeltaRule, KeyHeadOrders) {
+  // qwen35moe GGUFs (tiled): with two key heads, value head 1 reads key head 1.
+  const DeltaNetShape tiled{2, 8, 4, 4};
+  EXPECT_EQ(tiled.key_head_of(1), 1u);
+  EXPECT_EQ(tiled.key_head_of(2), 0u);
+  EXPECT_EQ(tiled.key_head_of(7), 1u);
+  // qwen3next GGUFs (grouped, Hugging Face's order): heads 0-3 read key head 0.
+  const DeltaNetShape grouped{2, 8, 4, 4, KeyHeadOrder::kGrouped};
+  EXPECT_EQ(grouped.key_head_of(3), 0u);
+  EXPECT_EQ(grouped.key_head_of(4), 1u);
+}
+
+TEST(GatedDeltaRule, GroupedOrderMatchesReference) {
+  ThreadPool pool(2);
+  const RuleCase c({2, 6, 16, 16, KeyHeadOrder::kGrouped}, 20, 13);
+  std::vector<float> ref_state = c.state, ref_out;
+  reference_rule(c, ref_state, ref_out);
+  for (bool chunked : {false, true}) {
+    std::vector<float> state = c.state, out(ref_out.size());
+    if (chunked) {
+      gated_delta_rule_chunked(c.shape, c.inputs(), state, out, pool, 8);
+    } else {
+      gated_delta_rule_sequential(c.shape, c.inputs(), state, out, pool);
+    }
+    EXPECT_LT(max_abs_diff(out, ref_out), rule_tolerance(ref_out));
+    EXPECT_LT(max_abs_diff(state, ref_state), rule_tolerance(ref_state));
+  }
 }
 
 class ChunkedVsSequential : public ::testing::TestWithParam<size_t> {};

@@ -26,16 +26,29 @@ namespace tandem {
 // Chunk length of the chunked form (llama.cpp and the reference kernels use 64).
 inline constexpr size_t kDeltaNetChunk = 64;
 
+// Which query/key head a value head reads when H_v > H_k.
+enum class KeyHeadOrder {
+  // Value head h reads key head h % H_k: qwen35 / qwen35moe GGUFs, whose converter
+  // reorders the value heads to this tiled order.
+  kTiled,
+  // Value head h reads key head h / (H_v / H_k): Hugging Face's order, kept by
+  // qwen3next GGUFs.
+  kGrouped,
+};
+
 struct DeltaNetShape {
   size_t key_heads = 0;    // H_k: query/key heads (GGUF ssm.group_count)
   size_t value_heads = 0;  // H_v: value heads (ssm.time_step_rank), a multiple of H_k
   size_t key_dim = 0;      // d_k (ssm.state_size)
   size_t value_dim = 0;    // d_v (ssm.inner_size / H_v)
+  KeyHeadOrder order = KeyHeadOrder::kTiled;
 
   size_t state_floats_per_head() const { return key_dim * value_dim; }
   size_t state_floats() const { return value_heads * key_dim * value_dim; }
-  // GGUF stores value heads in tiled order: value head h reads query/key head h % H_k.
-  size_t key_head_of(size_t value_head) const { return value_head % key_heads; }
+  size_t key_head_of(size_t value_head) const {
+    return order == KeyHeadOrder::kTiled ? value_head % key_heads
+                                         : value_head / (value_heads / key_heads);
+  }
 };
 
 // The per-token inputs of the rule, for `tokens` tokens.

@@ -23,8 +23,9 @@ struct DeltaNetDims {
   size_t key_dim = 0;
   size_t value_dim = 0;
   size_t conv_kernel = 0;
+  KeyHeadOrder order = KeyHeadOrder::kTiled;  // kGrouped for qwen3next files
 
-  DeltaNetShape rule_shape() const { return {key_heads, value_heads, key_dim, value_dim}; }
+  DeltaNetShape rule_shape() const { return {key_heads, value_heads, key_dim, value_dim, order}; }
   size_t key_width() const { return key_heads * key_dim; }        // q or k part of a row
   size_t value_width() const { return value_heads * value_dim; }  // v part, = inner size
   // Channels of the conv: q, k and v of a token, in that order.
