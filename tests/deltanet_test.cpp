@@ -273,10 +273,38 @@ TEST(GatedDeltaRule, SequentialMatchesDoubleReference) {
   const RuleCase c({2, 8, 32, 48}, 40, 11);
   std::vector<float> ref_state = c.state, ref_out;
   reference_rule(c, ref_state, ref_out);
-  std::vector<float> state = c.state, out(ref_out.size());
-  gated_delta_rule_sequential(c.shape, c.inputs(), state, out, pool);
-  EXPECT_LT(max_abs_diff(out, ref_out), rule_tolerance(ref_out));
-  EXPECT_LT(max_abs_diff(state, ref_state), rule_tolerance(ref_state));
+  for (bool simd : {false, true}) {
+    std::vector<float> state = c.state, out(ref_out.size());
+    if (simd) {
+      gated_delta_rule_sequential(c.shape, c.inputs(), state, out, pool);
+    } else {
+      gated_delta_rule_reference(c.shape, c.inputs(), state, out);
+    }
+    EXPECT_LT(max_abs_diff(out, ref_out), rule_tolerance(ref_out)) << "simd " << simd;
+    EXPECT_LT(max_abs_diff(state, ref_state), rule_tolerance(ref_state)) << "simd " << simd;
+  }
+}
+
+TEST(GatedDeltaRule, SimdMatchesScalarReferenceWithTails) {
+  // Sizes that are not multiples of any vector width exercise the scalar tails.
+  ThreadPool pool(2);
+  for (const DeltaNetShape shape :
+       {DeltaNetShape{1, 3, 13, 7}, DeltaNetShape{2, 2, 5, 33}, DeltaNetShape{2, 4, 128, 128}}) {
+    const RuleCase c(shape, 70, 17);
+    std::vector<float> ref_state = c.state, ref_out(70 * shape.value_heads * shape.value_dim);
+    gated_delta_rule_reference(shape, c.inputs(), ref_state, ref_out);
+    for (bool chunked : {false, true}) {
+      std::vector<float> state = c.state, out(ref_out.size());
+      if (chunked) {
+        gated_delta_rule_chunked(shape, c.inputs(), state, out, pool);
+      } else {
+        gated_delta_rule_sequential(shape, c.inputs(), state, out, pool);
+      }
+      EXPECT_LT(max_abs_diff(out, ref_out), rule_tolerance(ref_out))
+          << "d_k " << shape.key_dim << " chunked " << chunked;
+      EXPECT_LT(max_abs_diff(state, ref_state), rule_tolerance(ref_state));
+    }
+  }
 }
 
 TEST(GatedDeltaRule, KeyHeadOrders) {
@@ -317,7 +345,7 @@ TEST_P(ChunkedVsSequential, SameOutputsAndState) {
     for (bool correlated : {false, true}) {
       const RuleCase c(shape, tokens, 100 + static_cast<uint32_t>(tokens), correlated);
       std::vector<float> seq_state = c.state, seq_out(tokens * shape.value_heads * shape.value_dim);
-      gated_delta_rule_sequential(shape, c.inputs(), seq_state, seq_out, pool);
+      gated_delta_rule_reference(shape, c.inputs(), seq_state, seq_out);
       std::vector<float> chunk_state = c.state, chunk_out(seq_out.size());
       gated_delta_rule_chunked(shape, c.inputs(), chunk_state, chunk_out, pool);
       EXPECT_LT(max_abs_diff(chunk_out, seq_out), rule_tolerance(seq_out))
@@ -343,7 +371,8 @@ TEST(GatedDeltaRule, ChunkedPrefillThenSequentialDecode) {
   gated_delta_rule_chunked(shape, c.slice(0, prefill), state, std::span(out).first(prefill * row),
                            pool);
   for (size_t t = prefill; t < tokens; ++t) {
-    gated_delta_rule(shape, c.slice(t, t + 1), state, std::span(out).subspan(t * row, row), pool);
+    gated_delta_rule(DeltaRuleForm::kSequential, shape, c.slice(t, t + 1), state,
+                     std::span(out).subspan(t * row, row), pool);
   }
   EXPECT_LT(max_abs_diff(out, all_out), rule_tolerance(all_out));
   EXPECT_LT(max_abs_diff(state, all_state), rule_tolerance(all_state));
@@ -411,7 +440,9 @@ TEST(DeltaNetMix, PrefillEqualsIncrementalDecode) {
 
   RecurrentState batch_state(dims, 1);
   std::vector<float> batch(tokens * dims.value_width());
-  deltanet_mix(dims, weights, {qkv, gate, alpha, beta}, {}, batch_state.conv_state(0),
+  // Prefill in chunked form, decode in sequential form, as an engine would.
+  const DeltaNetMixOptions prefill{1e-6f, DeltaRuleForm::kChunked};
+  deltanet_mix(dims, weights, {qkv, gate, alpha, beta}, prefill, batch_state.conv_state(0),
                batch_state.delta_state(0), batch, pool);
 
   RecurrentState step_state(dims, 1);

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <vector>
 
+#include "ops/deltanet_kernels.h"
 #include "platform/error.h"
 
 namespace tandem {
@@ -57,119 +58,61 @@ struct HeadView {
   size_t out_offset(size_t t) const { return (t * shape.value_heads + head) * shape.value_dim; }
 };
 
-// Scratch of one worker for one chunk of up to `chunk` tokens.
-struct ChunkScratch {
-  explicit ChunkScratch(size_t chunk, size_t key_dim, size_t value_dim)
-      : cumulative(chunk),
-        inverse(chunk * chunk),
-        strictly_lower(chunk * chunk),
-        query_key(chunk * chunk),
-        w(chunk * key_dim),
-        u(chunk * value_dim) {}
-  std::vector<float> cumulative;      // G[t]: [chunk], log decay summed from the chunk start
-  std::vector<float> inverse;         // T = (I + A)^-1: [chunk][chunk], unit lower triangular
-  std::vector<float> strictly_lower;  // A: [chunk][chunk]
-  std::vector<float> query_key;       // e^{G_t - G_s} q_t.k_s for s <= t: [chunk][chunk]
-  std::vector<float> w;               // W = T B E K: [chunk][key_dim]
-  std::vector<float> u;               // U, the chunk's writes: [chunk][value_dim]
-};
-
-// One chunk [t0, t0 + n) of one value head; `m` is that head's state (d_v rows of d_k).
-void run_chunk(const HeadView& view, size_t t0, size_t n, float* m, std::span<float> out,
-               ChunkScratch& scratch) {
-  const size_t dk = view.shape.key_dim;
-  const size_t dv = view.shape.value_dim;
-  const float scale = 1.0f / std::sqrt(static_cast<float>(dk));
-  float* cumulative = scratch.cumulative.data();
-  float* a = scratch.strictly_lower.data();
-  float* inverse = scratch.inverse.data();
-  float* qk = scratch.query_key.data();
-  float* w = scratch.w.data();
-  float* u = scratch.u.data();
-
-  float running = 0.0f;
-  for (size_t t = 0; t < n; ++t) {
-    running += view.log_decay(t0 + t);
-    cumulative[t] = running;
-  }
-  // A[t][s] = beta_t e^{G_t - G_s} k_t.k_s for s < t; and the decayed q_t.k_s for s <= t.
-  for (size_t t = 0; t < n; ++t) {
-    const float beta = view.beta(t0 + t);
-    for (size_t s = 0; s <= t; ++s) {
-      const float decay = std::exp(cumulative[t] - cumulative[s]);
-      if (s < t) a[t * n + s] = beta * decay * dot(view.key(t0 + t), view.key(t0 + s), dk);
-      qk[t * n + s] = decay * dot(view.query(t0 + t), view.key(t0 + s), dk);
-    }
-  }
-  // UT transform by forward substitution: (I + A) T = I.
-  for (size_t t = 0; t < n; ++t) {
-    inverse[t * n + t] = 1.0f;
-    for (size_t s = 0; s < t; ++s) {
-      float sum = a[t * n + s];
-      for (size_t r = s + 1; r < t; ++r) sum += a[t * n + r] * inverse[r * n + s];
-      inverse[t * n + s] = -sum;
-    }
-  }
-  // W = T diag(beta e^G) K and U = T diag(beta) V - W S0.
-  std::fill(w, w + n * dk, 0.0f);
-  std::fill(u, u + n * dv, 0.0f);
-  for (size_t t = 0; t < n; ++t) {
-    for (size_t s = 0; s <= t; ++s) {
-      const float coefficient = inverse[t * n + s] * view.beta(t0 + s);
-      axpy(coefficient * std::exp(cumulative[s]), view.key(t0 + s), w + t * dk, dk);
-      axpy(coefficient, view.value(t0 + s), u + t * dv, dv);
-    }
-    for (size_t j = 0; j < dv; ++j) u[t * dv + j] -= dot(w + t * dk, m + j * dk, dk);
-  }
-  // o_t = scale (e^{G_t} S0^T q_t + sum_{s <= t} e^{G_t - G_s} (q_t.k_s) u_s).
-  for (size_t t = 0; t < n; ++t) {
-    float* o = out.data() + view.out_offset(t0 + t);
-    const float* q = view.query(t0 + t);
-    const float carried = std::exp(cumulative[t]);
-    for (size_t j = 0; j < dv; ++j) o[j] = carried * dot(m + j * dk, q, dk);
-    for (size_t s = 0; s <= t; ++s) axpy(qk[t * n + s], u + s * dv, o, dv);
-    for (size_t j = 0; j < dv; ++j) o[j] *= scale;
-  }
-  // S_n = e^{G_n} S0 + sum_s e^{G_n - G_s} k_s u_s^T, in the transposed layout.
-  const float last = cumulative[n - 1];
-  const float carried = std::exp(last);
-  for (size_t j = 0; j < dv; ++j) {
-    float* row = m + j * dk;
-    for (size_t i = 0; i < dk; ++i) row[i] *= carried;
-    for (size_t s = 0; s < n; ++s) {
-      axpy(std::exp(last - cumulative[s]) * u[s * dv + j], view.key(t0 + s), row, dk);
-    }
-  }
+deltanet_detail::HeadData head_data(const HeadView& view, std::span<float> out) {
+  const DeltaNetShape& s = view.shape;
+  return {view.query(0),
+          view.key(0),
+          s.key_heads * s.key_dim,
+          view.value(0),
+          s.value_heads * s.value_dim,
+          view.in.log_decay.data() + view.head,
+          view.in.beta.data() + view.head,
+          s.value_heads,
+          out.data() + view.out_offset(0),
+          s.value_heads * s.value_dim,
+          s.key_dim,
+          s.value_dim};
 }
 
 }  // namespace
 
-void gated_delta_rule_sequential(const DeltaNetShape& shape, const DeltaNetInputs& in,
-                                 std::span<float> state, std::span<float> out, ThreadPool& pool) {
+void gated_delta_rule_reference(const DeltaNetShape& shape, const DeltaNetInputs& in,
+                                std::span<float> state, std::span<float> out) {
   const size_t tokens = check_inputs(shape, in, state, out);
   const size_t dk = shape.key_dim;
   const size_t dv = shape.value_dim;
   const float scale = 1.0f / std::sqrt(static_cast<float>(dk));
+  for (size_t head = 0; head < shape.value_heads; ++head) {
+    const HeadView view{shape, in, head, shape.key_head_of(head)};
+    float* m = state.data() + head * shape.state_floats_per_head();
+    for (size_t t = 0; t < tokens; ++t) {
+      const float decay = std::exp(view.log_decay(t));
+      const float beta = view.beta(t);
+      const float* q = view.query(t);
+      const float* k = view.key(t);
+      const float* v = view.value(t);
+      float* o = out.data() + view.out_offset(t);
+      // Row j of M is column j of S: every step of the rule works row by row.
+      for (size_t j = 0; j < dv; ++j) {
+        float* row = m + j * dk;
+        for (size_t i = 0; i < dk; ++i) row[i] *= decay;
+        const float delta = beta * (v[j] - dot(row, k, dk));
+        axpy(delta, k, row, dk);
+        o[j] = scale * dot(row, q, dk);
+      }
+    }
+  }
+}
+
+void gated_delta_rule_sequential(const DeltaNetShape& shape, const DeltaNetInputs& in,
+                                 std::span<float> state, std::span<float> out, ThreadPool& pool) {
+  const size_t tokens = check_inputs(shape, in, state, out);
+  if (tokens == 0) return;
   pool.parallel_for(shape.value_heads, [&](size_t begin, size_t end, size_t) {
     for (size_t head = begin; head < end; ++head) {
       const HeadView view{shape, in, head, shape.key_head_of(head)};
-      float* m = state.data() + head * shape.state_floats_per_head();
-      for (size_t t = 0; t < tokens; ++t) {
-        const float decay = std::exp(view.log_decay(t));
-        const float beta = view.beta(t);
-        const float* q = view.query(t);
-        const float* k = view.key(t);
-        const float* v = view.value(t);
-        float* o = out.data() + view.out_offset(t);
-        // Row j of M is column j of S: every step of the rule works row by row.
-        for (size_t j = 0; j < dv; ++j) {
-          float* row = m + j * dk;
-          for (size_t i = 0; i < dk; ++i) row[i] *= decay;
-          const float delta = beta * (v[j] - dot(row, k, dk));
-          axpy(delta, k, row, dk);
-          o[j] = scale * dot(row, q, dk);
-        }
-      }
+      deltanet_detail::sequential_head(head_data(view, out), tokens,
+                                       state.data() + head * shape.state_floats_per_head());
     }
   });
 }
@@ -180,27 +123,27 @@ void gated_delta_rule_chunked(const DeltaNetShape& shape, const DeltaNetInputs& 
   const size_t tokens = check_inputs(shape, in, state, out);
   TANDEM_CHECK(chunk_size > 0);
   if (tokens == 0) return;
-  const size_t chunk = std::min(chunk_size, tokens);
   pool.parallel_for(shape.value_heads, [&](size_t begin, size_t end, size_t) {
-    ChunkScratch scratch(chunk, shape.key_dim, shape.value_dim);
     for (size_t head = begin; head < end; ++head) {
       const HeadView view{shape, in, head, shape.key_head_of(head)};
-      float* m = state.data() + head * shape.state_floats_per_head();
-      for (size_t t0 = 0; t0 < tokens; t0 += chunk) {
-        run_chunk(view, t0, std::min(chunk, tokens - t0), m, out, scratch);
-      }
+      deltanet_detail::chunked_head(head_data(view, out), tokens, chunk_size,
+                                    state.data() + head * shape.state_floats_per_head());
     }
   });
 }
 
-void gated_delta_rule(const DeltaNetShape& shape, const DeltaNetInputs& in, std::span<float> state,
-                      std::span<float> out, ThreadPool& pool) {
-  // Below a few tokens the chunk set-up costs more than it saves.
-  constexpr size_t kMinChunkedTokens = 8;
-  if (in.beta.size() < kMinChunkedTokens * shape.value_heads) {
-    gated_delta_rule_sequential(shape, in, state, out, pool);
-  } else {
-    gated_delta_rule_chunked(shape, in, state, out, pool);
+void gated_delta_rule(DeltaRuleForm form, const DeltaNetShape& shape, const DeltaNetInputs& in,
+                      std::span<float> state, std::span<float> out, ThreadPool& pool) {
+  switch (form) {
+    case DeltaRuleForm::kSequential:
+      gated_delta_rule_sequential(shape, in, state, out, pool);
+      return;
+    case DeltaRuleForm::kChunked:
+      gated_delta_rule_chunked(shape, in, state, out, pool);
+      return;
+    case DeltaRuleForm::kReference:
+      gated_delta_rule_reference(shape, in, state, out);
+      return;
   }
 }
 

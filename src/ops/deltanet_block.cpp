@@ -53,11 +53,7 @@ void deltanet_mix(const DeltaNetDims& dims, const DeltaNetLayerWeights& weights,
 
   const DeltaNetInputs inputs{query, key, value, log_decay, beta};
   std::vector<float> core(tokens * value_width);  // [tokens][value_heads][value_dim]
-  if (options.chunked) {
-    gated_delta_rule(dims.rule_shape(), inputs, delta_state, core, pool);
-  } else {
-    gated_delta_rule_sequential(dims.rule_shape(), inputs, delta_state, core, pool);
-  }
+  gated_delta_rule(options.form, dims.rule_shape(), inputs, delta_state, core, pool);
   gated_rms_norm(core, projections.gate, weights.norm, options.eps, out);
 }
 

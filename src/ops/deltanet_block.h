@@ -7,6 +7,7 @@
 
 #include <span>
 
+#include "ops/deltanet.h"
 #include "ops/recurrent_state.h"
 #include "platform/thread_pool.h"
 
@@ -29,8 +30,8 @@ struct DeltaNetProjections {
 };
 
 struct DeltaNetMixOptions {
-  float eps = 1e-6f;    // L2 norm floor and RMSNorm eps (attention.layer_norm_rms_epsilon)
-  bool chunked = true;  // chunked rule for prefill; false forces the sequential reference
+  float eps = 1e-6f;  // L2 norm floor and RMSNorm eps (attention.layer_norm_rms_epsilon)
+  DeltaRuleForm form = DeltaRuleForm::kSequential;  // kReference for a --reference mode
 };
 
 // conv_state and delta_state: that layer's parts of the sequence's RecurrentState,
