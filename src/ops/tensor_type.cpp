@@ -18,7 +18,7 @@ constexpr std::array kTypes = {
     TensorTypeTraits{TensorType::kQ5_0, "q5_0", 32, 22, true},
     TensorTypeTraits{TensorType::kQ5_1, "q5_1", 32, 24, true},
     TensorTypeTraits{TensorType::kQ8_0, "q8_0", 32, 34, true},
-    TensorTypeTraits{TensorType::kQ8_1, "q8_1", 32, 36, false},
+    TensorTypeTraits{TensorType::kQ8_1, "q8_1", 32, 36, true},
     TensorTypeTraits{TensorType::kQ2_K, "q2_K", 256, 84, false},
     TensorTypeTraits{TensorType::kQ3_K, "q3_K", 256, 110, false},
     TensorTypeTraits{TensorType::kQ4_K, "q4_K", 256, 144, true},
