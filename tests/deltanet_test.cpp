@@ -14,6 +14,7 @@
 #include "ops/deltanet_block.h"
 #include "ops/gated_norm.h"
 #include "ops/recurrent_state.h"
+#include "ops/rope_imrope.h"
 #include "platform/thread_pool.h"
 
 namespace tandem {
@@ -394,6 +395,40 @@ TEST(GatedDeltaRule, ThreadCountDoesNotChangeResults) {
       EXPECT_EQ(state, reference_state);
     }
   }
+}
+
+// ---------------------------------------------------------------- IMROPE
+
+TEST(Imrope, SectionsPickThePosition) {
+  // qwen35moe-tiny: n_rot 32, sections [6, 6, 4, 0]: only pair 14 falls to the 4th
+  // component, which is 0 for text.
+  const ImropeOptions tiny{128, 32, {6, 6, 4, 0}, 1e7f};
+  for (size_t pair = 0; pair < 16; ++pair) {
+    EXPECT_EQ(imrope_pair_uses_position(tiny, pair), pair != 14) << pair;
+  }
+  // Qwen3.5 release sections [11, 11, 10, 0] with n_rot 64: every pair rotates.
+  const ImropeOptions release{256, 64, {11, 11, 10, 0}, 1e7f};
+  for (size_t pair = 0; pair < 32; ++pair) EXPECT_TRUE(imrope_pair_uses_position(release, pair));
+}
+
+TEST(Imrope, RotatesNeoxPairsByHand) {
+  // head_dim 6, n_rot 4 (pairs (0, 2) and (1, 3)), theta 100: frequencies 1 and 1/10.
+  const ImropeOptions options{6, 4, {2, 0, 0, 0}, 100.0f};
+  std::vector<float> x = {1, 2, 3, 4, 5, 6};
+  const std::vector<int32_t> position = {3};
+  apply_imrope_text(options, position, x);
+  // Sections [2, 0, 0, 0]: pair 0 (sector 0) rotates, pair 1 (sector 1) falls to e.
+  EXPECT_NEAR(x[0], 1 * std::cos(3.0) - 3 * std::sin(3.0), 1e-5);
+  EXPECT_NEAR(x[2], 1 * std::sin(3.0) + 3 * std::cos(3.0), 1e-5);
+  EXPECT_FLOAT_EQ(x[1], 2);
+  EXPECT_FLOAT_EQ(x[3], 4);
+  EXPECT_FLOAT_EQ(x[4], 5);  // beyond n_rot: untouched
+  EXPECT_FLOAT_EQ(x[5], 6);
+  const ImropeOptions all{6, 4, {1, 1, 0, 0}, 100.0f};  // pair 1 now takes h
+  x = {1, 2, 3, 4, 5, 6};
+  apply_imrope_text(all, position, x);
+  EXPECT_NEAR(x[1], 2 * std::cos(0.3) - 4 * std::sin(0.3), 1e-5);
+  EXPECT_NEAR(x[3], 2 * std::sin(0.3) + 4 * std::cos(0.3), 1e-5);
 }
 
 // ---------------------------------------------------------------- state and mixer
