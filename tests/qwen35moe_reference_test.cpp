@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "gguf/model_file.h"
+#include "model/qwen35moe_config.h"
 #include "ops/deltanet.h"
 #include "ops/deltanet_block.h"
 #include "ops/quant/dequantize.h"
@@ -157,28 +158,17 @@ float silu(float x) { return x / (1.0f + std::exp(-x)); }
 float sigmoid(float x) { return 1.0f / (1.0f + std::exp(-x)); }
 
 ReferenceQwen35Moe::ReferenceQwen35Moe(const std::string& path) : file_(path) {
-  auto key = [&](const char* suffix) { return file_.arch_key(suffix); };
-  embd_ = file_.get_uint(key("embedding_length"));
-  heads_ = file_.get_uint(key("attention.head_count"));
-  kv_heads_ = file_.get_uint(key("attention.head_count_kv"));
-  head_dim_ = file_.get_uint(key("attention.key_length"));
-  experts_ = file_.get_uint(key("expert_count"));
-  experts_used_ = file_.get_uint(key("expert_used_count"));
-  eps_ = static_cast<float>(file_.get_float(key("attention.layer_norm_rms_epsilon")));
-  rope_.head_dim = head_dim_;
-  rope_.rotated_dims = file_.get_uint(key("rope.dimension_count"));
-  rope_.theta = static_cast<float>(file_.get_float(key("rope.freq_base")));
-  const auto sections = file_.get_int_array(key("rope.dimension_sections"));
-  for (size_t i = 0; i < 4 && i < sections.size(); ++i) {
-    rope_.sections[i] = static_cast<int32_t>(sections[i]);
-  }
-  dims_.key_heads = file_.get_uint(key("ssm.group_count"));
-  dims_.value_heads = file_.get_uint(key("ssm.time_step_rank"));
-  dims_.key_dim = file_.get_uint(key("ssm.state_size"));
-  dims_.value_dim = file_.get_uint(key("ssm.inner_size")) / dims_.value_heads;
-  dims_.conv_kernel = file_.get_uint(key("ssm.conv_kernel"));
-  const size_t interval = file_.get_uint(key("full_attention_interval"));
-  const size_t layer_count = file_.get_uint(key("block_count"));
+  const auto config = Qwen35MoeConfig::from_file(file_);
+  embd_ = config.embedding;
+  heads_ = config.heads;
+  kv_heads_ = config.kv_heads;
+  head_dim_ = config.head_dim;
+  experts_ = config.experts;
+  experts_used_ = config.experts_used;
+  eps_ = config.rms_eps;
+  rope_ = config.rope;
+  dims_ = config.deltanet;
+  const size_t layer_count = config.layer_count;
 
   token_embd_ = load_matrix(file_, "token_embd.weight");
   vocab_ = token_embd_.rows;
@@ -191,7 +181,7 @@ ReferenceQwen35Moe::ReferenceQwen35Moe(const std::string& path) : file_(path) {
     auto name = [&](const std::string& suffix) {
       return "blk." + std::to_string(il) + "." + suffix;
     };
-    layer.recurrent = (il + 1) % interval != 0;
+    layer.recurrent = config.layers[il] == Qwen35LayerKind::kDeltaNet;
     layer.attn_norm = load_vector(file_, name("attn_norm.weight"));
     layer.post_norm = load_vector(file_, name("post_attention_norm.weight"));
     if (layer.recurrent) {
