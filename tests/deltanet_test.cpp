@@ -9,6 +9,7 @@
 #include <random>
 #include <vector>
 
+#include "hwy/targets.h"
 #include "ops/conv1d.h"
 #include "ops/deltanet.h"
 #include "ops/deltanet_block.h"
@@ -286,26 +287,41 @@ TEST(GatedDeltaRule, SequentialMatchesDoubleReference) {
   }
 }
 
+// Runs `body` once per SIMD target compiled in and supported here, dispatch forced to it.
+template <typename Body>
+void for_each_simd_target(const Body& body) {
+  const std::vector<int64_t> targets = hwy::SupportedAndGeneratedTargets();
+  ASSERT_FALSE(targets.empty());
+  for (const int64_t target : targets) {
+    hwy::SetSupportedTargetsForTest(target);
+    SCOPED_TRACE(hwy::TargetName(target));
+    body();
+  }
+  hwy::SetSupportedTargetsForTest(0);  // back to what the CPU supports
+}
+
 TEST(GatedDeltaRule, SimdMatchesScalarReferenceWithTails) {
   // Sizes that are not multiples of any vector width exercise the scalar tails.
   ThreadPool pool(2);
-  for (const DeltaNetShape shape :
-       {DeltaNetShape{1, 3, 13, 7}, DeltaNetShape{2, 2, 5, 33}, DeltaNetShape{2, 4, 128, 128}}) {
-    const RuleCase c(shape, 70, 17);
-    std::vector<float> ref_state = c.state, ref_out(70 * shape.value_heads * shape.value_dim);
-    gated_delta_rule_reference(shape, c.inputs(), ref_state, ref_out);
-    for (bool chunked : {false, true}) {
-      std::vector<float> state = c.state, out(ref_out.size());
-      if (chunked) {
-        gated_delta_rule_chunked(shape, c.inputs(), state, out, pool);
-      } else {
-        gated_delta_rule_sequential(shape, c.inputs(), state, out, pool);
+  for_each_simd_target([&] {
+    for (const DeltaNetShape shape :
+         {DeltaNetShape{1, 3, 13, 7}, DeltaNetShape{2, 2, 5, 33}, DeltaNetShape{2, 4, 128, 128}}) {
+      const RuleCase c(shape, 70, 17);
+      std::vector<float> ref_state = c.state, ref_out(70 * shape.value_heads * shape.value_dim);
+      gated_delta_rule_reference(shape, c.inputs(), ref_state, ref_out);
+      for (bool chunked : {false, true}) {
+        std::vector<float> state = c.state, out(ref_out.size());
+        if (chunked) {
+          gated_delta_rule_chunked(shape, c.inputs(), state, out, pool);
+        } else {
+          gated_delta_rule_sequential(shape, c.inputs(), state, out, pool);
+        }
+        EXPECT_LT(max_abs_diff(out, ref_out), rule_tolerance(ref_out))
+            << "d_k " << shape.key_dim << " chunked " << chunked;
+        EXPECT_LT(max_abs_diff(state, ref_state), rule_tolerance(ref_state));
       }
-      EXPECT_LT(max_abs_diff(out, ref_out), rule_tolerance(ref_out))
-          << "d_k " << shape.key_dim << " chunked " << chunked;
-      EXPECT_LT(max_abs_diff(state, ref_state), rule_tolerance(ref_state));
     }
-  }
+  });
 }
 
 TEST(GatedDeltaRule, KeyHeadOrders) {
