@@ -36,6 +36,25 @@ struct DeltaNetDims {
   size_t layer_state_floats() const { return conv_state_floats() + delta_state_floats(); }
 };
 
+// A non-owning view of one sequence's recurrent memory laid out as RecurrentState
+// lays it out (per layer: conv state, then delta state), for storage held elsewhere
+// (a cache keyed by sequence).
+class RecurrentStateView {
+ public:
+  RecurrentStateView(const DeltaNetDims& dims, size_t layer_count, std::span<float> data);
+
+  size_t layer_count() const { return layer_count_; }
+  // [conv_channels][conv_kernel - 1]
+  std::span<float> conv_state(size_t layer) const;
+  // [value_heads][value_dim][key_dim]
+  std::span<float> delta_state(size_t layer) const;
+
+ private:
+  DeltaNetDims dims_;
+  size_t layer_count_;
+  std::span<float> data_;
+};
+
 class RecurrentState {
  public:
   // State for `layer_count` DeltaNet layers (numbered 0.. in model order), all zero.
@@ -47,10 +66,11 @@ class RecurrentState {
 
   const DeltaNetDims& dims() const { return dims_; }
   size_t layer_count() const { return layer_count_; }
+  RecurrentStateView view() { return {dims_, layer_count_, data_}; }
   // [conv_channels][conv_kernel - 1]
-  std::span<float> conv_state(size_t layer);
+  std::span<float> conv_state(size_t layer) { return view().conv_state(layer); }
   // [value_heads][value_dim][key_dim]
-  std::span<float> delta_state(size_t layer);
+  std::span<float> delta_state(size_t layer) { return view().delta_state(layer); }
 
   // Back to a fresh sequence.
   void reset();
