@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "gguf/model_file.h"
+#include "model/model_config.h"
 #include "model/qwen35moe_config.h"
 #include "ops/deltanet.h"
 #include "ops/deltanet_block.h"
@@ -158,16 +159,16 @@ float silu(float x) { return x / (1.0f + std::exp(-x)); }
 float sigmoid(float x) { return 1.0f / (1.0f + std::exp(-x)); }
 
 ReferenceQwen35Moe::ReferenceQwen35Moe(const std::string& path) : file_(path) {
-  const auto config = Qwen35MoeConfig::from_file(file_);
-  embd_ = config.embedding;
-  heads_ = config.heads;
-  kv_heads_ = config.kv_heads;
+  const auto config = ModelConfig::from_model(file_);
+  embd_ = config.hidden;
+  heads_ = config.head_count;
+  kv_heads_ = config.kv_head_count;
   head_dim_ = config.head_dim;
-  experts_ = config.experts;
+  experts_ = config.expert_count;
   experts_used_ = config.experts_used;
   eps_ = config.rms_eps;
-  rope_ = config.rope;
-  dims_ = config.deltanet;
+  rope_ = qwen35_rope(config);
+  dims_ = qwen35_deltanet_dims(config);
   const size_t layer_count = config.layer_count;
 
   token_embd_ = load_matrix(file_, "token_embd.weight");
@@ -181,7 +182,7 @@ ReferenceQwen35Moe::ReferenceQwen35Moe(const std::string& path) : file_(path) {
     auto name = [&](const std::string& suffix) {
       return "blk." + std::to_string(il) + "." + suffix;
     };
-    layer.recurrent = config.layers[il] == Qwen35LayerKind::kDeltaNet;
+    layer.recurrent = qwen35_is_deltanet_layer(config, il);
     layer.attn_norm = load_vector(file_, name("attn_norm.weight"));
     layer.post_norm = load_vector(file_, name("post_attention_norm.weight"));
     if (layer.recurrent) {
