@@ -140,6 +140,7 @@ struct ReferencePrompt {
   std::optional<std::string> deqf32_file;  // llama.cpp on the dequantized-F32 copy
   std::vector<int32_t> greedy_ids;         // greedy continuation of the file itself
   std::vector<double> greedy_margins;      // top-1 minus top-2 logit per greedy step
+  std::vector<int32_t> deqf32_greedy_ids;  // greedy continuation of the deqf32 copy, if given
 };
 
 inline std::vector<ReferencePrompt> load_reference_prompts(const std::string& model) {
@@ -158,6 +159,10 @@ inline std::vector<ReferencePrompt> load_reference_prompts(const std::string& mo
     if (std::filesystem::exists(deqf32)) prompt.deqf32_file = deqf32;
     prompt.greedy_ids = p.at("greedy_continuation_ids").get<std::vector<int32_t>>();
     prompt.greedy_margins = p.at("greedy_top1_margin").get<std::vector<double>>();
+    if (p.contains("deqf32") && p.at("deqf32").is_object()) {
+      prompt.deqf32_greedy_ids =
+          p.at("deqf32").at("greedy_continuation_ids").get<std::vector<int32_t>>();
+    }
     prompts.push_back(std::move(prompt));
   }
   return prompts;

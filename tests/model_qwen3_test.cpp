@@ -3,6 +3,10 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <memory>
 #include <string>
 #include <vector>
@@ -109,25 +113,66 @@ TEST_P(Qwen3ModelTest, IncrementalDecodeMatchesBatch) {
   EXPECT_EQ(a.argmax_agreement, 1.0) << label(p, "incremental vs batch");
 }
 
-// Greedy decoding follows llama.cpp's continuation up to its first near-tie.
-TEST_P(Qwen3ModelTest, GreedyDecodeFollowsLlamaCpp) {
-  if (mode_ == ComputeMode::kReference && !model_case_.f16) {
-    GTEST_SKIP() << "llama.cpp's continuation is of the quantized arithmetic";
+// Top-1 minus top-2 of a logit row.
+double top1_margin(std::span<const float> row) {
+  const size_t best = argmax(row);
+  float second = -INFINITY;
+  for (size_t i = 0; i < row.size(); ++i) {
+    if (i != best) second = std::max(second, row[i]);
   }
+  return row[best] - second;
+}
+
+// Decodes greedily after `prompt`, expecting `expected` while `margin(step, logits)` is at
+// least `min_margin`; returns the number of steps checked.
+template <typename Margin>
+size_t follow_greedy(const Model& model, const ReferencePrompt& p,
+                     const std::vector<int32_t>& expected, Margin margin, double min_margin,
+                     const std::string& label) {
+  KvCache cache = model.make_cache();
+  FloatMatrix logits = model.forward(Batch::sequence(p.token_ids, 0, 0, false), cache);
+  int32_t position = static_cast<int32_t>(p.token_ids.size());
+  size_t step = 0;
+  for (; step < expected.size(); ++step) {
+    if (margin(step, logits.row(0)) < min_margin) break;
+    EXPECT_EQ(static_cast<int32_t>(argmax(logits.row(0))), expected[step])
+        << label << " greedy step " << step;
+    if (::testing::Test::HasFailure()) break;
+    const std::vector<int32_t> token{expected[step]};
+    logits = model.forward(Batch::sequence(token, position++, 0, true), cache);
+  }
+  return step;
+}
+
+// Greedy decoding (one token per step through the KV cache) follows llama.cpp's
+// continuation up to its first near-tie. The fast path of a quantized file rounds like
+// llama.cpp but not always in the same rows (d to llama.cpp's own logits is up to the
+// size of the quantization noise, about 0.05 rms, 0.3 max), so it follows llama.cpp's
+// continuation while the margin exceeds that; the reference path follows the deqf32
+// continuation while its own margin is clear of summation noise.
+TEST_P(Qwen3ModelTest, GreedyDecodeFollowsLlamaCpp) {
+  constexpr double kExactMargin = 0.05;
+  constexpr double kQuantizedFastMargin = 0.5;
+  size_t checked = 0;
   for (const ReferencePrompt& p : prompts_) {
-    KvCache cache = model_->make_cache();
-    FloatMatrix logits = model_->forward(Batch::sequence(p.token_ids, 0, 0, false), cache);
-    int32_t position = static_cast<int32_t>(p.token_ids.size());
-    size_t checked = 0;
-    for (size_t step = 0; step < p.greedy_ids.size(); ++step) {
-      if (p.greedy_margins[step] < 0.05) break;
-      ASSERT_EQ(static_cast<int32_t>(argmax(logits.row(0))), p.greedy_ids[step])
-          << label(p, "greedy step " + std::to_string(step));
-      const std::vector<int32_t> token{p.greedy_ids[step]};
-      logits = model_->forward(Batch::sequence(token, position++, 0, true), cache);
-      ++checked;
+    if (p.token_ids.size() > 64) continue;  // the long prompt adds time, not coverage
+    const std::string what = label(p, "greedy");
+    const auto llama_margin = [&p](size_t step, std::span<const float>) {
+      return p.greedy_margins[step];
+    };
+    if (model_case_.f16) {
+      checked += follow_greedy(*model_, p, p.greedy_ids, llama_margin, kExactMargin, what);
+    } else if (mode_ == ComputeMode::kFast) {
+      checked += follow_greedy(*model_, p, p.greedy_ids, llama_margin, kQuantizedFastMargin, what);
+    } else if (!p.deqf32_greedy_ids.empty()) {
+      const auto own_margin = [](size_t, std::span<const float> row) { return top1_margin(row); };
+      checked += follow_greedy(*model_, p, p.deqf32_greedy_ids, own_margin, kExactMargin, what);
     }
-    EXPECT_GT(checked, 0u) << label(p, "greedy");
+  }
+  // The reference path has a deqf32 continuation for one prompt only, which may start
+  // at a near-tie; llama.cpp's own continuations always give some steps.
+  if (mode_ == ComputeMode::kFast || model_case_.f16) {
+    EXPECT_GT(checked, 0u) << model_case_.name << " no greedy step was checked";
   }
 }
 
@@ -173,6 +218,69 @@ INSTANTIATE_TEST_SUITE_P(Reference, Qwen3ModelTest,
                            }
                            return name;
                          });
+
+}  // namespace
+}  // namespace tandem
+
+namespace tandem {
+namespace {
+
+TEST(ModelConfigTest, ReadsQwen3AndQwen3MoeHyperparameters) {
+  TANDEM_REQUIRE_SHARED();
+  const ModelFile dense_file(testing::reference_path("qwen3-dense-tiny-Q8_0.gguf"));
+  const ModelConfig dense = ModelConfig::from_model(dense_file);
+  EXPECT_EQ(dense.arch, Architecture::kQwen3);
+  EXPECT_EQ(dense.layer_count, 4u);
+  EXPECT_EQ(dense.hidden, 256u);
+  EXPECT_EQ(dense.head_count, 4u);
+  EXPECT_EQ(dense.kv_head_count, 2u);
+  EXPECT_EQ(dense.head_dim, 128u);
+  EXPECT_EQ(dense.rope_dims, 128u);
+  EXPECT_EQ(dense.ffn_hidden, 768u);
+  EXPECT_EQ(dense.vocab_size, 4122u);
+  EXPECT_EQ(dense.context_length, 4096u);
+  EXPECT_FLOAT_EQ(dense.rope_theta, 1e6f);
+  EXPECT_FALSE(dense.is_moe());
+
+  const ModelFile moe_file(testing::reference_path("qwen3moe-tiny-Q4_K_M.gguf"));
+  const ModelConfig moe = ModelConfig::from_model(moe_file);
+  EXPECT_EQ(moe.arch, Architecture::kQwen3Moe);
+  EXPECT_EQ(moe.expert_count, 8u);
+  EXPECT_EQ(moe.experts_used, 2u);
+  EXPECT_EQ(moe.expert_ffn_hidden, 256u);
+  EXPECT_NEAR(moe.rms_eps, 1e-6f, 1e-12);
+}
+
+TEST(ModelLoadTest, RejectsBadBatches) {
+  TANDEM_REQUIRE_SHARED();
+  const ModelFile file(testing::reference_path("qwen3-dense-tiny-Q8_0.gguf"));
+  ThreadPool pool(1);
+  const auto model = Model::load(file, ModelOptions{ComputeMode::kFast}, pool);
+  KvCache cache = model->make_cache(16);
+  const std::vector<int32_t> bad_token{5000};
+  EXPECT_THROW(model->forward(Batch::sequence(bad_token, 0, 0, true), cache), Error);
+  const std::vector<int32_t> token{1};
+  EXPECT_THROW(model->forward(Batch::sequence(token, 3, 0, true), cache), Error);  // gap
+}
+
+// `tandem logits` writes [positions][vocab] float32 that pass the reference judgement.
+TEST(LogitsCommandTest, WritesReferenceLogits) {
+  TANDEM_REQUIRE_SHARED();
+  const auto prompts = testing::load_reference_prompts("qwen3-dense-tiny-Q8_0");
+  const ReferencePrompt& p = prompts.front();
+  std::string ids;
+  for (int32_t id : p.token_ids) ids += (ids.empty() ? "" : ",") + std::to_string(id);
+  const std::string out = ::testing::TempDir() + "/tandem_logits_test.f32";
+  const std::string command = testing::tandem_binary() + " logits " +
+                              testing::reference_path("qwen3-dense-tiny-Q8_0.gguf") + " --tokens " +
+                              ids + " --out " + out + " --reference -t 2";
+  ASSERT_EQ(std::system(command.c_str()), 0) << command;
+  const Logits engine = testing::read_logits(out, p.vocab);
+  ASSERT_EQ(engine.positions(), p.token_ids.size());
+  testing::expect_reference_agreement(engine, testing::read_logits(*p.deqf32_file, p.vocab),
+                                      "tandem logits --reference");
+  std::remove(out.c_str());
+}
 
 }  // namespace
 }  // namespace tandem

@@ -16,6 +16,22 @@ void check_shapes(const WeightMatrix& w, const FloatMatrix& x) {
   TANDEM_CHECK(w.row_stride >= row_bytes(w.type, w.cols), "row stride ", w.row_stride);
 }
 
+// F32 dot product with kLanes interleaved partial sums (the shape of a SIMD
+// accumulator, which compilers vectorize), combined in double at the end.
+float dot_f32(std::span<const float> a, std::span<const float> b) {
+  constexpr size_t kLanes = 16;
+  float partial[kLanes] = {};
+  const size_t n = a.size();
+  const size_t whole = n - n % kLanes;
+  for (size_t i = 0; i < whole; i += kLanes) {
+    for (size_t lane = 0; lane < kLanes; ++lane) partial[lane] += a[i + lane] * b[i + lane];
+  }
+  double sum = 0.0;
+  for (size_t lane = 0; lane < kLanes; ++lane) sum += partial[lane];
+  for (size_t i = whole; i < n; ++i) sum += static_cast<double>(a[i]) * b[i];
+  return static_cast<float>(sum);
+}
+
 }  // namespace
 
 void dequantize_weight_row(const WeightMatrix& w, size_t row, std::span<float> out) {
@@ -35,12 +51,7 @@ void matmul_reference(const WeightMatrix& w, const FloatMatrix& x, FloatMatrix& 
         for (size_t r = begin; r < end; ++r) {
           dequantize_row(w.type, w.row_data(r), weights);
           for (size_t t = 0; t < tokens; ++t) {
-            const std::span<const float> input = x.row(t);
-            double sum = 0.0;
-            for (size_t c = 0; c < w.cols; ++c) {
-              sum += static_cast<double>(weights[c]) * static_cast<double>(input[c]);
-            }
-            y.row(t)[r] = static_cast<float>(sum);
+            y.row(t)[r] = dot_f32(weights, x.row(t));
           }
         }
       },

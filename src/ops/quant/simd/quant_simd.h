@@ -1,0 +1,29 @@
+#pragma once
+// SIMD versions of the hottest quantized kernels, written with Highway; the best
+// target for the CPU is chosen at run time (no -march flags needed). Each is tested
+// against its scalar reference in ops/quant:
+// - simd_quantize_row (Q8_0, Q8_K) gives the same bytes as quantize_row;
+// - simd_vec_dot for Q8_0 gives the same float as vec_dot (same integer block sums,
+//   same float order); for Q4_K / Q6_K the integer parts are equal and the float
+//   scaling is summed per super-block instead of in 8 lanes, so results agree with
+//   vec_dot up to float rounding.
+
+#include <cstddef>
+#include <span>
+
+#include "ops/tensor_type.h"
+
+namespace tandem {
+
+// True for weight types with a SIMD dot product: Q8_0, Q4_K, Q6_K.
+bool has_simd_vec_dot(TensorType weight_type);
+// As vec_dot(); requires has_simd_vec_dot(weight_type).
+float simd_vec_dot(TensorType weight_type, const void* weight_row, const void* activation_row,
+                   size_t n);
+
+// True for types with a SIMD quantizer: Q8_0, Q8_K.
+bool has_simd_quantize(TensorType type);
+// As quantize_row(); requires has_simd_quantize(type).
+void simd_quantize_row(TensorType type, std::span<const float> in, void* dst);
+
+}  // namespace tandem

@@ -1,0 +1,199 @@
+// Highway dot products of Q8_0 x Q8_0, Q4_K x Q8_K and Q6_K x Q8_K. The integer block
+// sums are computed with widening int16 multiply-adds; the float scaling stays scalar.
+
+#include <cstring>
+
+#include "ops/quant/blocks.h"
+#include "platform/half.h"
+
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "ops/quant/simd/vec_dot_simd.cpp"
+#include "hwy/foreach_target.h"  // IWYU pragma: keep
+#include "hwy/highway.h"
+
+HWY_BEFORE_NAMESPACE();
+namespace tandem::quant::HWY_NAMESPACE {
+namespace hn = hwy::HWY_NAMESPACE;
+
+// At most 16 int16 lanes, so every chunk divides the 16- and 32-element groups.
+using D16 = hn::CappedTag<int16_t, 16>;
+using D32 = hn::Repartition<int32_t, D16>;
+using D8 = hn::Rebind<int8_t, D16>;
+using DU8 = hn::Rebind<uint8_t, D16>;
+
+// sum over `count` elements of w[i] * a[i] (int16 values), into acc (odd/even pairs).
+template <class V16, class V32>
+HWY_INLINE void multiply_add(V16 w, V16 a, V32& acc0, V32& acc1) {
+  acc0 = hn::ReorderWidenMulAccumulate(D32(), w, a, acc0, acc1);
+}
+
+template <class V32>
+HWY_INLINE int32_t reduce(V32 acc0, V32 acc1) {
+  return hn::GetLane(hn::SumOfLanes(D32(), hn::Add(acc0, acc1)));
+}
+
+// Integer dot product of 32 int8 levels with 32 int8 levels.
+HWY_INLINE int32_t dot_i8_32(const int8_t* w, const int8_t* a) {
+  const D16 d16;
+  const D8 d8;
+  auto acc0 = hn::Zero(D32()), acc1 = hn::Zero(D32());
+  for (size_t k = 0; k < 32; k += hn::Lanes(d16)) {
+    multiply_add(hn::PromoteTo(d16, hn::LoadU(d8, w + k)), hn::PromoteTo(d16, hn::LoadU(d8, a + k)),
+                 acc0, acc1);
+  }
+  return reduce(acc0, acc1);
+}
+
+// Integer dot products of `count` Q8_0 x Q8_0 block pairs starting at block `first`.
+// The float scaling is left to baseline code (see simd_vec_dot): inside a target with
+// FMA the compiler could fuse it, and it must round exactly like the scalar kernel.
+void BlockSumsQ8_0(const void* w, const void* a, size_t first, size_t count, int32_t* sums) {
+  const auto* wb = static_cast<const uint8_t*>(w);
+  const auto* ab = static_cast<const uint8_t*>(a);
+  for (size_t b = first; b < first + count; ++b) {
+    const auto* x = reinterpret_cast<const int8_t*>(wb + b * sizeof(BlockQ8_0) + 2);
+    const auto* y = reinterpret_cast<const int8_t*>(ab + b * sizeof(BlockQ8_0) + 2);
+    sums[b - first] = dot_i8_32(x, y);
+  }
+}
+
+float DotQ4_K(const void* w, const void* a, size_t n) {
+  const D16 d16;
+  const D8 d8;
+  const DU8 du8;
+  const auto low_mask = hn::Set(d16, int16_t{0xF});
+  float sum = 0;
+  for (size_t b = 0; b < n / kSuperBlock; ++b) {
+    const auto x = load_block<BlockQ4_K>(w, b);
+    const auto y = load_block<BlockQ8_K>(a, b);
+    int32_t sumi = 0;
+    int32_t min_sum = 0;
+    for (int g = 0; g < kSuperBlock / 64; ++g) {
+      // Sub-block 2g: low nibbles with activations 64g..; 2g + 1: high nibbles.
+      auto low0 = hn::Zero(D32()), low1 = hn::Zero(D32());
+      auto high0 = hn::Zero(D32()), high1 = hn::Zero(D32());
+      for (size_t k = 0; k < 32; k += hn::Lanes(d16)) {
+        const auto q = hn::BitCast(
+            d16, hn::PromoteTo(hn::RebindToUnsigned<D16>(), hn::LoadU(du8, x.qs + 32 * g + k)));
+        const auto a_low = hn::PromoteTo(d16, hn::LoadU(d8, y.qs + 64 * g + k));
+        const auto a_high = hn::PromoteTo(d16, hn::LoadU(d8, y.qs + 64 * g + 32 + k));
+        multiply_add(hn::And(q, low_mask), a_low, low0, low1);
+        multiply_add(hn::ShiftRight<4>(q), a_high, high0, high1);
+      }
+      const ScaleMin sm_low = unpack_k4_scale_min(2 * g, x.scales);
+      const ScaleMin sm_high = unpack_k4_scale_min(2 * g + 1, x.scales);
+      sumi += sm_low.scale * reduce(low0, low1) + sm_high.scale * reduce(high0, high1);
+      min_sum += sm_low.min * (y.bsums[4 * g] + y.bsums[4 * g + 1]) +
+                 sm_high.min * (y.bsums[4 * g + 2] + y.bsums[4 * g + 3]);
+    }
+    sum += f16_to_f32(x.d) * y.d * static_cast<float>(sumi);
+    sum -= f16_to_f32(x.dmin) * y.d * static_cast<float>(min_sum);
+  }
+  return sum;
+}
+
+float DotQ6_K(const void* w, const void* a, size_t n) {
+  const D16 d16;
+  const D8 d8;
+  const DU8 du8;
+  const hn::RebindToUnsigned<D16> du16;
+  const auto low_mask = hn::Set(du16, uint16_t{0xF});
+  const auto two_bits = hn::Set(du16, uint16_t{3});
+  const auto bias = hn::Set(d16, int16_t{32});
+  float sum = 0;
+  for (size_t b = 0; b < n / kSuperBlock; ++b) {
+    const auto x = load_block<BlockQ6_K>(w, b);
+    const auto y = load_block<BlockQ8_K>(a, b);
+    int32_t sumi = 0;
+    for (int h = 0; h < 2; ++h) {
+      for (int quarter = 0; quarter < 4; ++quarter) {
+        // Elements 128h + 32 quarter + l, l < 32: scale groups 8h + 2 quarter (l < 16)
+        // and 8h + 2 quarter + 1.
+        const uint8_t* ql = x.ql + 64 * h + 32 * (quarter % 2);
+        const uint8_t* qh = x.qh + 32 * h;
+        const int8_t* q8 = y.qs + 128 * h + 32 * quarter;
+        for (size_t half = 0; half < 2; ++half) {
+          auto acc0 = hn::Zero(D32()), acc1 = hn::Zero(D32());
+          for (size_t k = 16 * half; k < 16 * half + 16; k += hn::Lanes(d16)) {
+            const auto low_bytes = hn::PromoteTo(du16, hn::LoadU(du8, ql + k));
+            const auto low =
+                quarter < 2 ? hn::And(low_bytes, low_mask) : hn::ShiftRight<4>(low_bytes);
+            const auto high_bytes = hn::PromoteTo(du16, hn::LoadU(du8, qh + k));
+            const auto high = hn::And(hn::ShiftRightSame(high_bytes, 2 * quarter), two_bits);
+            const auto level = hn::Sub(hn::BitCast(d16, hn::Or(low, hn::ShiftLeft<4>(high))), bias);
+            multiply_add(level, hn::PromoteTo(d16, hn::LoadU(d8, q8 + k)), acc0, acc1);
+          }
+          sumi += x.scales[8 * h + 2 * quarter + half] * reduce(acc0, acc1);
+        }
+      }
+    }
+    sum += f16_to_f32(x.d) * y.d * static_cast<float>(sumi);
+  }
+  return sum;
+}
+
+}  // namespace tandem::quant::HWY_NAMESPACE
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
+#include <algorithm>
+
+#include "ops/quant/simd/quant_simd.h"
+#include "platform/error.h"
+
+namespace tandem {
+namespace quant {
+HWY_EXPORT(BlockSumsQ8_0);
+HWY_EXPORT(DotQ4_K);
+HWY_EXPORT(DotQ6_K);
+}  // namespace quant
+
+namespace {
+
+// Same float operations, in the same order, as the scalar dot_q8_0_q8_0.
+float dot_q8_0(const void* w, const void* a, size_t n) {
+  constexpr size_t kChunk = 64;  // blocks per dispatched call
+  int32_t sums[kChunk];
+  const auto* wb = static_cast<const uint8_t*>(w);
+  const auto* ab = static_cast<const uint8_t*>(a);
+  const size_t blocks = n / quant::kLegacyBlock;
+  float sum = 0;
+  for (size_t first = 0; first < blocks; first += kChunk) {
+    const size_t count = std::min(kChunk, blocks - first);
+    HWY_DYNAMIC_DISPATCH(quant::BlockSumsQ8_0)(w, a, first, count, sums);
+    for (size_t i = 0; i < count; ++i) {
+      uint16_t dx, dy;
+      std::memcpy(&dx, wb + (first + i) * sizeof(quant::BlockQ8_0), 2);
+      std::memcpy(&dy, ab + (first + i) * sizeof(quant::BlockQ8_0), 2);
+      sum += static_cast<float>(sums[i]) * (f16_to_f32(dx) * f16_to_f32(dy));
+    }
+  }
+  return sum;
+}
+
+}  // namespace
+
+bool has_simd_vec_dot(TensorType weight_type) {
+  return weight_type == TensorType::kQ8_0 || weight_type == TensorType::kQ4_K ||
+         weight_type == TensorType::kQ6_K;
+}
+
+float simd_vec_dot(TensorType weight_type, const void* weight_row, const void* activation_row,
+                   size_t n) {
+  TANDEM_CHECK(n % traits(weight_type).block_elements == 0, "dot product of ", n,
+               " elements is not whole blocks of ", type_name(weight_type));
+  switch (weight_type) {
+    case TensorType::kQ8_0:
+      return dot_q8_0(weight_row, activation_row, n);
+    case TensorType::kQ4_K:
+      return HWY_DYNAMIC_DISPATCH(quant::DotQ4_K)(weight_row, activation_row, n);
+    case TensorType::kQ6_K:
+      return HWY_DYNAMIC_DISPATCH(quant::DotQ6_K)(weight_row, activation_row, n);
+    default:
+      break;
+  }
+  TANDEM_CHECK(false, "no SIMD dot product for ", type_name(weight_type));
+}
+
+}  // namespace tandem
+#endif  // HWY_ONCE

@@ -1,0 +1,160 @@
+// Highway kernels against their scalar references, on every SIMD target compiled in
+// and supported by this CPU.
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "hwy/targets.h"
+#include "ops/quant/blocks.h"
+#include "ops/quant/dequantize.h"
+#include "ops/quant/quantize.h"
+#include "ops/quant/simd/quant_simd.h"
+#include "ops/quant/vec_dot.h"
+#include "platform/half.h"
+
+namespace tandem {
+namespace {
+
+// Runs `body` once per target, with dispatch forced to that target.
+template <typename Body>
+void for_each_target(const Body& body) {
+  const std::vector<int64_t> targets = hwy::SupportedAndGeneratedTargets();
+  ASSERT_FALSE(targets.empty());
+  for (int64_t target : targets) {
+    hwy::SetSupportedTargetsForTest(target);
+    SCOPED_TRACE(hwy::TargetName(target));
+    body();
+  }
+  hwy::SetSupportedTargetsForTest(0);  // back to what the CPU supports
+}
+
+std::vector<float> gaussian(size_t n, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  std::vector<float> x(n);
+  for (float& v : x) v = normal(rng);
+  return x;
+}
+
+// Rows whose scaled values hit exact rounding ties: block maximum 127 gives Q8_0 scale
+// 1 and Q8_K scale -1 (the maximum is negative), so x.5 values are ties.
+std::vector<float> tie_row(size_t n) {
+  std::vector<float> x(n);
+  for (size_t i = 0; i < n; ++i) x[i] = static_cast<float>(static_cast<int>(i % 64) - 32) + 0.5f;
+  for (size_t i = 0; i < n; i += 32) x[i] = -127.0f;
+  return x;
+}
+
+std::vector<uint8_t> scalar_quantize(TensorType type, const std::vector<float>& x) {
+  std::vector<uint8_t> bytes(row_bytes(type, x.size()));
+  quantize_row(type, x, bytes.data());
+  return bytes;
+}
+
+std::vector<uint8_t> simd_quantize(TensorType type, const std::vector<float>& x) {
+  std::vector<uint8_t> bytes(row_bytes(type, x.size()));
+  simd_quantize_row(type, x, bytes.data());
+  return bytes;
+}
+
+TEST(QuantSimd, QuantizeMatchesScalarBytes) {
+  EXPECT_TRUE(has_simd_quantize(TensorType::kQ8_0));
+  EXPECT_TRUE(has_simd_quantize(TensorType::kQ8_K));
+  EXPECT_FALSE(has_simd_quantize(TensorType::kQ4_K));
+  std::vector<std::vector<float>> rows = {gaussian(4096, 1), tie_row(1024),
+                                          std::vector<float>(512, 0.0f)};
+  std::vector<float> spiky = gaussian(1024, 2);
+  spiky[5] = 1e6f;
+  spiky[700] = -1e6f;
+  rows.push_back(spiky);
+  for_each_target([&] {
+    for (const auto& x : rows) {
+      for (TensorType type : {TensorType::kQ8_0, TensorType::kQ8_K}) {
+        EXPECT_EQ(simd_quantize(type, x), scalar_quantize(type, x)) << type_name(type);
+      }
+    }
+  });
+}
+
+// Weight rows: quantized Gaussian data, and random bytes with sane F16 scales, which
+// exercise every bit pattern of the packed scales and high bits.
+std::vector<std::vector<uint8_t>> weight_rows(TensorType type, size_t n) {
+  std::vector<std::vector<uint8_t>> rows = {scalar_quantize(type, gaussian(n, 3))};
+  std::mt19937 rng(4);
+  std::uniform_int_distribution<int> byte(0, 255);
+  std::vector<uint8_t> random(row_bytes(type, n));
+  for (auto& b : random) b = static_cast<uint8_t>(byte(rng));
+  const size_t block_bytes = traits(type).block_bytes;
+  const uint16_t scale = f32_to_f16(0.01f);
+  for (size_t b = 0; b < random.size() / block_bytes; ++b) {
+    uint8_t* block = &random[b * block_bytes];
+    if (type == TensorType::kQ6_K) {
+      std::memcpy(block + block_bytes - 2, &scale, 2);  // d is last
+    } else {
+      std::memcpy(block, &scale, 2);
+      if (type == TensorType::kQ4_K) std::memcpy(block + 2, &scale, 2);
+    }
+  }
+  rows.push_back(random);
+  return rows;
+}
+
+TEST(QuantSimd, Q8_0DotMatchesScalarExactly) {
+  const size_t n = 4096;
+  const auto activations = scalar_quantize(TensorType::kQ8_0, gaussian(n, 5));
+  for_each_target([&] {
+    for (const auto& w : weight_rows(TensorType::kQ8_0, n)) {
+      EXPECT_EQ(simd_vec_dot(TensorType::kQ8_0, w.data(), activations.data(), n),
+                vec_dot(TensorType::kQ8_0, w.data(), activations.data(), n));
+    }
+  });
+}
+
+// The K-quant kernels scale each super-block's integer sum once instead of in 8 lanes:
+// each super-block's terms (scale part and offset part) carry a few float roundings and
+// the running sum one per block, so the difference is bounded by
+// (blocks + 8) * 2^-24 * sum of the magnitudes of all terms.
+double k_term_magnitude(TensorType type, const std::vector<uint8_t>& w_bytes,
+                        const std::vector<uint8_t>& a_bytes, size_t n) {
+  std::vector<float> w(n), a(n);
+  dequantize_row(type, w_bytes.data(), w);
+  dequantize_row(TensorType::kQ8_K, a_bytes.data(), a);
+  double magnitude = 0;
+  for (size_t i = 0; i < n; ++i) {
+    double offset = 0;
+    if (type == TensorType::kQ4_K) {
+      const uint8_t* block = &w_bytes[(i / 256) * sizeof(quant::BlockQ4_K)];
+      uint16_t dmin;
+      std::memcpy(&dmin, block + 2, 2);
+      offset = f16_to_f32(dmin) * quant::unpack_k4_scale_min((i % 256) / 32, block + 4).min;
+    }
+    magnitude += (std::fabs(w[i]) + 2 * std::fabs(offset)) * std::fabs(a[i]);
+  }
+  return magnitude;
+}
+
+TEST(QuantSimd, KQuantDotsMatchScalar) {
+  const size_t n = 4096;
+  const auto activations = scalar_quantize(TensorType::kQ8_K, gaussian(n, 6));
+  for_each_target([&] {
+    for (TensorType type : {TensorType::kQ4_K, TensorType::kQ6_K}) {
+      ASSERT_TRUE(has_simd_vec_dot(type));
+      for (const auto& w : weight_rows(type, n)) {
+        const float scalar = vec_dot(type, w.data(), activations.data(), n);
+        const float simd = simd_vec_dot(type, w.data(), activations.data(), n);
+        const double tolerance =
+            (n / 256.0 + 8) * std::ldexp(1.0, -24) * k_term_magnitude(type, w, activations, n);
+        EXPECT_NEAR(simd, scalar, tolerance) << type_name(type);
+        EXPECT_GT(std::fabs(scalar), 10 * tolerance) << "rows too small to be telling";
+      }
+    }
+  });
+}
+
+}  // namespace
+}  // namespace tandem
