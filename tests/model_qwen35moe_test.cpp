@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <cctype>
+#include <cstdio>
 #include <memory>
 #include <string>
 #include <vector>
@@ -106,6 +107,28 @@ TEST_P(Qwen35MoeModelTest, IncrementalDecodeMatchesBatch) {
       EXPECT_LE(a.max_distance, testing::kReferenceMedianBound) << label(p, "incremental vs batch");
       EXPECT_EQ(a.argmax_agreement, 1.0) << label(p, "incremental vs batch");
     }
+  }
+}
+
+// Greedy decoding follows llama.cpp's continuation up to its first near-tie.
+TEST_P(Qwen35MoeModelTest, GreedyDecodeFollowsLlamaCpp) {
+  if (mode_ == ComputeMode::kReference) {
+    GTEST_SKIP() << "llama.cpp's continuation is of the quantized arithmetic";
+  }
+  for (const ReferencePrompt& p : prompts_) {
+    KvCache cache = model_->make_cache();
+    FloatMatrix logits = model_->forward(Batch::sequence(p.token_ids, 0, 0, false), cache);
+    int32_t position = static_cast<int32_t>(p.token_ids.size());
+    size_t checked = 0;
+    for (size_t step = 0; step < p.greedy_ids.size(); ++step, ++checked) {
+      if (p.greedy_margins[step] < 0.05) break;
+      ASSERT_EQ(static_cast<int32_t>(argmax(logits.row(0))), p.greedy_ids[step])
+          << label(p, "greedy step " + std::to_string(step));
+      const std::vector<int32_t> token{p.greedy_ids[step]};
+      logits = model_->forward(Batch::sequence(token, position++, 0, true), cache);
+    }
+    std::printf("%s: %zu greedy steps checked\n", label(p, "greedy").c_str(), checked);
+    EXPECT_GT(checked, 0u) << label(p, "greedy");
   }
 }
 
