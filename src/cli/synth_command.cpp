@@ -74,19 +74,24 @@ struct Args {
   SynthOptions options;
   // Options given on the command line, applied over the preset.
   std::vector<std::function<void(SynthOptions&)>> overrides;
+  CLI::Option* arch = nullptr;
 };
 
 template <typename T>
-void add_override(CLI::App* command, Args& args, const std::string& flag, T SynthConfig::*field,
-                  const std::string& help) {
+CLI::Option* add_override(CLI::App* command, Args& args, const std::string& flag,
+                          T SynthConfig::*field, const std::string& help) {
   auto value = std::make_shared<T>();
   auto* option = command->add_option(flag, *value, help);
   args.overrides.push_back([option, value, field](SynthOptions& o) {
     if (option->count() > 0) o.config.*field = *value;
   });
+  return option;
 }
 
 void run_synth(Args& args) {
+  if (args.preset.empty() && args.arch->count() == 0) {
+    throw Error("synth: give --arch (qwen3, qwen3moe, qwen35moe) or --preset");
+  }
   SynthOptions options = args.preset.empty() ? SynthOptions{} : preset(args.preset);
   for (const auto& apply : args.overrides) apply(options);
   const auto type = synth::parse_file_type(args.type);
@@ -112,8 +117,8 @@ void add_synth_command(CLI::App& app) {
   auto args = std::make_shared<Args>();
   command->add_option("--preset", args->preset,
                       "Start from a published shape: qwen3.5-122b-a10b, qwen3-30b-a3b-slice");
-  add_override(command, *args, "--arch", &SynthConfig::architecture,
-               "qwen3 | qwen3moe | qwen35moe");
+  args->arch = add_override(command, *args, "--arch", &SynthConfig::architecture,
+                            "qwen3 | qwen3moe | qwen35moe");
   command->add_option("--out", args->out, "Output GGUF file")->required();
   command
       ->add_option("--vocab-from", args->vocab_from,
