@@ -290,3 +290,62 @@ TEST_F(SynthTest, SplitOutputReadsBack) {
 
 }  // namespace
 }  // namespace tandem::synth
+
+namespace tandem::synth {
+namespace {
+
+// Dense Q4_K_M (not covered by the reference files), from llama-quantize's rules: with 8
+// layers use_more_bits picks layers 0, 3, 6 and 7; a tied token_embd is treated as output.
+TEST(SynthQuantMix, DenseQ4KMediumFollowsLlamaQuantize) {
+  SynthConfig c;
+  c.architecture = "qwen3";
+  c.layers = 8;
+  c.tied = true;
+  c.vocab = 512;
+  const auto tensors = synth_tensors(c);
+  const auto types = choose_tensor_types(FileType::kQ4_K_M, tensors, c.layers, 0);
+  auto type_of = [&](const std::string& name) {
+    for (size_t i = 0; i < tensors.size(); ++i) {
+      if (tensors[i].name == name) return types[i];
+    }
+    ADD_FAILURE() << "no tensor " << name;
+    return TensorType::kF32;
+  };
+  EXPECT_EQ(type_of("token_embd.weight"), TensorType::kQ6_K);
+  EXPECT_EQ(type_of("output_norm.weight"), TensorType::kF32);
+  for (int il = 0; il < 8; ++il) {
+    const std::string p = "blk." + std::to_string(il) + ".";
+    const bool more = il == 0 || il == 3 || il == 6 || il == 7;
+    const TensorType big = more ? TensorType::kQ6_K : TensorType::kQ4_K;
+    EXPECT_EQ(type_of(p + "attn_v.weight"), big) << il;
+    EXPECT_EQ(type_of(p + "ffn_down.weight"), big) << il;
+    EXPECT_EQ(type_of(p + "attn_k.weight"), TensorType::kQ4_K) << il;
+    EXPECT_EQ(type_of(p + "attn_output.weight"), TensorType::kQ4_K) << il;
+    EXPECT_EQ(type_of(p + "ffn_up.weight"), TensorType::kQ4_K) << il;
+    EXPECT_EQ(type_of(p + "attn_q_norm.weight"), TensorType::kF32) << il;
+  }
+  // Pure types keep 1-D tensors in F32 and use one type for the rest.
+  const auto pure = choose_tensor_types(FileType::kQ6_K, tensors, c.layers, 0);
+  for (size_t i = 0; i < tensors.size(); ++i) {
+    EXPECT_EQ(pure[i], tensors[i].shape.size() == 1 ? TensorType::kF32 : TensorType::kQ6_K)
+        << tensors[i].name;
+  }
+}
+
+TEST(SynthQuantMix, RowsThatDoNotFitTheBlockFallBack) {
+  SynthConfig c;
+  c.architecture = "qwen3";
+  c.hidden = 96;  // not a multiple of 256: Q6_K output falls back to Q8_0
+  c.heads = 2;
+  c.kv_heads = 1;
+  c.head_dim = 64;
+  c.vocab = 64;
+  const auto tensors = synth_tensors(c);
+  const auto types = choose_tensor_types(FileType::kQ4_K_M, tensors, c.layers, 0);
+  EXPECT_EQ(tensors[0].name, "output.weight");
+  EXPECT_EQ(types[0], TensorType::kQ8_0);
+  EXPECT_EQ(types[2], TensorType::kQ5_0);  // token_embd: Q4_K -> Q5_0
+}
+
+}  // namespace
+}  // namespace tandem::synth
