@@ -222,6 +222,47 @@ TEST_F(SynthTest, QuantizedWeightsAreTheF32WeightsRounded) {
   }
 }
 
+// Every architecture with every file type: the file reads back, each tensor has the
+// type its role asks for, and BF16 / F16 / K-quant rows decode to finite values.
+TEST_F(SynthTest, EveryArchitectureAndTypeReadsBack) {
+  TANDEM_REQUIRE_SHARED();
+  for (const char* arch : {"qwen3", "qwen3moe", "qwen35moe"}) {
+    const GgufFile vocab = GgufFile::open(vocab_for(arch));
+    for (FileType type : {FileType::kF32, FileType::kF16, FileType::kBF16, FileType::kQ8_0,
+                          FileType::kQ4_K, FileType::kQ6_K, FileType::kQ4_K_M}) {
+      SCOPED_TRACE(std::string(arch) + " " + std::string(file_type_name(type)));
+      SynthOptions o = reference_options(arch, type);
+      const std::string out = path("model.gguf");
+      write_synth_model(o, vocab, out);
+      const ModelFile model(out);
+      EXPECT_EQ(model.architecture(), arch);
+      EXPECT_EQ(model.get_uint("general.file_type"), llama_file_type(type));
+      SynthConfig config = o.config;
+      config.vocab = 4122;
+      const auto tensors = synth_tensors(config);
+      ASSERT_EQ(model.tensors().size(), tensors.size());
+      for (const TensorInfo& t : model.tensors()) {
+        const bool stays_f32 = t.shape.size() == 1 ||
+                               t.name.find("ffn_gate_inp.") != std::string::npos ||
+                               t.name.find("ssm_conv1d") != std::string::npos;
+        if (stays_f32) {
+          EXPECT_EQ(t.type, TensorType::kF32) << t.name;
+        } else if (type == FileType::kF16) {
+          EXPECT_EQ(t.type, TensorType::kF16) << t.name;
+        } else if (type == FileType::kBF16) {
+          EXPECT_EQ(t.type, TensorType::kBF16) << t.name;
+        } else if (type == FileType::kQ6_K) {
+          EXPECT_EQ(t.type, TensorType::kQ6_K) << t.name;
+        }
+      }
+      const Stats s = stats_of(
+          model.tensor("blk.1.ffn_up" + std::string(config.is_moe() ? "_exps" : "") + ".weight"));
+      EXPECT_TRUE(std::isfinite(s.std));
+      EXPECT_NEAR(s.std, 0.7 / 16, 0.7 / 16 * 0.1);  // fan-in 256, within quantization noise
+    }
+  }
+}
+
 bool use_more_bits(int layer, int layers) {
   return layer < layers / 8 || layer >= 7 * layers / 8 || (layer - layers / 8) % 3 == 2;
 }
