@@ -9,5 +9,6 @@ class App;
 namespace tandem::cli {
 
 void add_inspect_command(CLI::App& app);
+void add_bench_command(CLI::App& app);
 
 }  // namespace tandem::cli
