@@ -81,19 +81,22 @@ void add_bench_command(CLI::App& app) {
   command->add_option("--url", o.url, "Server, e.g. http://127.0.0.1:8080 (or .../v1)")->required();
   command->add_option("--model", o.model, "Model name to send (default: first of GET /v1/models)");
   command->add_option("--api-key", o.api_key, "Sent as 'Authorization: Bearer KEY'");
-  command->add_option("-c,--concurrency", flags->concurrency,
-                      "Closed-loop concurrency levels, comma-separated")
+  command
+      ->add_option("-c,--concurrency", flags->concurrency,
+                   "Closed-loop concurrency levels, comma-separated")
       ->capture_default_str();
   command->add_option("--prompt-tokens", o.prompt_tokens, "Approximate prompt length in tokens")
       ->capture_default_str();
   command->add_option("--max-tokens", o.max_tokens, "Output tokens per request (ignore_eos is set)")
       ->capture_default_str();
-  auto* requests = command->add_option(
-      "--requests", o.requests, "Measured requests per level (default: 4 per client; 32 open loop)");
+  auto* requests =
+      command->add_option("--requests", o.requests,
+                          "Measured requests per level (default: 4 per client; 32 open loop)");
   command->add_option("--duration", o.duration_s, "Seconds per level instead of --requests")
       ->excludes(requests);
-  command->add_option("--warmup", o.warmup,
-                      "Uncounted warm-up requests per client (open loop: in total)")
+  command
+      ->add_option("--warmup", o.warmup,
+                   "Uncounted warm-up requests per client (open loop: in total)")
       ->capture_default_str();
   command->add_option("--rate", o.rate, "Open loop: Poisson arrivals at R requests per second");
   command->add_option("--max-in-flight", o.max_in_flight, "Open loop: most requests at once")

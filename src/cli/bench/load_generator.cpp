@@ -59,7 +59,8 @@ std::string discover_model(const BenchOptions& options, const Endpoint& endpoint
   }
   const json body = json::parse(result->body, nullptr, false);
   if (body.is_object() && body.contains("data") && body["data"].is_array() &&
-      !body["data"].empty() && body["data"][0].contains("id") && body["data"][0]["id"].is_string()) {
+      !body["data"].empty() && body["data"][0].contains("id") &&
+      body["data"][0]["id"].is_string()) {
     return body["data"][0]["id"].get<std::string>();
   }
   throw Error(str_cat("GET ", models_path, " listed no model (give --model)"));
@@ -200,7 +201,8 @@ RequestRecord send_request(httplib::Client& client, const Endpoint& endpoint,
     stream.fill(record);
   }
   if (!sent || error != httplib::Error::Success) {
-    const bool timed_out = error == httplib::Error::Read || error == httplib::Error::ConnectionTimeout;
+    const bool timed_out =
+        error == httplib::Error::Read || error == httplib::Error::ConnectionTimeout;
     record.error_kind = error == httplib::Error::Connection ? "connection"
                         : timed_out                         ? "timeout"
                                                             : "transport";
@@ -226,7 +228,7 @@ uint64_t prompt_seed(const BenchOptions& options, size_t level, uint64_t index) 
 
 LevelResult run_closed_level(const BenchOptions& options, const BenchResult& bench, size_t level,
                              int concurrency) {
-  const int total = options.requests > 0 ? options.requests
+  const int total = options.requests > 0     ? options.requests
                     : options.duration_s > 0 ? 0
                                              : 4 * concurrency;
   const httplib::Headers headers = auth_headers(options);
@@ -256,7 +258,8 @@ LevelResult run_closed_level(const BenchOptions& options, const BenchResult& ben
         const int index = next_index.fetch_add(1);
         if (total > 0 && index >= total) break;
         const std::string body = request_body(
-            options, bench.model, synthetic_prompt(options.prompt_tokens, prompt_seed(options, level, index)));
+            options, bench.model,
+            synthetic_prompt(options.prompt_tokens, prompt_seed(options, level, index)));
         const Clock::time_point start = Clock::now();
         RequestRecord record = send_request(*client, bench.endpoint, headers, body, start);
         record.start_s = seconds_between(level_start, start);
@@ -335,9 +338,8 @@ LevelResult run_open_level(const BenchOptions& options, const BenchResult& bench
   for (int index = 0; total <= 0 || index < total; ++index) {
     offset_s += gap(random);
     if (total <= 0 && offset_s >= options.duration_s) break;
-    const Clock::time_point at =
-        level_start +
-        std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(offset_s));
+    const Clock::time_point at = level_start + std::chrono::duration_cast<Clock::duration>(
+                                                   std::chrono::duration<double>(offset_s));
     std::this_thread::sleep_until(at);
     {
       std::lock_guard lock(mutex);
@@ -393,7 +395,8 @@ Endpoint resolve_endpoint(const std::string& url, bool chat) {
   const size_t path_start = url.find('/', scheme_end + 3);
   Endpoint endpoint;
   endpoint.origin = url.substr(0, path_start);
-  if (endpoint.origin.size() == scheme_end + 3) throw Error(str_cat("--url '", url, "' has no host"));
+  if (endpoint.origin.size() == scheme_end + 3)
+    throw Error(str_cat("--url '", url, "' has no host"));
   std::string path = path_start == std::string::npos ? "" : url.substr(path_start);
   while (!path.empty() && path.back() == '/') path.pop_back();
   const std::string tail = chat ? "/chat/completions" : "/completions";
@@ -437,7 +440,8 @@ void summarize_level(LevelResult& level) {
       ++prompt_count;
     }
   }
-  level.output_tok_s = level.wall_s > 0 ? static_cast<double>(level.output_tokens) / level.wall_s : 0;
+  level.output_tok_s =
+      level.wall_s > 0 ? static_cast<double>(level.output_tokens) / level.wall_s : 0;
   level.mean_prompt_tokens = prompt_count ? static_cast<double>(prompt_sum) / prompt_count : -1;
   level.decode_tok_s = summarize(std::move(decode));
   level.ttft_s = summarize(std::move(ttft));

@@ -68,10 +68,10 @@ struct LevelResult {
   int requests = 0;
   int errors = 0;
   std::map<std::string, int> errors_by_kind;
-  int64_t output_tokens = 0;  // of successful requests
-  double output_tok_s = 0;    // output_tokens / wall_s
+  int64_t output_tokens = 0;       // of successful requests
+  double output_tok_s = 0;         // output_tokens / wall_s
   double mean_prompt_tokens = -1;  // from usage; -1 when no server reported it
-  Summary decode_tok_s;  // per request: (output tokens - 1) / (end - first token)
+  Summary decode_tok_s;            // per request: (output tokens - 1) / (end - first token)
   Summary ttft_s;
   Summary e2e_s;
   Summary itl_s;  // over all gaps of all successful requests

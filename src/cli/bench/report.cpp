@@ -25,9 +25,12 @@ ordered_json number(double value) {
 }
 
 ordered_json summary_json(const Summary& s, double scale) {
-  return {{"count", s.count},          {"mean", number(s.mean * scale)},
-          {"min", number(s.min * scale)}, {"max", number(s.max * scale)},
-          {"p50", number(s.p50 * scale)}, {"p95", number(s.p95 * scale)},
+  return {{"count", s.count},
+          {"mean", number(s.mean * scale)},
+          {"min", number(s.min * scale)},
+          {"max", number(s.max * scale)},
+          {"p50", number(s.p50 * scale)},
+          {"p95", number(s.p95 * scale)},
           {"p99", number(s.p99 * scale)}};
 }
 
@@ -46,12 +49,12 @@ std::string format_table(const BenchResult& result) {
                 "TTFT ms p50/p95/p99", "E2E ms p50/p95/p99", "ITL ms p50/p95");
   out += line;
   for (const LevelResult& level : result.levels) {
-    const std::string ttft = str_cat(fixed(ms(level.ttft_s.p50), 0), "/",
-                                     fixed(ms(level.ttft_s.p95), 0), "/",
-                                     fixed(ms(level.ttft_s.p99), 0));
-    const std::string e2e = str_cat(fixed(ms(level.e2e_s.p50), 0), "/",
-                                    fixed(ms(level.e2e_s.p95), 0), "/",
-                                    fixed(ms(level.e2e_s.p99), 0));
+    const std::string ttft =
+        str_cat(fixed(ms(level.ttft_s.p50), 0), "/", fixed(ms(level.ttft_s.p95), 0), "/",
+                fixed(ms(level.ttft_s.p99), 0));
+    const std::string e2e =
+        str_cat(fixed(ms(level.e2e_s.p50), 0), "/", fixed(ms(level.e2e_s.p95), 0), "/",
+                fixed(ms(level.e2e_s.p99), 0));
     const std::string itl =
         str_cat(fixed(ms(level.itl_s.p50), 1), "/", fixed(ms(level.itl_s.p95), 1));
     std::snprintf(line, sizeof(line), "%-8s %5d %5d %10s %10s %23s %23s %15s\n",
@@ -63,29 +66,31 @@ std::string format_table(const BenchResult& result) {
       out += str_cat("         ", count, " x ", kind, "\n");
     }
   }
-  out += "out tok/s: all output tokens / wall time of the level; req tok/s: median per-request\n"
-         "decode rate (tokens after the first / time after the first). Percentiles interpolate\n"
-         "linearly between closest ranks.\n";
+  out +=
+      "out tok/s: all output tokens / wall time of the level; req tok/s: median per-request\n"
+      "decode rate (tokens after the first / time after the first). Percentiles interpolate\n"
+      "linearly between closest ranks.\n";
   return out;
 }
 
 ordered_json to_json(const BenchResult& result) {
   const BenchOptions& o = result.options;
   ordered_json out;
-  out["settings"] = {{"url", o.url},
-                     {"model", result.model},
-                     {"api", o.chat ? "chat" : "completions"},
-                     {"concurrency", o.concurrency},
-                     {"prompt_tokens", o.prompt_tokens},
-                     {"max_tokens", o.max_tokens},
-                     {"requests", o.requests},
-                     {"duration_s", o.duration_s},
-                     {"warmup", o.warmup},
-                     {"rate", o.rate},
-                     {"max_in_flight", o.max_in_flight},
-                     {"timeout_s", o.timeout_s},
-                     {"seed", o.seed},
-                     {"percentile_method", "linear interpolation between closest ranks (numpy default)"}};
+  out["settings"] = {
+      {"url", o.url},
+      {"model", result.model},
+      {"api", o.chat ? "chat" : "completions"},
+      {"concurrency", o.concurrency},
+      {"prompt_tokens", o.prompt_tokens},
+      {"max_tokens", o.max_tokens},
+      {"requests", o.requests},
+      {"duration_s", o.duration_s},
+      {"warmup", o.warmup},
+      {"rate", o.rate},
+      {"max_in_flight", o.max_in_flight},
+      {"timeout_s", o.timeout_s},
+      {"seed", o.seed},
+      {"percentile_method", "linear interpolation between closest ranks (numpy default)"}};
   out["endpoint"] = result.endpoint.origin + result.endpoint.path;
   ordered_json levels = ordered_json::array();
   for (const LevelResult& level : result.levels) {
@@ -108,18 +113,19 @@ ordered_json to_json(const BenchResult& result) {
     for (const RequestRecord& r : level.records) {
       ordered_json itl = ordered_json::array();
       for (double gap : r.itl_s) itl.push_back(ms(gap));
-      detail.push_back({{"ok", r.ok},
-                        {"http_status", r.http_status},
-                        {"error_kind", r.error_kind},
-                        {"error", r.error},
-                        {"start_ms", ms(r.start_s)},
-                        {"ttft_ms", r.ttft_s < 0 ? ordered_json(nullptr) : ordered_json(ms(r.ttft_s))},
-                        {"e2e_ms", ms(r.e2e_s)},
-                        {"output_tokens", r.output_tokens},
-                        {"usage_reported", r.usage_reported},
-                        {"prompt_tokens", r.prompt_tokens < 0 ? ordered_json(nullptr)
-                                                              : ordered_json(r.prompt_tokens)},
-                        {"itl_ms", std::move(itl)}});
+      detail.push_back(
+          {{"ok", r.ok},
+           {"http_status", r.http_status},
+           {"error_kind", r.error_kind},
+           {"error", r.error},
+           {"start_ms", ms(r.start_s)},
+           {"ttft_ms", r.ttft_s < 0 ? ordered_json(nullptr) : ordered_json(ms(r.ttft_s))},
+           {"e2e_ms", ms(r.e2e_s)},
+           {"output_tokens", r.output_tokens},
+           {"usage_reported", r.usage_reported},
+           {"prompt_tokens",
+            r.prompt_tokens < 0 ? ordered_json(nullptr) : ordered_json(r.prompt_tokens)},
+           {"itl_ms", std::move(itl)}});
     }
     l["requests_detail"] = std::move(detail);
     levels.push_back(std::move(l));

@@ -34,7 +34,8 @@ Summary summarize(std::vector<double> samples) {
     return out;
   }
   std::sort(samples.begin(), samples.end());
-  out.mean = std::accumulate(samples.begin(), samples.end(), 0.0) / static_cast<double>(samples.size());
+  out.mean =
+      std::accumulate(samples.begin(), samples.end(), 0.0) / static_cast<double>(samples.size());
   out.min = samples.front();
   out.max = samples.back();
   out.p50 = percentile_sorted(samples, 50);

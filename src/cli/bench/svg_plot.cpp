@@ -14,7 +14,7 @@ namespace {
 
 constexpr double kWidth = 720;
 constexpr double kPanelHeight = 250;
-constexpr double kLeft = 80;  // room for y tick labels
+constexpr double kLeft = 80;    // room for y tick labels
 constexpr double kRight = 150;  // room for the legend
 constexpr double kTop = 50;
 constexpr double kGap = 70;  // between the panels, for the x labels of the first
@@ -23,11 +23,20 @@ std::string xml_escape(const std::string& text) {
   std::string out;
   for (char c : text) {
     switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      default: out += c;
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      default:
+        out += c;
     }
   }
   return out;
@@ -101,9 +110,8 @@ void draw_panel(std::string& svg, double top, const std::string& title, const st
                    "\" font-size=\"11\" text-anchor=\"middle\">", xml_escape(x_labels[i]),
                    "</text>\n");
   }
-  svg += str_cat("<text x=\"", num(kLeft + plot_width / 2), "\" y=\"",
-                 num(top + kPanelHeight + 34), "\" font-size=\"12\" text-anchor=\"middle\">",
-                 xml_escape(x_title), "</text>\n");
+  svg += str_cat("<text x=\"", num(kLeft + plot_width / 2), "\" y=\"", num(top + kPanelHeight + 34),
+                 "\" font-size=\"12\" text-anchor=\"middle\">", xml_escape(x_title), "</text>\n");
   for (size_t k = 0; k < series.size(); ++k) {
     const Series& s = series[k];
     std::string points;
@@ -151,10 +159,11 @@ std::string render_svg(const BenchResult& result) {
       "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"", num(kWidth), "\" height=\"",
       num(height), "\" viewBox=\"0 0 ", num(kWidth), " ", num(height),
       "\" font-family=\"sans-serif\">\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n");
-  svg += str_cat("<text x=\"", num(kWidth / 2), "\" y=\"20\" font-size=\"13\" text-anchor=\"middle\">",
-                 xml_escape(str_cat(result.model, ", prompt ~", result.options.prompt_tokens,
-                                    " tokens, ", result.options.max_tokens, " output tokens")),
-                 "</text>\n");
+  svg +=
+      str_cat("<text x=\"", num(kWidth / 2), "\" y=\"20\" font-size=\"13\" text-anchor=\"middle\">",
+              xml_escape(str_cat(result.model, ", prompt ~", result.options.prompt_tokens,
+                                 " tokens, ", result.options.max_tokens, " output tokens")),
+              "</text>\n");
   draw_panel(svg, kTop + 10, "Aggregate output throughput", "tokens / s", x_labels, {tok_s},
              x_title);
   draw_panel(svg, kTop + 10 + kPanelHeight + kGap, "p95 latency", "milliseconds", x_labels,

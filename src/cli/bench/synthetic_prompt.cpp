@@ -9,17 +9,18 @@ namespace tandem::bench {
 namespace {
 
 constexpr std::array<std::string_view, 96> kWords = {
-    "the",   "time",  "people", "year",  "way",   "day",   "man",   "thing", "woman", "life",
-    "child", "world", "school", "state", "family", "group", "country", "problem", "hand",
-    "part",  "place", "case",  "week",  "company", "system", "program", "question", "work",
-    "number", "night", "point", "home",  "water", "room",  "mother", "area",  "money",
-    "story", "fact",  "month", "lot",   "right", "study", "book",  "eye",   "job",   "word",
-    "business", "issue", "side", "kind",  "head",  "house", "service", "friend", "father",
-    "power", "hour",  "game",  "line",  "end",   "member", "law",   "car",   "city",  "name",
-    "team",  "minute", "idea", "kid",   "body",  "back",  "parent", "face",  "others",
-    "level", "office", "door", "health", "person", "art",  "war",   "history", "party",
-    "result", "change", "morning", "reason", "research", "girl", "guy", "moment", "air",
-    "teacher", "force", "education"};
+    "the",      "time",    "people",   "year",   "way",    "day",     "man",     "thing",
+    "woman",    "life",    "child",    "world",  "school", "state",   "family",  "group",
+    "country",  "problem", "hand",     "part",   "place",  "case",    "week",    "company",
+    "system",   "program", "question", "work",   "number", "night",   "point",   "home",
+    "water",    "room",    "mother",   "area",   "money",  "story",   "fact",    "month",
+    "lot",      "right",   "study",    "book",   "eye",    "job",     "word",    "business",
+    "issue",    "side",    "kind",     "head",   "house",  "service", "friend",  "father",
+    "power",    "hour",    "game",     "line",   "end",    "member",  "law",     "car",
+    "city",     "name",    "team",     "minute", "idea",   "kid",     "body",    "back",
+    "parent",   "face",    "others",   "level",  "office", "door",    "health",  "person",
+    "art",      "war",     "history",  "party",  "result", "change",  "morning", "reason",
+    "research", "girl",    "guy",      "moment", "air",    "teacher", "force",   "education"};
 
 }  // namespace
 
