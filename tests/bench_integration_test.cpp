@@ -7,14 +7,21 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <thread>
 
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include "cli/bench/load_generator.h"
 #include "cli/bench/report.h"
 #include "platform/error.h"
+#include "test_paths.h"
 
 namespace tandem::bench {
 namespace {
@@ -317,6 +324,63 @@ TEST(BenchIntegration, OpenLoopPoissonArrivals) {
     EXPECT_GE(level.records[i].start_s, level.records[i - 1].start_s);
   }
   EXPECT_GE(level.ttft_s.min, 0.010);
+}
+
+int run_command(const std::string& command) {
+  const int status = std::system(command.c_str());
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+TEST(BenchCommand, WritesTableJsonAndSvg) {
+  MockBehaviour behaviour;
+  behaviour.first_token_delay_ms = 10;
+  MockOpenAiServer server(behaviour);
+  const std::filesystem::path dir =
+      std::filesystem::temp_directory_path() / ("tandem_bench_" + std::to_string(getpid()));
+  std::filesystem::create_directories(dir);
+  const std::string json_path = (dir / "out.json").string();
+  const std::string svg_path = (dir / "out.svg").string();
+  const std::string table_path = (dir / "table.txt").string();
+  const int rc =
+      run_command(testing::tandem_binary() + " bench --url " + server.url() +
+                  "/v1 -c 1,2 --requests 3 --max-tokens 4 --prompt-tokens 30 --json " + json_path +
+                  " --plot " + svg_path + " > " + table_path + " 2>/dev/null");
+  EXPECT_EQ(rc, 0);
+  std::ifstream json_file(json_path);
+  const json doc = json::parse(json_file);
+  EXPECT_EQ(doc["settings"]["model"], "mock-model");
+  EXPECT_EQ(doc["settings"]["concurrency"], json::array({1, 2}));
+  ASSERT_EQ(doc["levels"].size(), 2u);
+  for (const json& level : doc["levels"]) {
+    EXPECT_EQ(level["requests"], 3);
+    EXPECT_EQ(level["errors"], 0);
+    EXPECT_EQ(level["output_tokens"], 12);
+    EXPECT_EQ(level["short_requests"], 0);
+    EXPECT_GE(level["ttft_ms"]["p50"].get<double>(), 10.0);
+  }
+  std::ifstream svg_file(svg_path);
+  const std::string svg((std::istreambuf_iterator<char>(svg_file)), {});
+  EXPECT_EQ(svg.rfind("<svg xmlns=\"http://www.w3.org/2000/svg\"", 0), 0u);
+  EXPECT_EQ(svg.substr(svg.size() - 7), "</svg>\n");
+  // Two levels: one throughput point and two latency points each.
+  size_t circles = 0;
+  for (size_t at = svg.find("<circle"); at != std::string::npos; at = svg.find("<circle", at + 1)) {
+    ++circles;
+  }
+  EXPECT_EQ(circles, 6u);
+  EXPECT_NE(svg.find("<polyline"), std::string::npos);
+  std::ifstream table_file(table_path);
+  const std::string table((std::istreambuf_iterator<char>(table_file)), {});
+  EXPECT_NE(table.find("TTFT ms p50/p95/p99"), std::string::npos);
+
+  // Every request failing is a failed run.
+  MockBehaviour failing;
+  failing.status = 503;
+  MockOpenAiServer broken(failing);
+  EXPECT_EQ(run_command(testing::tandem_binary() + " bench --url " + broken.url() +
+                        " --model m -c 1 --requests 1 > /dev/null 2>&1"),
+            1);
+  std::filesystem::remove_all(dir);
 }
 
 TEST(BenchEndpoint, ResolvesUrls) {

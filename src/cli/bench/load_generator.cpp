@@ -279,7 +279,7 @@ LevelResult run_closed_level(const BenchOptions& options, const BenchResult& ben
   }
   std::sort(result.records.begin(), result.records.end(),
             [](const RequestRecord& a, const RequestRecord& b) { return a.start_s < b.start_s; });
-  summarize_level(result);
+  summarize_level(result, options.max_tokens);
   return result;
 }
 
@@ -359,7 +359,7 @@ LevelResult run_open_level(const BenchOptions& options, const BenchResult& bench
   result.records = std::move(records);
   std::sort(result.records.begin(), result.records.end(),
             [](const RequestRecord& a, const RequestRecord& b) { return a.start_s < b.start_s; });
-  summarize_level(result);
+  summarize_level(result, options.max_tokens);
   return result;
 }
 
@@ -413,7 +413,7 @@ Endpoint resolve_endpoint(const std::string& url, bool chat) {
   return endpoint;
 }
 
-void summarize_level(LevelResult& level) {
+void summarize_level(LevelResult& level, int max_tokens) {
   std::vector<double> decode, ttft, e2e, itl;
   int64_t prompt_sum = 0;
   int prompt_count = 0;
@@ -421,6 +421,7 @@ void summarize_level(LevelResult& level) {
   level.errors = 0;
   level.errors_by_kind.clear();
   level.output_tokens = 0;
+  level.short_requests = 0;
   for (const RequestRecord& r : level.records) {
     if (!r.ok) {
       ++level.errors;
@@ -428,6 +429,7 @@ void summarize_level(LevelResult& level) {
       continue;
     }
     level.output_tokens += r.output_tokens;
+    if (r.output_tokens < max_tokens) ++level.short_requests;
     e2e.push_back(r.e2e_s);
     if (r.ttft_s >= 0) {
       ttft.push_back(r.ttft_s);

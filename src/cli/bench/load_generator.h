@@ -68,6 +68,7 @@ struct LevelResult {
   int requests = 0;
   int errors = 0;
   std::map<std::string, int> errors_by_kind;
+  int short_requests = 0;          // successful but under max_tokens: ignore_eos not honoured?
   int64_t output_tokens = 0;       // of successful requests
   double output_tok_s = 0;         // output_tokens / wall_s
   double mean_prompt_tokens = -1;  // from usage; -1 when no server reported it
@@ -86,7 +87,7 @@ struct BenchResult {
 };
 
 // Computes the level's aggregates from its records and wall time.
-void summarize_level(LevelResult& level);
+void summarize_level(LevelResult& level, int max_tokens);
 
 // Runs every level; calls `on_level` after each (for progress output). Throws
 // tandem::Error for bad options or when the model cannot be discovered.

@@ -65,6 +65,10 @@ std::string format_table(const BenchResult& result) {
     for (const auto& [kind, count] : level.errors_by_kind) {
       out += str_cat("         ", count, " x ", kind, "\n");
     }
+    if (level.short_requests > 0) {
+      out += str_cat("         ", level.short_requests, " x fewer than ", result.options.max_tokens,
+                     " output tokens (does the server honour ignore_eos?)\n");
+    }
   }
   out +=
       "out tok/s: all output tokens / wall time of the level; req tok/s: median per-request\n"
@@ -102,6 +106,7 @@ ordered_json to_json(const BenchResult& result) {
     l["requests"] = level.requests;
     l["errors"] = level.errors;
     l["errors_by_kind"] = level.errors_by_kind;
+    l["short_requests"] = level.short_requests;
     l["output_tokens"] = level.output_tokens;
     l["output_tok_s"] = level.output_tok_s;
     l["mean_prompt_tokens"] = number(level.mean_prompt_tokens < 0 ? NAN : level.mean_prompt_tokens);
