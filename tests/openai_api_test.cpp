@@ -382,5 +382,22 @@ TEST(OpenAiErrors, OneMappingToHttp) {
   EXPECT_EQ(internal.body["error"]["type"], "server_error");
 }
 
+TEST(OpenAiErrors, Authorization) {
+  EXPECT_NO_THROW(check_authorization("", ""));  // no key configured
+  EXPECT_NO_THROW(check_authorization("Bearer s3cret", "s3cret"));
+  for (const char* header : {"", "s3cret", "Bearer ", "Bearer s3cre", "Bearer s3cret2",
+                             "Bearer S3cret", "Basic s3cret"}) {
+    try {
+      check_authorization(header, "s3cret");
+      ADD_FAILURE() << "accepted '" << header << "'";
+    } catch (const ApiError& e) {
+      const HttpError error = to_http_error(e);
+      EXPECT_EQ(error.status, 401) << header;
+      EXPECT_EQ(error.body["error"]["type"], "authentication_error");
+      EXPECT_EQ(error.body["error"]["code"], "invalid_api_key");
+    }
+  }
+}
+
 }  // namespace
 }  // namespace tandem

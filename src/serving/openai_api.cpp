@@ -88,6 +88,25 @@ HttpError to_http_error(const std::exception& error) {
   return make_http_error(ApiErrorKind::kInternal, error.what(), "", "", 0);
 }
 
+void check_authorization(std::string_view header, std::string_view api_key) {
+  if (api_key.empty()) return;
+  constexpr std::string_view kScheme = "Bearer ";
+  if (header.substr(0, kScheme.size()) != kScheme) {
+    throw ApiError(ApiErrorKind::kAuthentication,
+                   "Missing API key: send the header 'Authorization: Bearer KEY'", "",
+                   "invalid_api_key");
+  }
+  const std::string_view given = header.substr(kScheme.size());
+  unsigned char difference = given.size() == api_key.size() ? 0 : 1;
+  for (size_t i = 0; i < api_key.size(); ++i) {
+    const char g = i < given.size() ? given[i] : '\0';
+    difference |= static_cast<unsigned char>(g ^ api_key[i]);
+  }
+  if (difference != 0) {
+    throw ApiError(ApiErrorKind::kAuthentication, "Incorrect API key", "", "invalid_api_key");
+  }
+}
+
 namespace {
 
 // ---------------------------------------------------------------- validation helpers

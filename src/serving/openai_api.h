@@ -75,6 +75,11 @@ const char* error_type(ApiErrorKind kind);
 // anything else 500.
 HttpError to_http_error(const std::exception& error);
 
+// Checks an Authorization header ("Bearer KEY") against the server's key; throws
+// ApiError kAuthentication when it is missing or wrong. No check when api_key is empty.
+// The comparison takes the same time wherever the first difference is.
+void check_authorization(std::string_view header, std::string_view api_key);
+
 // ---------------------------------------------------------------- requests
 
 enum class ApiEndpoint { kChatCompletions, kCompletions };
