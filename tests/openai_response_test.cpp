@@ -108,3 +108,31 @@ TEST(OpenAiResponse, SseFramingAndModels) {
 
 }  // namespace
 }  // namespace tandem
+
+namespace tandem {
+namespace {
+
+TEST(OpenAiTemplate, MessagesAndToolsInTheHuggingFaceShape) {
+  const CompletionRequest r = parse_request(ApiEndpoint::kChatCompletions, R"({
+    "messages": [
+      {"role": "user", "content": "weather?", "name": "ann"},
+      {"role": "assistant", "content": null, "tool_calls": [
+        {"id": "c1", "type": "function", "function": {"name": "w", "arguments": "{\"city\":\"Oslo\"}"}},
+        {"id": "c2", "type": "function", "function": {"name": "v", "arguments": "not json"}}]},
+      {"role": "tool", "tool_call_id": "c1", "content": "sunny"}],
+    "tools": [{"type": "function", "function": {"name": "w", "description": "Weather",
+               "parameters": {"type": "object"}}}]})",
+                                            {});
+  EXPECT_EQ(template_messages(r.messages).dump(),
+            R"([{"role":"user","content":"weather?","name":"ann"},)"
+            R"({"role":"assistant","content":null,"tool_calls":[)"
+            R"({"id":"c1","type":"function","function":{"name":"w","arguments":{"city":"Oslo"}}},)"
+            R"({"id":"c2","type":"function","function":{"name":"v","arguments":"not json"}}]},)"
+            R"({"role":"tool","content":"sunny","tool_call_id":"c1"}])");
+  EXPECT_EQ(template_tools(r.tools).dump(),
+            R"([{"type":"function","function":{"name":"w","description":"Weather",)"
+            R"("parameters":{"type":"object"}}}])");
+}
+
+}  // namespace
+}  // namespace tandem

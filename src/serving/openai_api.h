@@ -148,6 +148,12 @@ struct ParseOptions {
 CompletionRequest parse_request(ApiEndpoint endpoint, std::string_view body,
                                 const ParseOptions& options);
 
+// The messages and tools as a chat template reads them (the Hugging Face shape):
+// content null for tool-call-only messages, tool call arguments as a JSON object when
+// they parse as one (templates apply `tojson` to them) and as the text otherwise.
+nlohmann::ordered_json template_messages(const std::vector<ChatMessage>& messages);
+nlohmann::ordered_json template_tools(const std::vector<ToolDefinition>& tools);
+
 // ---------------------------------------------------------------- responses
 
 enum class ApiFinishReason { kStop, kLength, kToolCalls };
