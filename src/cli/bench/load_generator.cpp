@@ -238,6 +238,7 @@ LevelResult run_closed_level(const BenchOptions& options, const BenchResult& ben
   Clock::time_point level_start;
   std::vector<std::vector<RequestRecord>> per_client(concurrency);
   std::vector<std::thread> clients;
+  clients.reserve(concurrency);
   for (int c = 0; c < concurrency; ++c) {
     clients.emplace_back([&, c] {
       auto client = make_client(bench.endpoint, options.timeout_s);
@@ -310,6 +311,7 @@ LevelResult run_open_level(const BenchOptions& options, const BenchResult& bench
 
   const int workers = total > 0 ? std::min(options.max_in_flight, total) : options.max_in_flight;
   std::vector<std::thread> pool;
+  pool.reserve(workers);
   for (int w = 0; w < workers; ++w) {
     pool.emplace_back([&] {
       auto client = make_client(bench.endpoint, options.timeout_s);
