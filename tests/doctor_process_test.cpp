@@ -128,9 +128,17 @@ class DoctorProcess : public ::testing::Test {
     return path;
   }
   std::string start_node(const std::string& name, std::vector<std::string> extra) {
-    std::vector<std::string> args = {testing::tandem_binary(), "node", "--listen", "127.0.0.1:0",
-                                     "--name", name, "--secret-file", secret_, "--cache-dir",
-                                     dir_ + "/cache-" + name, "--models-dir",
+    std::vector<std::string> args = {testing::tandem_binary(),
+                                     "node",
+                                     "--listen",
+                                     "127.0.0.1:0",
+                                     "--name",
+                                     name,
+                                     "--secret-file",
+                                     secret_,
+                                     "--cache-dir",
+                                     dir_ + "/cache-" + name,
+                                     "--models-dir",
                                      dir_ + "/models-" + name};
     args.insert(args.end(), extra.begin(), extra.end());
     nodes_.push_back(std::make_unique<Process>(args, dir_ + "/" + name + ".log"));
@@ -149,9 +157,17 @@ class DoctorProcess : public ::testing::Test {
     ASSERT_TRUE(nodes_[0]->wait_for("member joined: b-", Ms(5000))) << nodes_[0]->output();
   }
   DoctorRun doctor(std::vector<std::string> extra) {
-    std::vector<std::string> args = {testing::tandem_binary(), "doctor", "--json", "--cache-dir",
-                                     dir_ + "/cache", "--bandwidth-mib", "16", "--pings", "3",
-                                     "--bulk-bytes", "1048576"};
+    std::vector<std::string> args = {testing::tandem_binary(),
+                                     "doctor",
+                                     "--json",
+                                     "--cache-dir",
+                                     dir_ + "/cache",
+                                     "--bandwidth-mib",
+                                     "16",
+                                     "--pings",
+                                     "3",
+                                     "--bulk-bytes",
+                                     "1048576"};
     args.insert(args.end(), extra.begin(), extra.end());
     const std::string log = dir_ + "/doctor-" + std::to_string(runs_++) + ".log";
     Process child(args, log);
@@ -190,8 +206,8 @@ TEST_F(DoctorProcess, OneMachinePassesAndAHugeContextFailsTheMemoryPlan) {
   EXPECT_EQ(ok.exit_code, 0) << ok.output;
   ASSERT_TRUE(ok.report.is_object()) << ok.output;
   EXPECT_EQ(ok.report["fail"], 0) << ok.output;
-  for (const char* name : {"cpu", "memory", "model file", "model hash", "memory bandwidth",
-                           "memory plan"}) {
+  for (const char* name :
+       {"cpu", "memory", "model file", "model hash", "memory bandwidth", "memory plan"}) {
     const auto* g = gate(ok, name);
     ASSERT_NE(g, nullptr) << name << "\n" << ok.output;
     EXPECT_NE((*g)["status"], "FAIL") << g->dump();

@@ -198,15 +198,18 @@ TEST(DoctorGates, RdmaAbsentFallsBackToTcp) {
 
 TEST(DoctorGates, ClockSkewWarnsAboveTheThreshold) {
   const DoctorThresholds limits;  // 100 ms
-  EXPECT_EQ(clock_gate({}, limits).status, GateStatus::kPass);
+  const std::vector<NodeInfo> nodes = {node("a-1", "a"), node("b-2", "b")};
+  EXPECT_EQ(clock_gate({}, nodes, limits).status, GateStatus::kPass);
   std::vector<LinkReport> links = {link("a-1", "b-2", 100, 1e9, 300),
                                    link("b-2", "a-1", 100, 1e9, -250'000)};
-  const Gate skewed = clock_gate(links, limits);
+  const Gate skewed = clock_gate(links, nodes, limits);
   EXPECT_EQ(skewed.status, GateStatus::kWarn);
-  EXPECT_TRUE(contains(skewed.measured, "250.00 ms (b-2 -> a-1)"));
+  EXPECT_TRUE(contains(skewed.measured, "250.00 ms (b -> a)"));
   EXPECT_TRUE(contains(skewed.fix, "NTP"));
   links[1].error = "timeout";  // a failed measurement says nothing of the clocks
-  EXPECT_EQ(clock_gate(links, limits).status, GateStatus::kPass);
+  EXPECT_EQ(clock_gate(links, nodes, limits).status, GateStatus::kPass);
+  links.push_back(link("client", "a-1", 100, 1e9, 200'000));
+  EXPECT_TRUE(contains(clock_gate(links, nodes, limits).measured, "200.00 ms (here -> a)"));
 }
 
 TEST(DoctorGates, MemoryPlanFailsWithTheNumbers) {
@@ -218,7 +221,8 @@ TEST(DoctorGates, MemoryPlanFailsWithTheNumbers) {
   EXPECT_EQ(fits.gate.status, GateStatus::kPass) << fits.gate.measured;
   ASSERT_TRUE(fits.placement);
   EXPECT_EQ(fits.placement->stages.size(), 2u);
-  EXPECT_TRUE(contains(fits.gate.measured, "a layers 0-1 needs 2.25 GiB of 3.00 GiB free"));
+  // 2 GiB of weights + 2 layers x 4096 tokens x 1 KiB of KV (8 MiB) + 256 MiB overhead.
+  EXPECT_TRUE(contains(fits.gate.measured, "a layers 0-1 needs 2.26 GiB of 3.00 GiB free"));
 
   const PlanCheck one = memory_plan_gate(model, {two[0]}, options);
   EXPECT_EQ(one.gate.status, GateStatus::kFail);

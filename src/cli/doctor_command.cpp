@@ -108,7 +108,8 @@ void run_doctor_command(const DoctorArguments& args) {
   if (report.failed()) {
     std::string names;
     for (const auto& gate : report.gates) {
-      if (gate.status == cluster::GateStatus::kFail) names += (names.empty() ? "" : ", ") + gate.name;
+      if (gate.status == cluster::GateStatus::kFail)
+        names += (names.empty() ? "" : ", ") + gate.name;
     }
     throw Error(str_cat(report.count(cluster::GateStatus::kFail), " gate(s) failed: ", names));
   }

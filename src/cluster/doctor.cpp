@@ -25,7 +25,8 @@ std::string gib(uint64_t bytes) {
 }
 std::string mib(double bytes) { return format("%.1f MiB", bytes / double(1 << 20)); }
 std::string rate(double bytes_per_s) {
-  if (bytes_per_s >= double(1ull << 30)) return format("%.1f GiB/s", bytes_per_s / double(1ull << 30));
+  if (bytes_per_s >= double(1ull << 30))
+    return format("%.1f GiB/s", bytes_per_s / double(1ull << 30));
   return format("%.1f MiB/s", bytes_per_s / double(1 << 20));
 }
 std::string ms(double seconds) { return format("%.2f ms", seconds * 1e3); }
@@ -129,8 +130,8 @@ Gate model_file_gate(const std::string& path, const std::string& architecture,
 
 Gate model_hash_gate(const FileHash& hash, const std::string& error) {
   if (!error.empty()) return fail("model hash", error, "check that the file is readable");
-  std::string measured = str_cat("sha256 ", hash.sha256.substr(0, 16), "..., ",
-                                 gib(hash.size_bytes), ", ");
+  std::string measured =
+      str_cat("sha256 ", hash.sha256.substr(0, 16), "..., ", gib(hash.size_bytes), ", ");
   measured += hash.cached ? str_cat("cached in ", hash.sidecar)
                           : str_cat("computed in ", format("%.2f s", hash.seconds),
                                     hash.sidecar.empty() ? " (no writable place to cache it)"
@@ -168,8 +169,9 @@ Gate reach_gate(const std::string& entry, const std::string& entry_error,
   }
   std::vector<std::string> names;
   for (const NodeInfo& n : status.nodes) names.push_back(str_cat(n.name, " ", n.listen_address));
-  return pass("cluster reach", str_cat(status.nodes.size(), " nodes answered and authenticated: ",
-                                       join_list(names, ", ")));
+  return pass(
+      "cluster reach",
+      str_cat(status.nodes.size(), " nodes answered and authenticated: ", join_list(names, ", ")));
 }
 
 Gate version_gate(const std::vector<NodeInfo>& nodes, const std::string& local_version) {
@@ -195,8 +197,8 @@ std::vector<Gate> link_gates(const std::vector<LinkReport>& links,
   std::vector<Gate> gates;
   for (const LinkReport& link : links) {
     if (link.from_node == "client") continue;  // the doctor's own links say nothing of serving
-    const std::string name =
-        str_cat("link ", node_label(nodes, link.from_node), " -> ", node_label(nodes, link.to_node));
+    const std::string name = str_cat("link ", node_label(nodes, link.from_node), " -> ",
+                                     node_label(nodes, link.to_node));
     if (!link.error.empty()) {
       gates.push_back(fail(name, link.error,
                            "nodes must reach each other's --listen address: check the advertised "
@@ -217,10 +219,11 @@ std::vector<Gate> link_gates(const std::vector<LinkReport>& links,
                           limits.prefill_tokens, "-token prefill crosses in ", ms(prefill_s));
     }
     if (link.latency_median_us > limits.link_latency_warn_us) {
-      gates.push_back(warn(name, measured,
-                           str_cat("round trip above ", format("%.0f us", limits.link_latency_warn_us),
-                                   ": every token pays it at each stage boundary; use a wired "
-                                   "LAN, fewer stages, or larger batches")));
+      gates.push_back(
+          warn(name, measured,
+               str_cat("round trip above ", format("%.0f us", limits.link_latency_warn_us),
+                       ": every token pays it at each stage boundary; use a wired "
+                       "LAN, fewer stages, or larger batches")));
     } else if (link.bandwidth_bytes_per_s < limits.link_bandwidth_warn_bytes_per_s) {
       gates.push_back(warn(name, measured,
                            str_cat("below ", rate(limits.link_bandwidth_warn_bytes_per_s),
@@ -243,28 +246,32 @@ Gate rdma_gate(const std::vector<NodeInfo>& nodes) {
     }
   }
   if (!without.empty()) {
-    return warn("rdma", str_cat("no RDMA device on ", join_list(without, ", "),
-                                with.empty() ? "" : str_cat(" (present on ", join_list(with, "; "), ")"),
-                                ": links fall back to TCP"),
+    return warn("rdma",
+                str_cat("no RDMA device on ", join_list(without, ", "),
+                        with.empty() ? "" : str_cat(" (present on ", join_list(with, "; "), ")"),
+                        ": links fall back to TCP"),
                 "TCP works; for lower latency install RDMA NICs with rdma-core on every node "
                 "(devices appear under /sys/class/infiniband)");
   }
   return pass("rdma", join_list(with, "; "));
 }
 
-Gate clock_gate(const std::vector<LinkReport>& links, const DoctorThresholds& limits) {
+Gate clock_gate(const std::vector<LinkReport>& links, const std::vector<NodeInfo>& nodes,
+                const DoctorThresholds& limits) {
   double worst = 0;
   std::string worst_link;
   for (const LinkReport& link : links) {
     if (!link.error.empty()) continue;
     if (std::abs(link.clock_offset_us) >= std::abs(worst)) {
       worst = link.clock_offset_us;
-      worst_link = str_cat(link.from_node, " -> ", link.to_node);
+      const std::string from =
+          link.from_node == "client" ? "here" : node_label(nodes, link.from_node);
+      worst_link = str_cat(from, " -> ", node_label(nodes, link.to_node));
     }
   }
   if (worst_link.empty()) return pass("clock skew", "no link measured");
-  const std::string measured = str_cat("largest offset ", ms(std::abs(worst) * 1e-6), " (",
-                                       worst_link, ")");
+  const std::string measured =
+      str_cat("largest offset ", ms(std::abs(worst) * 1e-6), " (", worst_link, ")");
   if (std::abs(worst) > limits.clock_skew_warn_us) {
     return warn("clock skew", measured,
                 "run NTP (chrony or systemd-timesyncd) on every node: otherwise log and metric "
@@ -291,10 +298,9 @@ PlanCheck memory_plan_gate(const ModelFootprint& model, const std::vector<NodeCa
                              " needs ", gib(s.total_bytes), " of ",
                              gib(nodes[s.node].free_memory_bytes), " free"));
   }
-  out.gate = pass("memory plan",
-                  str_cat(join_list(stages, "; "), " (", options.sequences, " x ",
-                          options.context_length, " tokens of KV cache; about ",
-                          ms(out.placement->token_seconds), " per token)"));
+  out.gate = pass("memory plan", str_cat(join_list(stages, "; "), " (", options.sequences, " x ",
+                                         options.context_length, " tokens of KV cache; about ",
+                                         ms(out.placement->token_seconds), " per token)"));
   return out;
 }
 
@@ -363,8 +369,8 @@ Gate model_copies_gate(const std::vector<NodeInfo>& nodes,
 bool DoctorReport::failed() const { return count(GateStatus::kFail) > 0; }
 
 size_t DoctorReport::count(GateStatus status) const {
-  return static_cast<size_t>(std::count_if(
-      gates.begin(), gates.end(), [status](const Gate& g) { return g.status == status; }));
+  return static_cast<size_t>(std::count_if(gates.begin(), gates.end(),
+                                           [status](const Gate& g) { return g.status == status; }));
 }
 
 std::vector<ModelFileReport> query_model_files(Transport& transport, const Secret& secret,

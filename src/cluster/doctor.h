@@ -24,7 +24,7 @@ enum class GateStatus { kPass, kWarn, kFail };
 const char* status_name(GateStatus status);  // "PASS", "WARN", "FAIL"
 
 struct Gate {
-  std::string name;      // e.g. "memory bandwidth", "link a -> b"
+  std::string name;  // e.g. "memory bandwidth", "link a -> b"
   GateStatus status = GateStatus::kPass;
   std::string measured;  // what was found, with its numbers
   std::string fix;       // what to do; empty on PASS
@@ -64,7 +64,9 @@ std::vector<Gate> link_gates(const std::vector<LinkReport>& links,
                              const std::vector<NodeInfo>& nodes, uint64_t hidden_size,
                              const DoctorThresholds& limits);
 Gate rdma_gate(const std::vector<NodeInfo>& nodes);
-Gate clock_gate(const std::vector<LinkReport>& links, const DoctorThresholds& limits);
+// Links from the doctor itself (from "client") count too: they compare this machine's clock.
+Gate clock_gate(const std::vector<LinkReport>& links, const std::vector<NodeInfo>& nodes,
+                const DoctorThresholds& limits);
 
 struct PlanCheck {
   Gate gate;

@@ -36,8 +36,8 @@ ModelFacts check_model(const DoctorOptions& options, std::vector<Gate>& gates) {
   } catch (const Error& e) {
     error = e.what();
   }
-  gates.push_back(model_file_gate(options.model_path,
-                                  facts.file ? facts.file->architecture() : "", error));
+  gates.push_back(
+      model_file_gate(options.model_path, facts.file ? facts.file->architecture() : "", error));
   if (!facts.file) return facts;
   FileHash hash;
   std::string hash_error;
@@ -98,7 +98,7 @@ void check_cluster(const DoctorOptions& options, Transport& transport, const Mod
     gates.push_back(std::move(gate));
   }
   gates.push_back(rdma_gate(status.nodes));
-  gates.push_back(clock_gate(status.links, options.limits));
+  gates.push_back(clock_gate(status.links, status.nodes, options.limits));
   if (!model.footprint || status.nodes.empty()) return;
 
   std::vector<bool> has_model(status.nodes.size(), false);
@@ -128,11 +128,11 @@ void check_cluster(const DoctorOptions& options, Transport& transport, const Mod
 
 DoctorReport run_doctor(const DoctorOptions& options, Transport& transport) {
   DoctorReport report;
-  const NodeInfo local =
-      collect_node_info({"local", "this machine", options.tandem_version, "", options.cache_dir}, 0);
+  const NodeInfo local = collect_node_info(
+      {"local", "this machine", options.tandem_version, "", options.cache_dir}, 0);
   report.gates.push_back(simd_gate(local.simd, local.cores));
-  report.gates.push_back(memory_gate(local.memory_available_bytes, local.memory_total_bytes,
-                                     options.limits));
+  report.gates.push_back(
+      memory_gate(local.memory_available_bytes, local.memory_total_bytes, options.limits));
 
   ModelFacts model;
   if (!options.model_path.empty()) model = check_model(options, report.gates);
@@ -148,8 +148,8 @@ DoctorReport run_doctor(const DoctorOptions& options, Transport& transport) {
   if (options.join) {
     check_cluster(options, transport, model, read_bytes_per_s, report);
   } else if (model.footprint) {
-    report.capacities = {NodeCapacity{"this machine", local.memory_available_bytes,
-                                      read_bytes_per_s, 0, 0}};
+    report.capacities = {
+        NodeCapacity{"this machine", local.memory_available_bytes, read_bytes_per_s, 0, 0}};
     PlacementOptions placement_options;
     placement_options.context_length = options.context_length;
     placement_options.sequences = options.sequences;

@@ -128,8 +128,7 @@ std::string sidecar_path(const FileStamp& stamp, const std::string& cache_dir) {
     throw Error("SHA-256 of a path failed");
   }
   const std::string name = std::filesystem::path(stamp.path).filename().string();
-  return (std::filesystem::path(cache_dir) / (name + "." + to_hex(digest, 8) + ".sha256"))
-      .string();
+  return (std::filesystem::path(cache_dir) / (name + "." + to_hex(digest, 8) + ".sha256")).string();
 }
 
 FileHash hash_model_file(const std::string& path, const std::string& cache_dir) {

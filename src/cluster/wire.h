@@ -278,9 +278,9 @@ struct ModelFileReport {
   std::string path;  // where the node looked
   bool present = false;
   uint64_t size_bytes = 0;
-  std::string sha256;         // lower-case hex of the whole file; empty when not hashed
-  double hash_seconds = 0;    // time spent hashing now (0 when the cached hash was used)
-  std::string error;          // empty when the look-up succeeded
+  std::string sha256;       // lower-case hex of the whole file; empty when not hashed
+  double hash_seconds = 0;  // time spent hashing now (0 when the cached hash was used)
+  std::string error;        // empty when the look-up succeeded
   bool operator==(const ModelFileReport&) const = default;
 };
 
