@@ -24,6 +24,7 @@ int run(int argc, char** argv) {
   add_logits_command(app);
   add_synth_command(app);
   add_bench_command(app);
+  add_doctor_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -15,5 +15,6 @@ void add_cluster_command(CLI::App& app);
 void add_logits_command(CLI::App& app);
 void add_synth_command(CLI::App& app);
 void add_bench_command(CLI::App& app);
+void add_doctor_command(CLI::App& app);
 
 }  // namespace tandem::cli
