@@ -3,10 +3,7 @@
 // agrees with the reference README on every shipped model.
 
 #include <gtest/gtest.h>
-#include <spawn.h>
-#include <sys/wait.h>
 
-#include <fcntl.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -18,41 +15,13 @@
 #include <string>
 #include <vector>
 
+#include "run_tandem.h"
 #include "test_paths.h"
-
-extern char** environ;
 
 namespace {
 
-struct RunResult {
-  int exit_code = -1;  // -1: killed by a signal
-  std::string out;
-  std::string err;
-};
-
-RunResult run_tandem(const std::vector<std::string>& args, const std::string& scratch) {
-  const std::string out_path = scratch + ".out", err_path = scratch + ".err";
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 1, out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  posix_spawn_file_actions_addopen(&actions, 2, err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  std::vector<std::string> argv_storage = {tandem::testing::tandem_binary()};
-  argv_storage.insert(argv_storage.end(), args.begin(), args.end());
-  std::vector<char*> argv;
-  for (auto& a : argv_storage) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  pid_t pid = 0;
-  RunResult result;
-  if (posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ) != 0) return result;
-  posix_spawn_file_actions_destroy(&actions);
-  int status = 0;
-  waitpid(pid, &status, 0);
-  if (WIFEXITED(status)) result.exit_code = WEXITSTATUS(status);
-  std::ifstream out(out_path), err(err_path);
-  result.out.assign(std::istreambuf_iterator<char>(out), {});
-  result.err.assign(std::istreambuf_iterator<char>(err), {});
-  return result;
-}
+using tandem::testing::RunResult;
+using tandem::testing::run_tandem;
 
 std::vector<uint8_t> read_all(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -140,6 +109,34 @@ TEST(GgufMutation, InspectJsonMatchesTheReferenceReadme) {
                   t.contains("bytes"));
     }
   }
+}
+
+}  // namespace
+
+namespace {
+
+TEST(InspectCommand, Qwen35At122BShapeWithoutWeights) {
+  TANDEM_REQUIRE_SHARED();
+  const std::string path = "/tmp/tandem-122b-" + std::to_string(getpid()) + ".gguf";
+  auto synth = tandem::testing::run_tandem(
+      {"synth", "--preset", "qwen3.5-122b-a10b", "--no-weights", "--vocab-from",
+       tandem::testing::reference_path("tokenizer-tiny4096-qwen35pre.gguf"), "--out", path},
+      path);
+  ASSERT_EQ(synth.exit_code, 0) << synth.err;
+  auto inspect = tandem::testing::run_tandem({"inspect", "--json", path}, path);
+  ASSERT_EQ(inspect.exit_code, 0) << inspect.err;
+  const auto json = nlohmann::json::parse(inspect.out);
+  EXPECT_EQ(json["architecture"], "qwen35moe");
+  // 122B parameters (the vocabulary here is the tiny one, so a little less than the
+  // published 122.1B with the full 248k vocabulary).
+  const double billions = json["parameter_count"].get<double>() / 1e9;
+  EXPECT_GT(billions, 119.0);
+  EXPECT_LT(billions, 123.0);
+  ASSERT_EQ(json["layers"].size(), 49u);  // 48 blocks + the tensors outside them
+  // Every fourth block is full attention, a little smaller than a DeltaNet block.
+  const auto& layers = json["layers"];
+  EXPECT_LT(layers[4]["parameters"].get<uint64_t>(), layers[1]["parameters"].get<uint64_t>());
+  std::filesystem::remove(path);
 }
 
 }  // namespace

@@ -2,7 +2,9 @@
 
 #include <CLI/CLI.hpp>
 #include <cstdio>
+#include <map>
 #include <memory>
+#include <vector>
 #include <nlohmann/json.hpp>
 #include <string>
 
@@ -66,6 +68,41 @@ std::string human_bytes(uint64_t bytes) {
   return out;
 }
 
+// Parameters and bytes per layer ("blk.N."), and of the tensors outside the layers.
+struct LayerSize {
+  std::string name;  // "blk.N" or "other"
+  uint64_t parameters = 0;
+  uint64_t bytes = 0;
+};
+
+std::vector<LayerSize> layer_sizes(const ModelFile& model) {
+  std::map<int64_t, LayerSize> layers;  // -1: not in a layer
+  for (const TensorInfo& t : model.tensors()) {
+    int64_t index = -1;
+    if (t.name.rfind("blk.", 0) == 0) {
+      const size_t dot = t.name.find('.', 4);
+      try {
+        index = std::stoll(t.name.substr(4, dot - 4));
+      } catch (const std::exception&) {
+        index = -1;
+      }
+    }
+    LayerSize& size = layers[index];
+    size.name = index < 0 ? "other" : "blk." + std::to_string(index);
+    size.parameters += t.element_count();
+    size.bytes += t.bytes;
+  }
+  std::vector<LayerSize> out;
+  for (auto& [index, size] : layers) out.push_back(size);
+  return out;
+}
+
+uint64_t parameter_count(const ModelFile& model) {
+  uint64_t elements = 0;
+  for (const TensorInfo& t : model.tensors()) elements += t.element_count();
+  return elements;
+}
+
 void print_json(const ModelFile& model) {
   nlohmann::ordered_json out;
   out["file"] = model.path();
@@ -87,6 +124,12 @@ void print_json(const ModelFile& model) {
   out["tensor_count"] = model.tensors().size();
   out["tensors"] = std::move(tensors);
   out["total_tensor_bytes"] = model.total_tensor_bytes();
+  out["parameter_count"] = parameter_count(model);
+  nlohmann::ordered_json layers = nlohmann::ordered_json::array();
+  for (const LayerSize& l : layer_sizes(model)) {
+    layers.push_back({{"name", l.name}, {"parameters", l.parameters}, {"bytes", l.bytes}});
+  }
+  out["layers"] = std::move(layers);
   std::puts(out.dump(1).c_str());
 }
 
@@ -109,8 +152,12 @@ void print_text(const ModelFile& model) {
     std::printf("%-40s %-6s %-26s %12llu\n", t.name.c_str(), std::string(type_name(t.type)).c_str(),
                 shape_text(t).c_str(), static_cast<unsigned long long>(t.bytes));
   }
-  uint64_t elements = 0;
-  for (const TensorInfo& t : model.tensors()) elements += t.element_count();
+  const uint64_t elements = parameter_count(model);
+  std::printf("\n%-10s %16s %12s\n", "layer", "parameters", "size");
+  for (const LayerSize& l : layer_sizes(model)) {
+    std::printf("%-10s %16llu %12s\n", l.name.c_str(), static_cast<unsigned long long>(l.parameters),
+                human_bytes(l.bytes).c_str());
+  }
   std::printf("\n%zu tensors, %llu parameters, %s of tensor data\n", model.tensors().size(),
               static_cast<unsigned long long>(elements), human_bytes(model.total_tensor_bytes()).c_str());
 }
