@@ -21,6 +21,7 @@ int run(int argc, char** argv) {
   add_tokenize_command(app);
   add_node_command(app);
   add_cluster_command(app);
+  add_logits_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

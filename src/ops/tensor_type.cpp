@@ -68,8 +68,8 @@ std::optional<TensorType> parse_tensor_type(std::string_view name) {
 
 size_t row_bytes(TensorType type, uint64_t elements) {
   const auto& info = traits(type);
-  TANDEM_CHECK(elements % info.block_elements == 0, "row of ", elements, " elements of ",
-               info.name, " is not whole blocks");
+  TANDEM_CHECK(elements % info.block_elements == 0, "row of ", elements, " elements of ", info.name,
+               " is not whole blocks");
   return static_cast<size_t>(elements / info.block_elements * info.block_bytes);
 }
 

@@ -1,0 +1,152 @@
+#include "model/blocks.h"
+
+#include <cmath>
+
+#include "ops/attention.h"
+#include "ops/kernels.h"
+#include "ops/router.h"
+#include "platform/error.h"
+
+namespace tandem {
+
+void rms_norm_rows(const FloatMatrix& x, std::span<const float> weight, float eps,
+                   FloatMatrix& out) {
+  out.reset(x.rows(), x.cols());
+  for (size_t t = 0; t < x.rows(); ++t) rms_norm(x.row(t), weight, eps, out.row(t));
+}
+
+void attention_block(const AttentionWeights& weights, const AttentionOptions& options,
+                     const Batch& batch, FloatMatrix& hidden, KvCache& cache,
+                     const ComputeContext& context) {
+  const size_t tokens = batch.size();
+  const size_t dim = options.head_dim;
+  TANDEM_CHECK(hidden.rows() == tokens, "hidden rows ", hidden.rows(), " for ", tokens, " tokens");
+  FloatMatrix normed;
+  rms_norm_rows(hidden, weights.norm, options.rms_eps, normed);
+
+  FloatMatrix q;  // [tokens][head_count * dim]
+  FloatMatrix k;  // [tokens][kv_head_count * dim]
+  FloatMatrix v;  // [tokens][kv_head_count * dim]
+  matmul(context.mode, weights.q, normed, q, context.pool);
+  matmul(context.mode, weights.k, normed, k, context.pool);
+  matmul(context.mode, weights.v, normed, v, context.pool);
+
+  // Per-head QK-norm, then RoPE at each token's position.
+  for (size_t t = 0; t < tokens; ++t) {
+    const int32_t position = batch.positions[t];
+    for (size_t h = 0; h < options.head_count; ++h) {
+      std::span<float> head = q.row(t).subspan(h * dim, dim);
+      if (!weights.q_norm.empty()) rms_norm(head, weights.q_norm, options.rms_eps, head);
+      rope_neox(head, position, options.rope_dims, options.rope_theta);
+    }
+    for (size_t h = 0; h < options.kv_head_count; ++h) {
+      std::span<float> head = k.row(t).subspan(h * dim, dim);
+      if (!weights.k_norm.empty()) rms_norm(head, weights.k_norm, options.rms_eps, head);
+      rope_neox(head, position, options.rope_dims, options.rope_theta);
+    }
+    cache.write(options.layer, batch.sequence_ids[t], position, k.row(t), v.row(t));
+  }
+
+  const AttentionShape shape{options.head_count, options.kv_head_count, dim,
+                             1.0f / std::sqrt(static_cast<float>(dim))};
+  FloatMatrix attended(tokens, options.head_count * dim);  // [tokens][head_count * dim]
+  context.pool.parallel_for(tokens * options.head_count, [&](size_t begin, size_t end, size_t) {
+    std::vector<float> scores;
+    for (size_t item = begin; item < end; ++item) {
+      const size_t t = item / options.head_count;
+      const size_t h = item % options.head_count;
+      const int32_t sequence = batch.sequence_ids[t];
+      // Causal window: the sequence's positions up to and including this token's.
+      const size_t key_count = static_cast<size_t>(batch.positions[t]) + 1;
+      scores.resize(key_count);
+      attend_head(shape, h, q.row(t), cache.keys(options.layer, sequence),
+                  cache.values(options.layer, sequence), key_count, scores,
+                  attended.row(t).subspan(h * dim, dim));
+    }
+  });
+
+  FloatMatrix projected;  // [tokens][hidden]
+  matmul(context.mode, weights.output, attended, projected, context.pool);
+  for (size_t t = 0; t < tokens; ++t) add_in_place(hidden.row(t), projected.row(t));
+}
+
+void swiglu_ffn(const WeightMatrix& gate, const WeightMatrix& up, const WeightMatrix& down,
+                const FloatMatrix& x, FloatMatrix& out, const ComputeContext& context) {
+  FloatMatrix gated;  // [tokens][ffn]
+  FloatMatrix upped;  // [tokens][ffn]
+  matmul(context.mode, gate, x, gated, context.pool);
+  matmul(context.mode, up, x, upped, context.pool);
+  for (size_t t = 0; t < x.rows(); ++t) swiglu(gated.row(t), upped.row(t), gated.row(t));
+  matmul(context.mode, down, gated, out, context.pool);
+}
+
+void dense_ffn_block(const DenseFfnWeights& weights, const FfnOptions& options, FloatMatrix& hidden,
+                     const ComputeContext& context) {
+  FloatMatrix normed;
+  rms_norm_rows(hidden, weights.norm, options.rms_eps, normed);
+  FloatMatrix out;
+  swiglu_ffn(weights.gate, weights.up, weights.down, normed, out, context);
+  for (size_t t = 0; t < hidden.rows(); ++t) add_in_place(hidden.row(t), out.row(t));
+}
+
+Routing route_tokens(const WeightMatrix& router, const FloatMatrix& x, const MoeOptions& options,
+                     const ComputeContext& context) {
+  FloatMatrix logits;  // [tokens][experts]
+  matmul(context.mode, router, x, logits, context.pool);
+  const size_t k = options.experts_used;
+  Routing routing{k, std::vector<int32_t>(x.rows() * k), std::vector<float>(x.rows() * k)};
+  const RouterOptions router_options{k, options.renormalize};
+  for (size_t t = 0; t < x.rows(); ++t) {
+    route_top_k(logits.row(t), router_options,
+                std::span<int32_t>(routing.experts).subspan(t * k, k),
+                std::span<float>(routing.weights).subspan(t * k, k));
+  }
+  return routing;
+}
+
+void mixture_of_experts(const MoeFfnWeights& weights, const Routing& routing, const FloatMatrix& x,
+                        FloatMatrix& out, const ComputeContext& context) {
+  const size_t tokens = x.rows();
+  const size_t k = routing.experts_used;
+  const size_t width = weights.down.empty() ? 0 : weights.down.front().rows;
+  // Weighted output of every (token, slot): [tokens * k][width].
+  FloatMatrix slot_out(tokens * k, width);
+  std::vector<size_t> members;  // (token * k + slot) routed to the current expert
+  FloatMatrix gathered;
+  FloatMatrix expert_out;
+  for (size_t e = 0; e < weights.gate.size(); ++e) {
+    members.clear();
+    for (size_t i = 0; i < tokens * k; ++i) {
+      if (routing.experts[i] == static_cast<int32_t>(e)) members.push_back(i);
+    }
+    if (members.empty()) continue;
+    gathered.reset(members.size(), x.cols());
+    for (size_t m = 0; m < members.size(); ++m) {
+      const auto source = x.row(members[m] / k);
+      std::copy(source.begin(), source.end(), gathered.row(m).begin());
+    }
+    swiglu_ffn(weights.gate[e], weights.up[e], weights.down[e], gathered, expert_out, context);
+    for (size_t m = 0; m < members.size(); ++m) {
+      const float weight = routing.weights[members[m]];
+      std::span<float> target = slot_out.row(members[m]);
+      const auto source = expert_out.row(m);
+      for (size_t i = 0; i < width; ++i) target[i] = source[i] * weight;
+    }
+  }
+  out.reset(tokens, width);
+  for (size_t t = 0; t < tokens; ++t) {
+    for (size_t s = 0; s < k; ++s) add_in_place(out.row(t), slot_out.row(t * k + s));
+  }
+}
+
+void moe_ffn_block(const MoeFfnWeights& weights, const MoeOptions& options, FloatMatrix& hidden,
+                   const ComputeContext& context) {
+  FloatMatrix normed;
+  rms_norm_rows(hidden, weights.norm, options.rms_eps, normed);
+  const Routing routing = route_tokens(weights.router, normed, options, context);
+  FloatMatrix out;
+  mixture_of_experts(weights, routing, normed, out, context);
+  for (size_t t = 0; t < hidden.rows(); ++t) add_in_place(hidden.row(t), out.row(t));
+}
+
+}  // namespace tandem

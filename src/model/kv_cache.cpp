@@ -1,0 +1,69 @@
+#include "model/kv_cache.h"
+
+#include <algorithm>
+
+#include "platform/error.h"
+
+namespace tandem {
+
+KvCache::KvCache(size_t layer_count, size_t kv_width, size_t max_positions)
+    : layer_count_(layer_count), kv_width_(kv_width), max_positions_(max_positions) {}
+
+void KvCache::write(size_t layer, int32_t sequence_id, int32_t position, std::span<const float> key,
+                    std::span<const float> value) {
+  TANDEM_CHECK(layer < layer_count_ && key.size() == kv_width_ && value.size() == kv_width_,
+               "kv write layer ", layer, " sizes ", key.size(), " ", value.size());
+  auto& layers = sequences_[sequence_id];
+  if (layers.empty()) layers.resize(layer_count_);
+  LayerRows& rows = layers[layer];
+  const size_t length = rows.keys.size() / kv_width_;
+  if (position < 0 || static_cast<size_t>(position) > length) {
+    throw Error(str_cat("sequence ", sequence_id, ": position ", position,
+                        " does not follow its cached length ", length));
+  }
+  if (static_cast<size_t>(position) >= max_positions_) {
+    throw Error(str_cat("sequence ", sequence_id, ": position ", position,
+                        " exceeds the context length ", max_positions_));
+  }
+  const size_t offset = static_cast<size_t>(position) * kv_width_;
+  rows.keys.resize(offset);
+  rows.values.resize(offset);
+  rows.keys.insert(rows.keys.end(), key.begin(), key.end());
+  rows.values.insert(rows.values.end(), value.begin(), value.end());
+}
+
+const KvCache::LayerRows* KvCache::find(size_t layer, int32_t sequence_id) const {
+  TANDEM_CHECK(layer < layer_count_, "layer ", layer, " of ", layer_count_);
+  auto it = sequences_.find(sequence_id);
+  if (it == sequences_.end()) return nullptr;
+  return &it->second[layer];
+}
+
+std::span<const float> KvCache::keys(size_t layer, int32_t sequence_id) const {
+  const LayerRows* rows = find(layer, sequence_id);
+  return rows ? std::span<const float>(rows->keys) : std::span<const float>();
+}
+
+std::span<const float> KvCache::values(size_t layer, int32_t sequence_id) const {
+  const LayerRows* rows = find(layer, sequence_id);
+  return rows ? std::span<const float>(rows->values) : std::span<const float>();
+}
+
+size_t KvCache::length(size_t layer, int32_t sequence_id) const {
+  const LayerRows* rows = find(layer, sequence_id);
+  return rows ? rows->keys.size() / kv_width_ : 0;
+}
+
+void KvCache::remove(int32_t sequence_id) { sequences_.erase(sequence_id); }
+
+void KvCache::truncate(int32_t sequence_id, size_t length) {
+  auto it = sequences_.find(sequence_id);
+  if (it == sequences_.end()) return;
+  for (LayerRows& rows : it->second) {
+    const size_t keep = std::min(rows.keys.size(), length * kv_width_);
+    rows.keys.resize(keep);
+    rows.values.resize(keep);
+  }
+}
+
+}  // namespace tandem

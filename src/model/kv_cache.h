@@ -1,0 +1,51 @@
+#pragma once
+// KvCache: F32 keys (after RoPE) and values per layer and per sequence, growing with
+// the context. A sequence's layer holds rows for positions 0 .. length - 1, each row
+// [kv_heads * head_dim]. Writing position p requires p <= length: p == length appends,
+// p < length overwrites and drops everything after it (a sequence rewound to p).
+// Only the layers a node runs are ever filled, so a pipeline stage holding layers
+// [first, last) keeps the same type.
+
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <span>
+#include <vector>
+
+namespace tandem {
+
+class KvCache {
+ public:
+  KvCache(size_t layer_count, size_t kv_width, size_t max_positions);
+
+  size_t layer_count() const { return layer_count_; }
+  size_t kv_width() const { return kv_width_; }
+  size_t max_positions() const { return max_positions_; }
+
+  // Stores key and value of `position`; throws Error for a gap or past max_positions.
+  void write(size_t layer, int32_t sequence_id, int32_t position, std::span<const float> key,
+             std::span<const float> value);
+  // Rows 0 .. length - 1 of a sequence's layer: [length][kv_width].
+  std::span<const float> keys(size_t layer, int32_t sequence_id) const;
+  std::span<const float> values(size_t layer, int32_t sequence_id) const;
+  size_t length(size_t layer, int32_t sequence_id) const;
+
+  // Forgets a sequence; its id may be reused.
+  void remove(int32_t sequence_id);
+  // Keeps positions 0 .. length - 1 of a sequence in every layer.
+  void truncate(int32_t sequence_id, size_t length);
+
+ private:
+  struct LayerRows {
+    std::vector<float> keys;    // [length][kv_width]
+    std::vector<float> values;  // [length][kv_width]
+  };
+  const LayerRows* find(size_t layer, int32_t sequence_id) const;
+
+  size_t layer_count_;
+  size_t kv_width_;
+  size_t max_positions_;
+  std::map<int32_t, std::vector<LayerRows>> sequences_;  // id -> [layer_count]
+};
+
+}  // namespace tandem

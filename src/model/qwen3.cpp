@@ -1,0 +1,104 @@
+// Qwen3 (dense) and Qwen3-MoE. Per layer:
+//   hidden += attn_output(attention(rope(q_norm(attn_q x)), rope(k_norm(attn_k x)), attn_v x)),
+//             x = rms_norm(hidden) * attn_norm
+//   hidden += ffn(rms_norm(hidden) * ffn_norm)
+// where ffn is a SwiGLU (qwen3) or the renormalized top-k mixture of SwiGLU experts
+// (qwen3moe). Then logits = output(rms_norm(hidden) * output_norm).
+
+#include <variant>
+#include <vector>
+
+#include "model/architectures.h"
+#include "ops/kernels.h"
+#include "platform/error.h"
+
+namespace tandem {
+namespace {
+
+struct Qwen3Layer {
+  AttentionWeights attention;
+  std::variant<DenseFfnWeights, MoeFfnWeights> ffn;
+};
+
+class Qwen3Model final : public Model {
+ public:
+  Qwen3Model(const ModelFile& file, ModelConfig config, const ModelOptions& options,
+             ThreadPool& pool)
+      : Model(std::move(config), options, pool) {
+    const WeightLookup lookup(file);
+    embedding_ = load_embedding_weights(lookup, config_);
+    layers_.reserve(config_.layer_count);
+    for (size_t layer = 0; layer < config_.layer_count; ++layer) {
+      Qwen3Layer weights{load_attention_weights(lookup, config_, layer), DenseFfnWeights{}};
+      if (config_.is_moe()) {
+        weights.ffn = load_moe_ffn_weights(lookup, config_, layer);
+      } else {
+        weights.ffn = load_dense_ffn_weights(lookup, config_, layer);
+      }
+      layers_.push_back(std::move(weights));
+    }
+  }
+
+  FloatMatrix embed(const Batch& batch) const override {
+    validate(batch);
+    FloatMatrix hidden(batch.size(), config_.hidden);  // [tokens][hidden]
+    for (size_t t = 0; t < batch.size(); ++t) {
+      dequantize_weight_row(embedding_.token_embedding, static_cast<size_t>(batch.tokens[t]),
+                            hidden.row(t));
+    }
+    return hidden;
+  }
+
+  void run_layers(size_t first_layer, size_t last_layer, const Batch& batch, FloatMatrix& hidden,
+                  KvCache& cache) const override {
+    TANDEM_CHECK(first_layer <= last_layer && last_layer <= layers_.size(), "layers ", first_layer,
+                 "..", last_layer, " of ", layers_.size());
+    validate(batch);
+    for (size_t layer = first_layer; layer < last_layer; ++layer) {
+      const Qwen3Layer& weights = layers_[layer];
+      attention_block(weights.attention, attention_options(layer), batch, hidden, cache, context_);
+      if (const auto* dense = std::get_if<DenseFfnWeights>(&weights.ffn)) {
+        dense_ffn_block(*dense, FfnOptions{config_.rms_eps}, hidden, context_);
+      } else {
+        const MoeOptions options{config_.experts_used, /*renormalize=*/true, config_.rms_eps};
+        moe_ffn_block(std::get<MoeFfnWeights>(weights.ffn), options, hidden, context_);
+      }
+    }
+  }
+
+  FloatMatrix output(const Batch& batch, const FloatMatrix& hidden) const override {
+    TANDEM_CHECK(hidden.rows() == batch.size(), "hidden rows ", hidden.rows());
+    FloatMatrix normed(batch.logit_count(), config_.hidden);  // rows that want logits
+    size_t row = 0;
+    for (size_t t = 0; t < batch.size(); ++t) {
+      if (!batch.wants_logits[t]) continue;
+      rms_norm(hidden.row(t), embedding_.output_norm, config_.rms_eps, normed.row(row++));
+    }
+    FloatMatrix logits;  // [rows][vocab]
+    matmul(context_.mode, embedding_.output, normed, logits, context_.pool);
+    return logits;
+  }
+
+ private:
+  AttentionOptions attention_options(size_t layer) const {
+    return {layer,
+            config_.head_count,
+            config_.kv_head_count,
+            config_.head_dim,
+            config_.rope_dims,
+            config_.rope_theta,
+            config_.rms_eps};
+  }
+
+  EmbeddingWeights embedding_;
+  std::vector<Qwen3Layer> layers_;
+};
+
+}  // namespace
+
+std::unique_ptr<Model> make_qwen3_model(const ModelFile& file, ModelConfig config,
+                                        const ModelOptions& options, ThreadPool& pool) {
+  return std::make_unique<Qwen3Model>(file, std::move(config), options, pool);
+}
+
+}  // namespace tandem

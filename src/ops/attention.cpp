@@ -1,0 +1,46 @@
+#include "ops/attention.h"
+
+#include "ops/kernels.h"
+#include "platform/error.h"
+
+namespace tandem {
+
+void attend_head(const AttentionShape& shape, size_t head, std::span<const float> query,
+                 std::span<const float> keys, std::span<const float> values, size_t key_count,
+                 std::span<float> scores, std::span<float> out) {
+  const size_t dim = shape.head_dim;
+  const size_t kv_width = shape.kv_head_count * dim;
+  TANDEM_CHECK(shape.kv_head_count > 0 && shape.head_count % shape.kv_head_count == 0, "heads ",
+               shape.head_count, " / kv heads ", shape.kv_head_count);
+  TANDEM_CHECK(head < shape.head_count && query.size() == shape.head_count * dim &&
+                   keys.size() >= key_count * kv_width && values.size() >= key_count * kv_width &&
+                   scores.size() >= key_count && out.size() >= dim,
+               "attention buffer sizes");
+  const size_t kv_head = head / (shape.head_count / shape.kv_head_count);
+  const float* q = query.data() + head * dim;
+  for (size_t j = 0; j < key_count; ++j) {
+    const float* k = keys.data() + j * kv_width + kv_head * dim;
+    float dot = 0.0f;
+    for (size_t i = 0; i < dim; ++i) dot += q[i] * k[i];
+    scores[j] = dot * shape.scale;
+  }
+  softmax(scores.first(key_count));
+  for (size_t i = 0; i < dim; ++i) out[i] = 0.0f;
+  for (size_t j = 0; j < key_count; ++j) {
+    const float* v = values.data() + j * kv_width + kv_head * dim;
+    const float p = scores[j];
+    for (size_t i = 0; i < dim; ++i) out[i] += p * v[i];
+  }
+}
+
+void attend(const AttentionShape& shape, std::span<const float> query, std::span<const float> keys,
+            std::span<const float> values, size_t key_count, std::span<float> scores,
+            std::span<float> out) {
+  TANDEM_CHECK(out.size() == shape.head_count * shape.head_dim, "attention output size");
+  for (size_t h = 0; h < shape.head_count; ++h) {
+    attend_head(shape, h, query, keys, values, key_count, scores,
+                out.subspan(h * shape.head_dim, shape.head_dim));
+  }
+}
+
+}  // namespace tandem

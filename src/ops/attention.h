@@ -1,0 +1,32 @@
+#pragma once
+// Causal grouped-query attention of one query row over a run of cached keys and
+// values (scaled dot products, softmax, weighted sum of values), in F32 as llama.cpp
+// computes it with an F32 KV cache and flash attention off.
+
+#include <cstddef>
+#include <span>
+
+namespace tandem {
+
+struct AttentionShape {
+  size_t head_count = 0;  // query heads
+  size_t kv_head_count =
+      0;  // key/value heads; query head h reads kv head h / (head_count / kv_head_count)
+  size_t head_dim = 0;
+  float scale = 1.0f;  // multiplies q.k, usually 1 / sqrt(head_dim)
+};
+
+// query: [head_count * head_dim]; keys, values: [key_count][kv_head_count * head_dim]
+// (positions 0 .. key_count - 1 of one sequence, the causal window of the query);
+// scores: scratch of key_count floats; out: [head_count * head_dim].
+void attend(const AttentionShape& shape, std::span<const float> query, std::span<const float> keys,
+            std::span<const float> values, size_t key_count, std::span<float> scores,
+            std::span<float> out);
+
+// One head only (head < head_count), writing out[0 .. head_dim): the unit of work
+// the forward pass spreads over threads.
+void attend_head(const AttentionShape& shape, size_t head, std::span<const float> query,
+                 std::span<const float> keys, std::span<const float> values, size_t key_count,
+                 std::span<float> scores, std::span<float> out);
+
+}  // namespace tandem

@@ -1,0 +1,71 @@
+#include "ops/kernels.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "platform/error.h"
+
+namespace tandem {
+
+void rms_norm(std::span<const float> x, std::span<const float> weight, float eps,
+              std::span<float> out) {
+  TANDEM_CHECK(weight.size() == x.size() && out.size() == x.size(), "rms_norm sizes ", x.size(),
+               " ", weight.size(), " ", out.size());
+  // Sum of squares in double, as ggml_compute_forward_rms_norm does.
+  double sum = 0.0;
+  for (float v : x) sum += static_cast<double>(v) * static_cast<double>(v);
+  const float mean = static_cast<float>(sum / static_cast<double>(x.size()));
+  const float scale = 1.0f / std::sqrt(mean + eps);
+  for (size_t i = 0; i < x.size(); ++i) out[i] = x[i] * scale * weight[i];
+}
+
+void rope_neox(std::span<float> head, int position, size_t rope_dims, float theta_base) {
+  TANDEM_CHECK(rope_dims % 2 == 0 && rope_dims <= head.size(), "rope over ", rope_dims, " of ",
+               head.size(), " dims");
+  const size_t half = rope_dims / 2;
+  // The angle is advanced by a float multiply per pair, as ggml's rope cache does; the
+  // rounding of this recurrence is part of what llama.cpp computes.
+  const float theta_scale = std::pow(theta_base, -2.0f / static_cast<float>(rope_dims));
+  float theta = static_cast<float>(position);
+  for (size_t i = 0; i < half; ++i) {
+    const float cos_theta = std::cos(theta);
+    const float sin_theta = std::sin(theta);
+    const float x0 = head[i];
+    const float x1 = head[i + half];
+    head[i] = x0 * cos_theta - x1 * sin_theta;
+    head[i + half] = x0 * sin_theta + x1 * cos_theta;
+    theta *= theta_scale;
+  }
+}
+
+void softmax(std::span<float> x) {
+  if (x.empty()) return;
+  const float max_value = *std::max_element(x.begin(), x.end());
+  double sum = 0.0;
+  for (float& v : x) {
+    v = std::exp(v - max_value);
+    sum += v;
+  }
+  const float inverse = static_cast<float>(1.0 / sum);
+  for (float& v : x) v *= inverse;
+}
+
+void swiglu(std::span<const float> gate, std::span<const float> up, std::span<float> out) {
+  TANDEM_CHECK(gate.size() == up.size() && out.size() == up.size(), "swiglu sizes");
+  for (size_t i = 0; i < out.size(); ++i) out[i] = silu(gate[i]) * up[i];
+}
+
+void add_in_place(std::span<float> x, std::span<const float> y) {
+  TANDEM_CHECK(x.size() == y.size(), "add sizes ", x.size(), " ", y.size());
+  for (size_t i = 0; i < x.size(); ++i) x[i] += y[i];
+}
+
+size_t argmax(std::span<const float> x) {
+  size_t best = 0;
+  for (size_t i = 1; i < x.size(); ++i) {
+    if (x[i] > x[best]) best = i;
+  }
+  return best;
+}
+
+}  // namespace tandem

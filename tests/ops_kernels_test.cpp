@@ -1,0 +1,242 @@
+// Forward-pass kernels against formulas evaluated independently in double.
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <numeric>
+#include <random>
+#include <vector>
+
+#include "model/kv_cache.h"
+#include "ops/attention.h"
+#include "ops/kernels.h"
+#include "ops/matmul.h"
+#include "ops/quant/dequantize.h"
+#include "ops/quant/quantize.h"
+#include "ops/router.h"
+#include "platform/error.h"
+
+namespace tandem {
+namespace {
+
+std::vector<float> random_vector(size_t n, uint32_t seed, float scale = 1.0f) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> dist(0.0f, scale);
+  std::vector<float> out(n);
+  for (float& v : out) v = dist(rng);
+  return out;
+}
+
+TEST(OpsKernels, RmsNormMatchesFormula) {
+  const auto x = random_vector(256, 1);
+  const auto w = random_vector(256, 2);
+  std::vector<float> out(256);
+  rms_norm(x, w, 1e-6f, out);
+  double sum = 0;
+  for (float v : x) sum += double(v) * v;
+  const double scale = 1.0 / std::sqrt(sum / 256 + 1e-6);
+  for (size_t i = 0; i < x.size(); ++i) EXPECT_NEAR(out[i], x[i] * scale * w[i], 1e-5) << i;
+}
+
+TEST(OpsKernels, RopeNeoxRotatesPairsHalfAHeadApart) {
+  const size_t dim = 128;
+  for (size_t rope_dims : {size_t{128}, size_t{32}}) {
+    auto head = random_vector(dim, 3);
+    const auto original = head;
+    const int position = 37;
+    const double theta_base = 1e6;
+    rope_neox(head, position, rope_dims, static_cast<float>(theta_base));
+    const size_t half = rope_dims / 2;
+    for (size_t i = 0; i < half; ++i) {
+      const double angle = position * std::pow(theta_base, -2.0 * double(i) / double(rope_dims));
+      const double x0 = original[i], x1 = original[i + half];
+      EXPECT_NEAR(head[i], x0 * std::cos(angle) - x1 * std::sin(angle), 2e-4) << i;
+      EXPECT_NEAR(head[i + half], x0 * std::sin(angle) + x1 * std::cos(angle), 2e-4) << i;
+    }
+    for (size_t i = rope_dims; i < dim; ++i) EXPECT_EQ(head[i], original[i]);
+  }
+}
+
+TEST(OpsKernels, RopeAtPositionZeroIsIdentity) {
+  auto head = random_vector(64, 4);
+  const auto original = head;
+  rope_neox(head, 0, 64, 10000.0f);
+  EXPECT_EQ(head, original);
+}
+
+TEST(OpsKernels, SoftmaxSwigluArgmax) {
+  std::vector<float> x = {1.0f, 2.0f, 3.0f, 3.0f};
+  softmax(x);
+  const double denominator = std::exp(-2.0) + std::exp(-1.0) + 2.0;
+  EXPECT_NEAR(x[0], std::exp(-2.0) / denominator, 1e-7);
+  EXPECT_NEAR(x[3], 1.0 / denominator, 1e-7);
+  EXPECT_EQ(argmax(x), 2u);  // lowest index on ties
+
+  const std::vector<float> gate = {-2.0f, 0.0f, 1.5f};
+  const std::vector<float> up = {3.0f, 5.0f, -1.0f};
+  std::vector<float> out(3);
+  swiglu(gate, up, out);
+  for (size_t i = 0; i < 3; ++i) {
+    const double g = gate[i];
+    EXPECT_NEAR(out[i], g / (1 + std::exp(-g)) * up[i], 1e-6);
+  }
+}
+
+// A [rows][cols] weight matrix stored as `type`, with its owned bytes.
+struct StoredMatrix {
+  std::vector<uint8_t> bytes;
+  WeightMatrix view;
+};
+
+StoredMatrix store(TensorType type, size_t rows, size_t cols, uint32_t seed) {
+  StoredMatrix m;
+  const size_t stride = row_bytes(type, cols);
+  m.bytes.resize(rows * stride);
+  for (size_t r = 0; r < rows; ++r) {
+    quantize_row(type, random_vector(cols, seed + uint32_t(r), 0.1f), m.bytes.data() + r * stride);
+  }
+  m.view = {type, rows, cols, stride, m.bytes};
+  return m;
+}
+
+FloatMatrix random_rows(size_t rows, size_t cols, uint32_t seed) {
+  FloatMatrix x(rows, cols);
+  const auto values = random_vector(rows * cols, seed);
+  std::copy(values.begin(), values.end(), x.data().begin());
+  return x;
+}
+
+TEST(OpsMatmul, ReferenceIsTheDequantizedProduct) {
+  ThreadPool pool(2);
+  for (TensorType type : {TensorType::kF32, TensorType::kF16, TensorType::kQ8_0, TensorType::kQ4_K,
+                          TensorType::kQ6_K}) {
+    const StoredMatrix w = store(type, 40, 512, 10);
+    const FloatMatrix x = random_rows(3, 512, 20);
+    FloatMatrix y;
+    matmul_reference(w.view, x, y, pool);
+    ASSERT_EQ(y.rows(), 3u);
+    ASSERT_EQ(y.cols(), 40u);
+    std::vector<float> row(512);
+    for (size_t r = 0; r < 40; ++r) {
+      dequantize_row(type, w.view.row_data(r), row);
+      for (size_t t = 0; t < 3; ++t) {
+        double expected = 0, magnitude = 0;
+        for (size_t c = 0; c < 512; ++c) {
+          expected += double(row[c]) * x.row(t)[c];
+          magnitude += std::abs(double(row[c]) * x.row(t)[c]);
+        }
+        // F32 partial sums: error below n * eps * sum |terms|.
+        EXPECT_NEAR(y.row(t)[r], expected, 512 * 1.2e-7 * magnitude + 1e-6)
+            << type_name(type) << " " << r << " " << t;
+      }
+    }
+  }
+}
+
+TEST(OpsMatmul, FastRoundsActivationsToTheWeightsPartner) {
+  ThreadPool pool(2);
+  for (TensorType type :
+       {TensorType::kQ8_0, TensorType::kQ4_K, TensorType::kQ5_K, TensorType::kQ6_K}) {
+    const StoredMatrix w = store(type, 24, 256, 30);
+    const FloatMatrix x = random_rows(2, 256, 40);
+    FloatMatrix fast;
+    FloatMatrix exact;
+    matmul_fast(w.view, x, fast, pool);
+    matmul_reference(w.view, x, exact, pool);
+    const TensorType activation = fast_activation_type(type);
+    std::vector<uint8_t> quantized(row_bytes(activation, 256));
+    std::vector<float> rounded(256);
+    std::vector<float> row(256);
+    for (size_t t = 0; t < 2; ++t) {
+      // The same product computed from the rounded activations in double.
+      quantize_row(activation, x.row(t), quantized.data());
+      dequantize_row(activation, quantized.data(), rounded);
+      for (size_t r = 0; r < 24; ++r) {
+        dequantize_row(type, w.view.row_data(r), row);
+        double expected = 0, magnitude = 0;
+        for (size_t c = 0; c < 256; ++c) {
+          expected += double(row[c]) * rounded[c];
+          magnitude += std::abs(double(row[c]) * x.row(t)[c]);
+        }
+        EXPECT_NEAR(fast.row(t)[r], expected, 1e-5 * magnitude + 1e-6) << type_name(type);
+        // And within the 8-bit rounding of the exact product: |x| / 127 per element.
+        EXPECT_NEAR(fast.row(t)[r], exact.row(t)[r], magnitude / 100) << type_name(type);
+      }
+    }
+  }
+}
+
+TEST(OpsAttention, MatchesNaiveGroupedQueryAttention) {
+  const AttentionShape shape{4, 2, 8, 1.0f / std::sqrt(8.0f)};
+  const size_t keys_count = 5;
+  const auto q = random_vector(4 * 8, 50);
+  const auto k = random_vector(keys_count * 2 * 8, 51);
+  const auto v = random_vector(keys_count * 2 * 8, 52);
+  std::vector<float> scores(keys_count);
+  std::vector<float> out(4 * 8);
+  attend(shape, q, k, v, keys_count, scores, out);
+  for (size_t h = 0; h < 4; ++h) {
+    const size_t g = h / 2;  // two query heads per kv head
+    std::vector<double> s(keys_count);
+    double max_s = -1e30, total = 0;
+    for (size_t j = 0; j < keys_count; ++j) {
+      double dot = 0;
+      for (size_t i = 0; i < 8; ++i) dot += double(q[h * 8 + i]) * k[j * 16 + g * 8 + i];
+      s[j] = dot / std::sqrt(8.0);
+      max_s = std::max(max_s, s[j]);
+    }
+    for (double& value : s) total += (value = std::exp(value - max_s));
+    for (size_t i = 0; i < 8; ++i) {
+      double expected = 0;
+      for (size_t j = 0; j < keys_count; ++j) expected += s[j] / total * v[j * 16 + g * 8 + i];
+      EXPECT_NEAR(out[h * 8 + i], expected, 1e-5) << h << " " << i;
+    }
+  }
+}
+
+TEST(OpsRouter, TopKOfSoftmaxRenormalized) {
+  const std::vector<float> logits = {0.1f, 2.0f, -1.0f, 1.5f, 2.0f};
+  std::vector<int32_t> experts(2);
+  std::vector<float> weights(2);
+  route_top_k(logits, {2, true}, experts, weights);
+  EXPECT_EQ(experts[0], 1);  // tie with 4: the lower id first
+  EXPECT_EQ(experts[1], 4);
+  EXPECT_NEAR(weights[0], 0.5, 1e-6);
+  EXPECT_NEAR(weights[1], 0.5, 1e-6);
+
+  route_top_k(logits, {2, false}, experts, weights);
+  double total = 0;
+  for (float l : logits) total += std::exp(double(l));
+  EXPECT_NEAR(weights[0], std::exp(2.0) / total, 1e-6);
+
+  std::vector<int32_t> three(3);
+  std::vector<float> three_weights(3);
+  route_top_k(logits, {3, true}, three, three_weights);
+  EXPECT_EQ(three[2], 3);
+  const double sum = std::exp(2.0) * 2 + std::exp(1.5);
+  EXPECT_NEAR(three_weights[2], std::exp(1.5) / sum, 1e-6);
+}
+
+TEST(KvCacheTest, AppendsOverwritesAndRejectsGaps) {
+  KvCache cache(2, 4, 8);
+  const std::vector<float> a = {1, 2, 3, 4}, b = {5, 6, 7, 8};
+  cache.write(1, 3, 0, a, b);
+  cache.write(1, 3, 1, b, a);
+  EXPECT_EQ(cache.length(1, 3), 2u);
+  EXPECT_EQ(cache.length(0, 3), 0u);
+  EXPECT_EQ(cache.keys(1, 3)[4], 5.0f);
+  EXPECT_THROW(cache.write(1, 3, 3, a, b), Error);  // gap
+  cache.write(1, 3, 1, a, a);                       // rewind to 1
+  EXPECT_EQ(cache.length(1, 3), 2u);
+  EXPECT_EQ(cache.values(1, 3)[4], 1.0f);
+  cache.truncate(3, 1);
+  EXPECT_EQ(cache.length(1, 3), 1u);
+  cache.remove(3);
+  EXPECT_EQ(cache.length(1, 3), 0u);
+  KvCache small(1, 4, 1);
+  small.write(0, 0, 0, a, b);
+  EXPECT_THROW(small.write(0, 0, 1, a, b), Error);  // past max_positions
+}
+
+}  // namespace
+}  // namespace tandem
