@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The default test suite: build with warnings as errors, run every test, then run the
-# GGUF parser fuzzer for a short time under ASan/UBSan. Long suites live in
+# GGUF parser, cluster wire reader and Jinja engine fuzzers for a short time under ASan/UBSan. Long suites live in
 # scripts/test-long.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,6 +22,12 @@ if command -v clang++-14 >/dev/null; then
   echo "fuzzing the cluster wire reader for ${TANDEM_FUZZ_SECONDS:-60} s"
   build-fuzz/wire_fuzz -max_total_time="${TANDEM_FUZZ_SECONDS:-60}" -max_len=65600 \
     -rss_limit_mb=2048 build-fuzz/wire-corpus 2>&1 | tail -n 3
+  ninja -C build-fuzz -j "$jobs" jinja_fuzz
+  mkdir -p build-fuzz/jinja-corpus
+  cp ../shared/reference/qwen3_chat_template.jinja build-fuzz/jinja-corpus/ 2>/dev/null || true
+  echo "fuzzing the Jinja engine for ${TANDEM_FUZZ_SECONDS:-60} s"
+  build-fuzz/jinja_fuzz -max_total_time="${TANDEM_FUZZ_SECONDS:-60}" -max_len=8192 \
+    -rss_limit_mb=2048 -timeout=10 build-fuzz/jinja-corpus 2>&1 | tail -n 3
 fi
 
 cd build && ctest --output-on-failure -j "$jobs" --timeout 600
