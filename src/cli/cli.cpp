@@ -23,6 +23,8 @@ int run(int argc, char** argv) {
   add_cluster_command(app);
   add_logits_command(app);
   add_bench_command(app);
+  add_serve_command(app);
+  add_run_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -14,5 +14,7 @@ void add_node_command(CLI::App& app);
 void add_cluster_command(CLI::App& app);
 void add_logits_command(CLI::App& app);
 void add_bench_command(CLI::App& app);
+void add_serve_command(CLI::App& app);
+void add_run_command(CLI::App& app);
 
 }  // namespace tandem::cli
