@@ -9,8 +9,8 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
-#include <memory>
 #include <cstdio>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <thread>
@@ -87,9 +87,9 @@ class ServeTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     if (!testing::have_reference()) return;
-    server_ = std::make_unique<ServerProcess>(std::vector<std::string>{testing::tandem_binary(), "serve",
-                                 testing::reference_path("qwen3moe-tiny-Q8_0.gguf"), "--port", "0",
-                                 "--api-key", kKey, "--ctx", "128", "--parallel", "2", "-t", "2"});
+    server_ = std::make_unique<ServerProcess>(std::vector<std::string>{
+        testing::tandem_binary(), "serve", testing::reference_path("qwen3moe-tiny-Q8_0.gguf"),
+        "--port", "0", "--api-key", kKey, "--ctx", "128", "--parallel", "2", "-t", "2"});
   }
   static void TearDownTestSuite() { server_.reset(); }
   void SetUp() override {
@@ -153,21 +153,21 @@ TEST_F(ServeTest, MissingOrWrongKeyIs401) {
 TEST_F(ServeTest, MalformedJsonAndWrongTypesAre400) {
   EXPECT_EQ(expect_error(post("/v1/chat/completions", "{\"model\": "), 400)["type"],
             "invalid_request_error");
-  EXPECT_EQ(expect_error(post("/v1/chat/completions", chat_body(R"(,"max_tokens":"ten")")), 400)
-                ["param"],
-            "max_tokens");
+  EXPECT_EQ(
+      expect_error(post("/v1/chat/completions", chat_body(R"(,"max_tokens":"ten")")), 400)["param"],
+      "max_tokens");
   EXPECT_EQ(
       expect_error(post("/v1/chat/completions", R"({"model":"x","messages":"hi"})"), 400)["param"],
       "messages");
-  EXPECT_EQ(expect_error(post("/v1/chat/completions", chat_body(R"(,"temperature":true)")), 400)
-                ["param"],
-            "temperature");
+  EXPECT_EQ(
+      expect_error(post("/v1/chat/completions", chat_body(R"(,"temperature":true)")), 400)["param"],
+      "temperature");
 }
 
 TEST_F(ServeTest, MaxTokensZeroIs400) {
-  EXPECT_EQ(expect_error(post("/v1/chat/completions", chat_body(R"(,"max_tokens":0)")), 400)
-                ["param"],
-            "max_tokens");
+  EXPECT_EQ(
+      expect_error(post("/v1/chat/completions", chat_body(R"(,"max_tokens":0)")), 400)["param"],
+      "max_tokens");
 }
 
 TEST_F(ServeTest, UnknownModelIs404) {
@@ -178,8 +178,8 @@ TEST_F(ServeTest, UnknownModelIs404) {
 TEST_F(ServeTest, PromptOverTheContextIs400) {
   std::string words;
   for (int i = 0; i < 200; ++i) words += "lighthouse ";
-  const std::string body = std::string(R"({"model":")") + kModel + R"(","prompt":")" + words +
-                           R"(","max_tokens":4})";
+  const std::string body =
+      std::string(R"({"model":")") + kModel + R"(","prompt":")" + words + R"(","max_tokens":4})";
   const json error = expect_error(post("/v1/completions", body), 400);
   EXPECT_NE(error["message"].get<std::string>().find("context"), std::string::npos);
 }
@@ -190,9 +190,9 @@ TEST_F(ServeTest, UnknownRouteIs404) {
 }
 
 TEST_F(ServeTest, StreamsAChatCompletionWithUsage) {
-  const auto result = post("/v1/chat/completions",
-                           chat_body(R"(,"max_tokens":8,"temperature":0,"stream":true,)"
-                                     R"("stream_options":{"include_usage":true})"));
+  const auto result =
+      post("/v1/chat/completions", chat_body(R"(,"max_tokens":8,"temperature":0,"stream":true,)"
+                                             R"("stream_options":{"include_usage":true})"));
   ASSERT_TRUE(result);
   ASSERT_EQ(result->status, 200) << result->body;
   EXPECT_NE(result->get_header_value("Content-Type").find("text/event-stream"), std::string::npos);

@@ -35,6 +35,13 @@ struct RunArgs {
   int32_t context_length = 0;
 };
 
+ChatMessage message(std::string role, std::string content) {
+  ChatMessage out;
+  out.role = std::move(role);
+  out.content = std::move(content);
+  return out;
+}
+
 struct Answer {
   std::string content;
   std::string reasoning;
@@ -106,7 +113,7 @@ void run_run(const RunArgs& args) {
     if (args.raw) {
       request.prompt = *args.prompt;
     } else {
-      request.messages.push_back({.role = "user", .content = *args.prompt});
+      request.messages.push_back(message("user", *args.prompt));
     }
     generate(engine, request, random());
     return;
@@ -126,7 +133,7 @@ void run_run(const RunArgs& args) {
       request.prompt = raw_context + line;
     } else {
       request.messages = history;
-      request.messages.push_back({.role = "user", .content = line});
+      request.messages.push_back(message("user", line));
     }
     try {
       const Answer answer = generate(engine, request, random());
@@ -134,7 +141,7 @@ void run_run(const RunArgs& args) {
         raw_context = request.prompt + answer.content;
       } else {
         history = std::move(request.messages);
-        history.push_back({.role = "assistant", .content = answer.content});
+        history.push_back(message("assistant", answer.content));
       }
     } catch (const Error& e) {
       // The turn is dropped; the conversation so far stays.
@@ -158,8 +165,9 @@ void add_run_command(CLI::App& app) {
   command->add_option("--seed", args->seed, "sampling seed (default: random)");
   command->add_option("-t,--threads", args->threads, "compute threads (default: all cores)");
   command->add_flag("--raw", args->raw, "no chat template: the prompt is the model's input");
-  command->add_option("--ctx", args->context_length,
-                      "positions per sequence (default: the model's context length)")
+  command
+      ->add_option("--ctx", args->context_length,
+                   "positions per sequence (default: the model's context length)")
       ->check(CLI::NonNegativeNumber);
   command->callback([args] { run_run(*args); });
 }

@@ -2,11 +2,11 @@
 // [-t THREADS] [--kv-blocks N]`: an OpenAI-compatible HTTP server with continuous
 // batching over the model on this machine. SIGINT / SIGTERM stop it cleanly.
 
+#include <pthread.h>
 #include <CLI/CLI.hpp>
 #include <csignal>
 #include <cstdio>
 #include <memory>
-#include <pthread.h>
 #include <string>
 #include <thread>
 
@@ -97,14 +97,16 @@ void add_serve_command(CLI::App& app) {
       ->check(CLI::Range(0, 65535));
   command->add_option("--api-key", args->api_key,
                       "require 'Authorization: Bearer KEY' on every route but /health");
-  command->add_option("--ctx", args->context_length,
-                      "positions per sequence (default: the model's context length)")
+  command
+      ->add_option("--ctx", args->context_length,
+                   "positions per sequence (default: the model's context length)")
       ->check(CLI::NonNegativeNumber);
   command->add_option("--parallel", args->parallel, "sequences decoded at once")
       ->check(CLI::Range(1, 1024));
   command->add_option("-t,--threads", args->threads, "compute threads (default: all cores)");
-  command->add_option("--kv-blocks", args->kv_blocks,
-                      "KV budget in blocks of 16 positions (default: --parallel full contexts)")
+  command
+      ->add_option("--kv-blocks", args->kv_blocks,
+                   "KV budget in blocks of 16 positions (default: --parallel full contexts)")
       ->check(CLI::NonNegativeNumber);
   command->callback([args] { run_serve(*args); });
 }

@@ -41,11 +41,10 @@ struct StreamState {
   bool include_usage = false;
   bool finished = false;
   int tool_calls_sent = 0;
-  std::vector<std::string> tool_call_ids;
 };
 
-std::vector<ToolCall> to_api_calls(const std::vector<ParsedToolCall>& parsed, const std::string& id_prefix,
-                                   int first_index) {
+std::vector<ToolCall> to_api_calls(const std::vector<ParsedToolCall>& parsed,
+                                   const std::string& id_prefix, int first_index) {
   std::vector<ToolCall> calls;
   calls.reserve(parsed.size());
   for (size_t i = 0; i < parsed.size(); ++i) {
@@ -104,17 +103,17 @@ void HttpServer::add_routes() {
   // httplib owns the queue it gets from this factory.
   server.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
 
-  server.set_pre_routing_handler([this](const httplib::Request& request,
-                                        httplib::Response& response) {
-    if (request.path == "/health") return httplib::Server::HandlerResponse::Unhandled;
-    try {
-      check_authorization(request.get_header_value("Authorization"), options_.api_key);
-    } catch (const std::exception& e) {
-      write_error(response, e);
-      return httplib::Server::HandlerResponse::Handled;
-    }
-    return httplib::Server::HandlerResponse::Unhandled;
-  });
+  server.set_pre_routing_handler(
+      [this](const httplib::Request& request, httplib::Response& response) {
+        if (request.path == "/health") return httplib::Server::HandlerResponse::Unhandled;
+        try {
+          check_authorization(request.get_header_value("Authorization"), options_.api_key);
+        } catch (const std::exception& e) {
+          write_error(response, e);
+          return httplib::Server::HandlerResponse::Handled;
+        }
+        return httplib::Server::HandlerResponse::Unhandled;
+      });
   server.set_exception_handler(
       [this](const httplib::Request&, httplib::Response& response, std::exception_ptr error) {
         try {
@@ -127,19 +126,21 @@ void HttpServer::add_routes() {
       });
   // Failures httplib finds itself (no route, a malformed request line) come without a
   // body; ours always have one.
-  server.set_error_handler([this](const httplib::Request& request, httplib::Response& response) {
-    if (!response.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
-    const int status = response.status;
-    if (status == 404) {
-      write_error(response, ApiError(ApiErrorKind::kNotFound,
-                                     str_cat("no route for ", request.method, " ", request.path)));
-    } else {
-      write_error(response, ApiError(ApiErrorKind::kInvalidRequest,
-                                     str_cat("malformed request (HTTP ", status, ")")));
-      response.status = status;
-    }
-    return httplib::Server::HandlerResponse::Handled;
-  });
+  server.set_error_handler(httplib::Server::HandlerWithResponse(
+      [this](const httplib::Request& request, httplib::Response& response) {
+        if (!response.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
+        const int status = response.status;
+        if (status == 404) {
+          write_error(response,
+                      ApiError(ApiErrorKind::kNotFound,
+                               str_cat("no route for ", request.method, " ", request.path)));
+        } else {
+          write_error(response, ApiError(ApiErrorKind::kInvalidRequest,
+                                         str_cat("malformed request (HTTP ", status, ")")));
+          response.status = status;
+        }
+        return httplib::Server::HandlerResponse::Handled;
+      }));
 
   server.Get("/health", [](const httplib::Request&, httplib::Response& response) {
     response.set_content(R"({"status":"ok"})", "application/json");
@@ -155,9 +156,10 @@ void HttpServer::add_routes() {
               [this](const httplib::Request& request, httplib::Response& response) {
                 handle_completion(ApiEndpoint::kChatCompletions, request, response);
               });
-  server.Post("/v1/completions", [this](const httplib::Request& request, httplib::Response& response) {
-    handle_completion(ApiEndpoint::kCompletions, request, response);
-  });
+  server.Post("/v1/completions",
+              [this](const httplib::Request& request, httplib::Response& response) {
+                handle_completion(ApiEndpoint::kCompletions, request, response);
+              });
 }
 
 void HttpServer::handle_completion(ApiEndpoint endpoint, const httplib::Request& http_request,
@@ -264,12 +266,12 @@ void HttpServer::handle_completion(ApiEndpoint endpoint, const httplib::Request&
             to_http_error(ApiError(ApiErrorKind::kInternal, "the generation failed")).body);
       } else {
         const ApiFinishReason finish = api_finish(event->finish, saw_tool_calls);
-        tail += sse_event(chat_stream
-                              ? chat_chunk_json(state->meta, ChatDelta{}, finish, usage_field)
-                              : text_chunk_json(state->meta, "", finish, usage_field));
+        tail +=
+            sse_event(chat_stream ? chat_chunk_json(state->meta, ChatDelta{}, finish, usage_field)
+                                  : text_chunk_json(state->meta, "", finish, usage_field));
         if (usage_field) {
-          tail += sse_event(usage_chunk_json(
-              state->meta, state->endpoint, {event->prompt_tokens, event->completion_tokens}));
+          tail += sse_event(usage_chunk_json(state->meta, state->endpoint,
+                                             {event->prompt_tokens, event->completion_tokens}));
         }
       }
       tail += sse_done();
@@ -291,10 +293,9 @@ void HttpServer::handle_completion(ApiEndpoint endpoint, const httplib::Request&
 }
 
 int HttpServer::bind() {
-  const int port = options_.port == 0 ? server_->bind_to_any_port(options_.host)
-                                      : (server_->bind_to_port(options_.host, options_.port)
-                                             ? options_.port
-                                             : -1);
+  const int port = options_.port == 0
+                       ? server_->bind_to_any_port(options_.host)
+                       : (server_->bind_to_port(options_.host, options_.port) ? options_.port : -1);
   if (port < 0) {
     throw Error(str_cat("cannot listen on ", options_.host, ":", options_.port,
                         " (address in use or not available)"));

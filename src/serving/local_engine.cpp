@@ -15,7 +15,8 @@ constexpr int32_t kKvBlockTokens = 16;
 }  // namespace
 
 LocalEngine::LocalEngine(const std::string& model_path, const LocalEngineOptions& options) {
-  if (options.parallel < 1) throw Error(str_cat("--parallel must be at least 1, not ", options.parallel));
+  if (options.parallel < 1)
+    throw Error(str_cat("--parallel must be at least 1, not ", options.parallel));
   if (options.context_length < 0) throw Error(str_cat("--ctx must not be negative"));
   if (!std::filesystem::is_regular_file(model_path)) {
     throw Error(str_cat(model_path, ": no such model file"));

@@ -35,8 +35,7 @@ void LocalModelRunner::launch(const StepPlan& plan) {
     } else {
       cache_.truncate(entry.slot, static_cast<size_t>(entry.keep_positions));
     }
-    auto [it, inserted] = samplers_.try_emplace(entry.request_id, entry.sampling);
-    RequestState& state = it->second;
+    RequestState& state = samplers_.try_emplace(entry.request_id, entry.sampling).first->second;
     for (size_t i = 0; i < entry.tokens.size(); ++i) {
       const int32_t position = entry.first_position + static_cast<int32_t>(i);
       const bool last = i + 1 == entry.tokens.size();

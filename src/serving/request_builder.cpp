@@ -26,7 +26,8 @@ bool ends_inside_reasoning(std::string_view prompt) {
   return prompt.find("</think>", open) == std::string_view::npos;
 }
 
-std::string render_chat_prompt(const CompletionRequest& request, const ChatTemplate& chat_template) {
+std::string render_chat_prompt(const CompletionRequest& request,
+                               const ChatTemplate& chat_template) {
   try {
     return chat_template.render(chat_template_request(request));
   } catch (const ApiError&) {
