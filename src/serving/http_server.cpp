@@ -54,6 +54,11 @@ std::vector<ToolCall> to_api_calls(const std::vector<ParsedToolCall>& parsed,
   return calls;
 }
 
+// Generated text need not be valid UTF-8; bad bytes become U+FFFD rather than an error.
+std::string json_text(const nlohmann::ordered_json& value) {
+  return value.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
+}
+
 bool send(httplib::DataSink& sink, const std::string& bytes) {
   return sink.write(bytes.data(), bytes.size());
 }
@@ -91,7 +96,7 @@ void HttpServer::write_error(httplib::Response& response, const std::exception& 
   const HttpError http = to_http_error(error);
   response.status = http.status;
   for (const auto& [name, value] : http.headers) response.set_header(name, value);
-  response.set_content(http.body.dump(), "application/json");
+  response.set_content(json_text(http.body), "application/json");
 }
 
 void HttpServer::add_routes() {
@@ -146,7 +151,7 @@ void HttpServer::add_routes() {
     response.set_content(R"({"status":"ok"})", "application/json");
   });
   server.Get("/v1/models", [this](const httplib::Request&, httplib::Response& response) {
-    response.set_content(model_list_json({model_.name}, created_).dump(), "application/json");
+    response.set_content(json_text(model_list_json({model_.name}, created_)), "application/json");
   });
   server.Get("/metrics", [this](const httplib::Request&, httplib::Response& response) {
     const ServerMetrics::Gauges gauges = model_.gauges ? model_.gauges() : ServerMetrics::Gauges{};
@@ -203,9 +208,10 @@ void HttpServer::handle_completion(ApiEndpoint endpoint, const httplib::Request&
     const ApiFinishReason finish = api_finish(last.finish, !output.tool_calls.empty());
     if (chat) {
       output.finish = finish;
-      response.set_content(chat_completion_json(meta, output, usage).dump(), "application/json");
+      response.set_content(json_text(chat_completion_json(meta, output, usage)),
+                           "application/json");
     } else {
-      response.set_content(text_completion_json(meta, output.content, finish, usage).dump(),
+      response.set_content(json_text(text_completion_json(meta, output.content, finish, usage)),
                            "application/json");
     }
     return;
