@@ -13,6 +13,7 @@
 
 #include "gguf/model_file.h"
 #include "model/model.h"
+#include "ops/kernels.h"
 #include "serving/engine_core.h"
 #include "test_paths.h"
 
@@ -40,7 +41,7 @@ class LocalRunnerTest : public ::testing::Test {
     FloatMatrix logits = model_->forward(Batch::sequence(prompt, 0, 0, false), cache);
     auto position = static_cast<int32_t>(prompt.size());
     while (true) {
-      out.push_back(argmax(logits.row(0)));
+      out.push_back(static_cast<int32_t>(argmax(logits.row(0))));
       if (static_cast<int32_t>(out.size()) == count) return out;
       const std::vector<int32_t> next = {out.back()};
       logits = model_->forward(Batch::sequence(next, position++, 0, false), cache);
