@@ -67,6 +67,11 @@ class MockOpenAiServer {
     std::lock_guard lock(mutex_);
     return bodies_;
   }
+  // Authorization and Accept-Encoding of each request.
+  std::vector<std::pair<std::string, std::string>> headers() const {
+    std::lock_guard lock(mutex_);
+    return headers_;
+  }
 
  private:
   void handle(const httplib::Request& req, httplib::Response& res) {
@@ -75,6 +80,8 @@ class MockOpenAiServer {
     {
       std::lock_guard lock(mutex_);
       bodies_.push_back(body);
+      headers_.push_back(
+          {req.get_header_value("Authorization"), req.get_header_value("Accept-Encoding")});
     }
     if (behaviour_.status != 200) {
       res.status = behaviour_.status;
@@ -141,6 +148,7 @@ class MockOpenAiServer {
   std::atomic<int> received_{0};
   mutable std::mutex mutex_;
   std::vector<json> bodies_;
+  std::vector<std::pair<std::string, std::string>> headers_;
 };
 
 BenchOptions options_for(const MockOpenAiServer& server) {
@@ -202,6 +210,10 @@ TEST(BenchIntegration, ClosedLoopMeasuresTheMock) {
     prompts.insert(body.at("messages").at(0).at("content").get<std::string>());
   }
   EXPECT_EQ(prompts.size(), server.bodies().size()) << "prompts must differ per request";
+  for (const auto& [authorization, encoding] : server.headers()) {
+    EXPECT_EQ(authorization, "");
+    EXPECT_EQ(encoding, "identity");
+  }
 
   // The reports carry the same numbers.
   const auto doc = to_json(result);
@@ -226,6 +238,7 @@ TEST(BenchIntegration, CompletionsWithoutUsageCountsDeltas) {
   BenchOptions options = options_for(server);
   options.chat = false;
   options.model = "given";
+  options.api_key = "secret";
   options.concurrency = {2};
   options.requests = 3;
   options.warmup = 0;
@@ -239,6 +252,7 @@ TEST(BenchIntegration, CompletionsWithoutUsageCountsDeltas) {
   EXPECT_EQ(server.received(), 3);
   EXPECT_EQ(server.bodies()[0].at("model"), "given");
   EXPECT_TRUE(server.bodies()[0].contains("prompt"));
+  EXPECT_EQ(server.headers()[0].first, "Bearer secret");
 }
 
 TEST(BenchIntegration, CountsHttpErrors) {

@@ -177,6 +177,8 @@ RequestRecord send_request(httplib::Client& client, const Endpoint& endpoint,
   request.headers = headers;
   request.headers.emplace("Content-Type", "application/json");
   request.headers.emplace("Accept", "text/event-stream");
+  // A compressed stream could be buffered by the server's compressor and skew the timings.
+  request.headers.emplace("Accept-Encoding", "identity");
   request.body = body;
   request.response_handler = [&status](const httplib::Response& response) {
     status = response.status;
