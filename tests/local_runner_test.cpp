@@ -29,7 +29,11 @@ class LocalRunnerTest : public ::testing::Test {
  protected:
   void SetUp() override {
     TANDEM_REQUIRE_SHARED();
-    file_ = std::make_unique<ModelFile>(testing::reference_path("qwen3moe-tiny-Q8_0.gguf"));
+    load("qwen3moe-tiny-Q8_0.gguf");
+  }
+  void load(const std::string& name) {
+    model_.reset();
+    file_ = std::make_unique<ModelFile>(testing::reference_path(name));
     pool_ = std::make_unique<ThreadPool>(2);
     model_ = Model::load(*file_, ModelOptions{}, *pool_);
   }
@@ -109,6 +113,28 @@ TEST_F(LocalRunnerTest, ConcurrentRequestsGiveTheTokensOfEachAlone) {
   ASSERT_TRUE(b.wait());
   EXPECT_EQ(a.tokens, expected_a);
   EXPECT_EQ(b.tokens, expected_b);
+}
+
+TEST_F(LocalRunnerTest, RecurrentModelConcurrentRequestsGiveTheTokensOfEachAlone) {
+  load("qwen35moe-tiny-Q8_0.gguf");  // DeltaNet state per slot, beside the KV
+  const std::vector<int32_t> expected_a = direct_greedy(kPromptA, kNewTokens);
+  const std::vector<int32_t> expected_b = direct_greedy(kPromptB, kNewTokens);
+  LocalModelRunner runner(*model_, 256);
+  SchedulerConfig config;
+  config.max_step_tokens = 6;
+  config.recurrent_state = true;
+  EngineCore engine(runner, config, 8);
+  Collected a, b, again;
+  engine.submit(greedy_spec(kPromptA), a.sink());
+  engine.submit(greedy_spec(kPromptB), b.sink());
+  ASSERT_TRUE(a.wait());
+  ASSERT_TRUE(b.wait());
+  EXPECT_EQ(a.tokens, expected_a);
+  EXPECT_EQ(b.tokens, expected_b);
+  // A slot whose state cannot be rewound is started afresh for a different prompt.
+  engine.submit(greedy_spec(kPromptA), again.sink());
+  ASSERT_TRUE(again.wait());
+  EXPECT_EQ(again.tokens, expected_a);
 }
 
 TEST_F(LocalRunnerTest, ReusedPrefixAndSeededSamplingRepeat) {
