@@ -29,4 +29,12 @@ if command -v clang++-14 >/dev/null; then
   done
 fi
 
-cd build && ctest --output-on-failure -j "$jobs" --timeout 600
+(cd build && ctest --output-on-failure -j "$jobs" --timeout 600)
+
+# The HTTP API through the official OpenAI client (tests/api, node:test).
+if command -v node >/dev/null && command -v npm >/dev/null; then
+  [ -d tests/api/node_modules ] || npm ci --prefix tests/api --no-audit --no-fund >/dev/null
+  (cd tests/api && node --test)
+else
+  echo "node / npm not installed: skipping the OpenAI client tests in tests/api"
+fi

@@ -1,4 +1,5 @@
 #include "model/sampler.h"
+#include "ops/kernels.h"
 
 #include "ops/kernels.h"
 

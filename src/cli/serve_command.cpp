@@ -1,0 +1,114 @@
+// `tandem serve MODEL [--host H] [--port P] [--api-key KEY] [--ctx N] [--parallel N]
+// [-t THREADS] [--kv-blocks N]`: an OpenAI-compatible HTTP server with continuous
+// batching over the model on this machine. SIGINT / SIGTERM stop it cleanly.
+
+#include <pthread.h>
+#include <CLI/CLI.hpp>
+#include <csignal>
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "cli/commands.h"
+#include "platform/error.h"
+#include "serving/http_server.h"
+#include "serving/local_engine.h"
+
+namespace tandem::cli {
+namespace {
+
+struct ServeArgs {
+  std::string model_path;
+  std::string host = "127.0.0.1";
+  int port = 8080;
+  std::string api_key;
+  int32_t context_length = 0;
+  int32_t parallel = 4;
+  size_t threads = 0;
+  int32_t kv_blocks = 0;
+};
+
+// SIGINT and SIGTERM, blocked in every thread and taken by sigwait on one.
+sigset_t stop_signals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  return set;
+}
+
+void run_serve(const ServeArgs& args) {
+  // Block before any thread starts, so that every thread inherits the mask and only
+  // the waiter below sees the signals. A vanished client must not kill the server.
+  const sigset_t signals = stop_signals();
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  std::signal(SIGPIPE, SIG_IGN);
+
+  LocalEngineOptions engine_options;
+  engine_options.threads = args.threads;
+  engine_options.context_length = args.context_length;
+  engine_options.parallel = args.parallel;
+  engine_options.kv_blocks = args.kv_blocks;
+  engine_options.max_queued = static_cast<size_t>(args.parallel) * 16;
+  LocalEngine engine(args.model_path, engine_options);
+
+  HttpServerOptions server_options;
+  server_options.host = args.host;
+  server_options.port = args.port;
+  server_options.api_key = args.api_key;
+  // Each streaming client holds a worker for its whole answer; keep spares for the
+  // clients waiting in the queue, /health and /metrics.
+  server_options.threads = static_cast<size_t>(args.parallel) * 2 + 8;
+  const LocalEngine* engine_view = &engine;
+  HttpServer server(ServedModel{engine.model_name(), engine.prompt_context(), engine.service(),
+                                [engine_view] { return engine_view->gauges(); }},
+                    server_options);
+  const int port = server.bind();
+
+  std::thread waiter([&server, signals] {
+    int signal = 0;
+    sigwait(&signals, &signal);
+    std::fprintf(stderr, "tandem serve: %s, stopping\n", signal == SIGINT ? "SIGINT" : "SIGTERM");
+    server.stop();
+  });
+  std::printf("tandem serve: %s (context %d, %d parallel) listening on http://%s:%d\n",
+              engine.model_name().c_str(), engine.context_length(), args.parallel,
+              args.host.c_str(), port);
+  std::fflush(stdout);
+  try {
+    server.run();
+  } catch (...) {
+    pthread_kill(waiter.native_handle(), SIGTERM);
+    waiter.join();
+    throw;
+  }
+  waiter.join();
+}
+
+}  // namespace
+
+void add_serve_command(CLI::App& app) {
+  auto* command = app.add_subcommand("serve", "OpenAI-compatible HTTP server for a GGUF model");
+  auto args = std::make_shared<ServeArgs>();
+  command->add_option("model", args->model_path, "GGUF model file")->required();
+  command->add_option("--host", args->host, "address to listen on (default: loopback only)");
+  command->add_option("--port", args->port, "TCP port (0: any free port)")
+      ->check(CLI::Range(0, 65535));
+  command->add_option("--api-key", args->api_key,
+                      "require 'Authorization: Bearer KEY' on every route but /health");
+  command
+      ->add_option("--ctx", args->context_length,
+                   "positions per sequence (default: the model's context length)")
+      ->check(CLI::NonNegativeNumber);
+  command->add_option("--parallel", args->parallel, "sequences decoded at once")
+      ->check(CLI::Range(1, 1024));
+  command->add_option("-t,--threads", args->threads, "compute threads (default: all cores)");
+  command
+      ->add_option("--kv-blocks", args->kv_blocks,
+                   "KV budget in blocks of 16 positions (default: --parallel full contexts)")
+      ->check(CLI::NonNegativeNumber);
+  command->callback([args] { run_serve(*args); });
+}
+
+}  // namespace tandem::cli
