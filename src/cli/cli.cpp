@@ -25,7 +25,6 @@ int run(int argc, char** argv) {
   add_synth_command(app);
   add_bench_command(app);
   add_doctor_command(app);
-  add_bench_command(app);
   add_serve_command(app);
   add_run_command(app);
   try {

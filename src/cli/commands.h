@@ -16,7 +16,6 @@ void add_logits_command(CLI::App& app);
 void add_synth_command(CLI::App& app);
 void add_bench_command(CLI::App& app);
 void add_doctor_command(CLI::App& app);
-void add_bench_command(CLI::App& app);
 void add_serve_command(CLI::App& app);
 void add_run_command(CLI::App& app);
 
