@@ -30,28 +30,8 @@ class Planner {
   Planner(const ModelFootprint& model, const std::vector<NodeCapacity>& nodes, const PlacementOptions& options)
       : model_(model), nodes_(nodes), options_(options), layers_(model.layers.size()) {}
 
-  // The stage node `n` would be for layers [first, end); total_bytes = max when it cannot hold it.
   StagePlan stage(size_t n, size_t first, size_t end, bool is_first, bool is_last) const {
-    const NodeCapacity& node = nodes_[n];
-    StagePlan s;
-    s.node = n;
-    s.first_layer = first;
-    s.end_layer = end;
-    s.has_embedding = is_first;
-    s.has_output = is_last;
-    s.weight_bytes = model_.weight_bytes(first, end) + (is_first ? model_.embedding_bytes : 0) +
-                     (is_last ? model_.output_bytes : 0);
-    if (is_first && is_last && model_.tied_embeddings) s.weight_bytes -= model_.embedding_bytes;
-    s.cache_bytes = model_.cache_bytes(first, end, options_.context_length, options_.sequences);
-    s.total_bytes = s.weight_bytes + s.cache_bytes + options_.overhead_bytes;
-    const double bytes_read = static_cast<double>(model_.active_bytes(first, end) +
-                                                  (is_last ? model_.output_active_bytes : 0));
-    s.compute_seconds = node.weight_read_bytes_per_s > 0 ? bytes_read / node.weight_read_bytes_per_s : kInfinity;
-    if (!is_last) {
-      const double activation = static_cast<double>(model_.hidden_size * options_.activation_bytes_per_value);
-      s.hop_seconds = node.link_latency_s + (node.link_bytes_per_s > 0 ? activation / node.link_bytes_per_s : kInfinity);
-    }
-    return s;
+    return plan_stage(model_, nodes_, n, first, end, is_first, is_last, options_);
   }
 
   bool fits(const StagePlan& s) const { return s.total_bytes <= nodes_[s.node].free_memory_bytes; }
@@ -134,6 +114,34 @@ class Planner {
 };
 
 }  // namespace
+
+StagePlan plan_stage(const ModelFootprint& model, const std::vector<NodeCapacity>& nodes, size_t n,
+                     size_t first, size_t end, bool is_first, bool is_last,
+                     const PlacementOptions& options) {
+  const NodeCapacity& node = nodes[n];
+  StagePlan s;
+  s.node = n;
+  s.first_layer = first;
+  s.end_layer = end;
+  s.has_embedding = is_first;
+  s.has_output = is_last;
+  s.weight_bytes = model.weight_bytes(first, end) + (is_first ? model.embedding_bytes : 0) +
+                   (is_last ? model.output_bytes : 0);
+  if (is_first && is_last && model.tied_embeddings) s.weight_bytes -= model.embedding_bytes;
+  s.cache_bytes = model.cache_bytes(first, end, options.context_length, options.sequences);
+  s.total_bytes = s.weight_bytes + s.cache_bytes + options.overhead_bytes;
+  const double bytes_read = static_cast<double>(model.active_bytes(first, end) +
+                                                (is_last ? model.output_active_bytes : 0));
+  s.compute_seconds =
+      node.weight_read_bytes_per_s > 0 ? bytes_read / node.weight_read_bytes_per_s : kInfinity;
+  if (!is_last) {
+    const double activation =
+        static_cast<double>(model.hidden_size * options.activation_bytes_per_value);
+    s.hop_seconds = node.link_latency_s +
+                    (node.link_bytes_per_s > 0 ? activation / node.link_bytes_per_s : kInfinity);
+  }
+  return s;
+}
 
 Placement plan_placement(const ModelFootprint& model, const std::vector<NodeCapacity>& nodes,
                          const PlacementOptions& options) {

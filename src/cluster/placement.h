@@ -52,6 +52,12 @@ struct Placement {
 Placement plan_placement(const ModelFootprint& model, const std::vector<NodeCapacity>& nodes,
                          const PlacementOptions& options);
 
+// The stage node `n` would be for layers [first, end): bytes and predicted times, with
+// total_bytes to compare against the node's free memory.
+StagePlan plan_stage(const ModelFootprint& model, const std::vector<NodeCapacity>& nodes, size_t n,
+                     size_t first, size_t end, bool is_first, bool is_last,
+                     const PlacementOptions& options);
+
 std::string describe(const Placement& placement, const std::vector<NodeCapacity>& nodes);
 
 }  // namespace tandem
