@@ -1,5 +1,7 @@
 #include "model/sampler.h"
 
+#include "ops/kernels.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -22,7 +24,7 @@ TEST(Sampler, GreedyTakesLowestIdOnTies) {
   Sampler sampler(plain(0.0f));
   std::vector<float> logits = {1.0f, 3.0f, 3.0f, -2.0f};
   EXPECT_EQ(sampler.sample(logits), 1);
-  EXPECT_EQ(argmax(logits), 1);
+  EXPECT_EQ(argmax(logits), 1u);
 }
 
 TEST(Sampler, SameSeedSameTokens) {

@@ -15,15 +15,6 @@ uint64_t Random::next() {
   return z ^ (z >> 31);
 }
 
-int32_t argmax(std::span<const float> values) {
-  TANDEM_CHECK(!values.empty());
-  size_t best = 0;
-  for (size_t i = 1; i < values.size(); ++i) {
-    if (values[i] > values[best]) best = i;
-  }
-  return static_cast<int32_t>(best);
-}
-
 Sampler::Sampler(const SamplingParams& params) : params_(params), random_(params.seed) {}
 
 void Sampler::accept(int32_t token) {

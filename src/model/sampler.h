@@ -61,7 +61,4 @@ class Sampler {
   std::vector<Candidate> scratch_;
 };
 
-// The index of the largest value, lowest index on ties.
-int32_t argmax(std::span<const float> values);
-
 }  // namespace tandem
