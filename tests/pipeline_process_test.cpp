@@ -21,6 +21,7 @@
 #include "cluster/tcp_transport.h"
 #include "gguf/model_file.h"
 #include "model/model.h"
+#include "ops/kernels.h"
 #include "serving/engine_core.h"
 #include "test_paths.h"
 
@@ -31,8 +32,8 @@ using testing::Child;
 using Ms = std::chrono::milliseconds;
 
 // Token ids of an arbitrary text-like sequence inside the 4122-token vocabulary.
-const std::vector<int32_t> kPrompt = {785, 2310, 326, 1129, 3362, 1403, 279, 30094 % 4096,
-                                      1817, 3729, 311, 3100, 279, 27962 % 4096, 13, 4098};
+const std::vector<int32_t> kPrompt = {785,  2310, 326, 1129, 3362, 1403,         279, 30094 % 4096,
+                                      1817, 3729, 311, 3100, 279,  27962 % 4096, 13,  4098};
 
 std::string join_ids(const std::vector<int32_t>& ids) {
   std::string out;
@@ -76,7 +77,7 @@ std::vector<int32_t> local_greedy(const std::string& path, std::vector<int32_t> 
   std::vector<int32_t> out;
   FloatMatrix logits = model->forward(Batch::sequence(tokens, 0, 0, false), cache);
   for (int i = 0; i < n; ++i) {
-    out.push_back(argmax(logits.row(0)));
+    out.push_back(static_cast<int32_t>(argmax(logits.row(0))));
     const int32_t position = static_cast<int32_t>(tokens.size()) + i;
     logits = model->forward(Batch::sequence({&out.back(), 1}, position, 0, false), cache);
   }
@@ -107,12 +108,12 @@ class PipelineProcess : public ::testing::Test {
   // and waits until n0 knows them all.
   void start_nodes(size_t count) {
     for (size_t i = 0; i < count; ++i) {
-      std::vector<std::string> args = {testing::tandem_binary(), "node", "--listen", "127.0.0.1:0",
-                                       "--name", "n" + std::to_string(i), "--secret-file", secret_,
-                                       "--heartbeat-ms", "100", "--failure-timeout-ms", "2000"};
+      std::vector<std::string> args = {
+          testing::tandem_binary(), "node",          "--listen", "127.0.0.1:0",    "--name",
+          "n" + std::to_string(i),  "--secret-file", secret_,    "--heartbeat-ms", "100",
+          "--failure-timeout-ms",   "2000"};
       if (i > 0) args.insert(args.end(), {"--join", addresses_[0]});
-      children_.push_back(
-          std::make_unique<Child>(args, dir_ + "/n" + std::to_string(i) + ".log"));
+      children_.push_back(std::make_unique<Child>(args, dir_ + "/n" + std::to_string(i) + ".log"));
       const auto address =
           children_.back()->wait_for("listening on (127\\.0\\.0\\.1:[0-9]+) as ", Ms(5000));
       ASSERT_TRUE(address) << children_.back()->output();
@@ -126,10 +127,10 @@ class PipelineProcess : public ::testing::Test {
   // `tandem logits --join` with a split; returns the exit code.
   int cluster_logits(const std::string& model, const std::string& split, const std::string& out,
                      const std::string& secret, std::string* output = nullptr) {
-    Child child({testing::tandem_binary(), "logits", model, "--tokens", join_ids(kPrompt), "--out",
-                 out, "-t", "1", "--join", addresses_[0], "--secret-file", secret, "--split",
-                 split},
-                dir_ + "/logits.log");
+    Child child(
+        {testing::tandem_binary(), "logits", model, "--tokens", join_ids(kPrompt), "--out", out,
+         "-t", "1", "--join", addresses_[0], "--secret-file", secret, "--split", split},
+        dir_ + "/logits.log");
     const int rc = child.wait(Ms(30000));
     if (output) *output = child.output();
     EXPECT_TRUE(rc == 0 || output) << child.output();
@@ -143,8 +144,7 @@ class PipelineProcess : public ::testing::Test {
     options.context = 64;
     options.step_timeout = Ms(10000);
     return cluster::PipelineRunner(std::make_unique<cluster::TcpTransport>(),
-                                   cluster::Secret::load_file(secret_), std::move(stages),
-                                   options);
+                                   cluster::Secret::load_file(secret_), std::move(stages), options);
   }
   std::vector<cluster::StageAssignment> stages(const std::vector<uint32_t>& ends) {
     std::vector<cluster::StageAssignment> out;
@@ -178,8 +178,8 @@ TEST_F(PipelineProcess, LogitsAcrossTwoThreeAndFourStagesEqualOneProcess) {
   for (const std::string name : {"qwen3moe-tiny-Q8_0.gguf", "qwen3-dense-tiny-Q8_0.gguf"}) {
     const std::string model = testing::reference_path(name);
     const std::string single = dir_ + "/single.f32";
-    Child local({testing::tandem_binary(), "logits", model, "--tokens", join_ids(kPrompt),
-                 "--out", single, "-t", "1"},
+    Child local({testing::tandem_binary(), "logits", model, "--tokens", join_ids(kPrompt), "--out",
+                 single, "-t", "1"},
                 dir_ + "/single.log");
     ASSERT_EQ(local.wait(Ms(30000)), 0) << local.output();
     const std::vector<float> expected = read_floats(single);
@@ -190,6 +190,24 @@ TEST_F(PipelineProcess, LogitsAcrossTwoThreeAndFourStagesEqualOneProcess) {
       expect_same_logits(expected, read_floats(out), name + " split " + split);
     }
   }
+}
+
+TEST_F(PipelineProcess, PlanPrintsStagesAndRefusesWhatDoesNotFit) {
+  start_nodes(2);
+  const std::string model = testing::reference_path("qwen3moe-tiny-Q8_0.gguf");
+  Child fits({testing::tandem_binary(), "plan", model, "--join", addresses_[0], "--secret-file",
+              secret_, "--split", "1,3"},
+             dir_ + "/plan.log");
+  ASSERT_EQ(fits.wait(Ms(10000)), 0) << fits.output();
+  EXPECT_TRUE(fits.wait_for("n0 +layers +0-0 +\\[embed\\]", Ms(10))) << fits.output();
+  EXPECT_TRUE(fits.wait_for("n1 +layers +1-3 +\\[output\\]", Ms(10))) << fits.output();
+  EXPECT_TRUE(fits.wait_for("predicted: ([0-9.]+) ms per token", Ms(10))) << fits.output();
+
+  Child too_big({testing::tandem_binary(), "plan", model, "--join", addresses_[0],
+                 "--secret-file", secret_, "--ctx", "16000000", "--parallel", "1000"},
+                dir_ + "/plan-big.log");
+  EXPECT_EQ(too_big.wait(Ms(10000)), 1) << too_big.output();
+  EXPECT_TRUE(too_big.wait_for("does not fit: it needs [0-9.]+ GiB", Ms(10))) << too_big.output();
 }
 
 TEST_F(PipelineProcess, WrongSecretIsRefused) {
@@ -283,9 +301,9 @@ TEST_F(PipelineProcess, DelayedLinkGivesIdenticalLogits) {
   const std::string model = testing::reference_path("qwen3moe-tiny-Q8_0.gguf");
   const int proxy_port = free_port();
   const std::string target_port = addresses_[1].substr(addresses_[1].rfind(':') + 1);
-  Child proxy({testing::delay_proxy_binary(), std::to_string(proxy_port), "127.0.0.1", target_port,
-               "30"},
-              dir_ + "/proxy.log");
+  Child proxy(
+      {testing::delay_proxy_binary(), std::to_string(proxy_port), "127.0.0.1", target_port, "30"},
+      dir_ + "/proxy.log");
   std::this_thread::sleep_for(Ms(200));
   auto assignments = stages({2, 4});
   assignments[1].address = parse_host_port("127.0.0.1:" + std::to_string(proxy_port));

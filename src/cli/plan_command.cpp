@@ -52,8 +52,8 @@ void run_plan(const PlanArguments& args) {
   options.context_length = args.context;
   options.sequences = args.parallel;
   const std::vector<NodeCapacity> nodes = cluster_capacities(args);
-  const std::vector<size_t> split = args.split.empty() ? std::vector<size_t>{}
-                                                       : cluster::parse_split(args.split);
+  const std::vector<size_t> split =
+      args.split.empty() ? std::vector<size_t>{} : cluster::parse_split(args.split);
   const Placement placement = cluster::plan_pipeline(model, nodes, options, split);
   std::printf("%s", describe(placement, nodes).c_str());
 }

@@ -79,11 +79,10 @@ Placement plan_pipeline(const ModelFootprint& model, const std::vector<NodeCapac
   size_t first = 0;
   for (size_t i = 0; i < split.size(); ++i) {
     const bool last = i + 1 == split.size();
-    StagePlan s =
-        plan_stage(model, nodes, i, first, first + split[i], i == 0, last, options);
+    StagePlan s = plan_stage(model, nodes, i, first, first + split[i], i == 0, last, options);
     if (s.total_bytes > nodes[i].free_memory_bytes) {
-      throw Error(str_cat("--split: ", nodes[i].name, " needs ", gib(s.total_bytes),
-                          " for layers ", first, "..", first + split[i], " but has ",
+      throw Error(str_cat("--split: ", nodes[i].name, " needs ", gib(s.total_bytes), " for layers ",
+                          first, "..", first + split[i], " but has ",
                           gib(nodes[i].free_memory_bytes), " free"));
     }
     placement.token_seconds += s.compute_seconds + s.hop_seconds;

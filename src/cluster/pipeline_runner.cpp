@@ -36,8 +36,7 @@ std::string poll_problem(Connection& connection, Milliseconds wait) {
 }  // namespace
 
 PipelineRunner::PipelineRunner(std::unique_ptr<Transport> transport, const Secret& secret,
-                               std::vector<StageAssignment> stages,
-                               const PipelineOptions& options)
+                               std::vector<StageAssignment> stages, const PipelineOptions& options)
     : transport_(std::move(transport)), options_(options) {
   if (stages.empty()) throw Error("a pipeline needs at least one stage");
   const ModelFile file(options.model_path);
@@ -95,8 +94,7 @@ PipelineRunner::PipelineRunner(std::unique_ptr<Transport> transport, const Secre
   };
   for (size_t i = 0; i < stages_.size(); ++i) wait_ready(i);
   for (size_t i = 0; i + 1 < stages_.size(); ++i) {
-    stages_[i].connection->send_message(
-        LinkStage{stages_[i + 1].assignment.address.to_string()});
+    stages_[i].connection->send_message(LinkStage{stages_[i + 1].assignment.address.to_string()});
     wait_ready(i);
   }
 }
@@ -202,8 +200,7 @@ FloatMatrix PipelineRunner::logits(const StepPlan& plan) {
   send_step(RunStep{plan, true});
   const auto answer = from_frame<StepLogits>(await_result(MessageType::kStepLogits, plan.step_id));
   in_flight_.pop_front();
-  if (answer.step_id != plan.step_id ||
-      answer.rows != static_cast<uint32_t>(plan.token_count())) {
+  if (answer.step_id != plan.step_id || answer.rows != static_cast<uint32_t>(plan.token_count())) {
     fail(str_cat("logits of step ", answer.step_id, " with ", answer.rows, " rows for step ",
                  plan.step_id, " of ", plan.token_count(), " tokens"));
   }

@@ -84,8 +84,8 @@ class PipelineRunner final : public ModelRunner {
 // cluster runner from the command line.
 struct ClusterRunnerOptions {
   std::string model_path;
-  std::string join;         // HOST:PORT of any member
-  std::string secret_file;  // the cluster secret (mode 600)
+  std::string join;           // HOST:PORT of any member
+  std::string secret_file;    // the cluster secret (mode 600)
   std::vector<size_t> split;  // explicit layer counts per stage; empty: plan_placement
   PlacementOptions placement;
   PipelineOptions pipeline;  // model_path is taken from above

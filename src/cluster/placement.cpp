@@ -27,7 +27,8 @@ std::string gib(uint64_t bytes) {
 
 class Planner {
  public:
-  Planner(const ModelFootprint& model, const std::vector<NodeCapacity>& nodes, const PlacementOptions& options)
+  Planner(const ModelFootprint& model, const std::vector<NodeCapacity>& nodes,
+          const PlacementOptions& options)
       : model_(model), nodes_(nodes), options_(options), layers_(model.layers.size()) {}
 
   StagePlan stage(size_t n, size_t first, size_t end, bool is_first, bool is_last) const {
@@ -83,7 +84,8 @@ class Planner {
       s = stage(s.node, s.first_layer, s.end_layer, i == 0, i + 1 == placement.stages.size());
       if (i + 1 == placement.stages.size()) s.hop_seconds = 0;
       placement.token_seconds += s.compute_seconds + s.hop_seconds;
-      placement.bottleneck_seconds = std::max(placement.bottleneck_seconds, s.compute_seconds + s.hop_seconds);
+      placement.bottleneck_seconds =
+          std::max(placement.bottleneck_seconds, s.compute_seconds + s.hop_seconds);
     }
     return placement;
   }
@@ -91,15 +93,18 @@ class Planner {
   std::string no_fit_message() const {
     uint64_t available = 0;
     for (const auto& node : nodes_) available += node.free_memory_bytes;
-    const uint64_t needed = model_.total_weight_bytes() +
-                            model_.cache_bytes(0, layers_, options_.context_length, options_.sequences) +
-                            options_.overhead_bytes * nodes_.size();
-    std::string message = str_cat("the model does not fit: it needs ", gib(needed), " (weights ",
-                                  gib(model_.total_weight_bytes()), ", KV cache and state ",
-                                  gib(model_.cache_bytes(0, layers_, options_.context_length, options_.sequences)),
-                                  " for ", options_.sequences, " x ", options_.context_length,
-                                  " tokens) but the nodes have ", gib(available), " free:");
-    for (const auto& node : nodes_) message += str_cat(" ", node.name, " ", gib(node.free_memory_bytes), ";");
+    const uint64_t needed =
+        model_.total_weight_bytes() +
+        model_.cache_bytes(0, layers_, options_.context_length, options_.sequences) +
+        options_.overhead_bytes * nodes_.size();
+    std::string message =
+        str_cat("the model does not fit: it needs ", gib(needed), " (weights ",
+                gib(model_.total_weight_bytes()), ", KV cache and state ",
+                gib(model_.cache_bytes(0, layers_, options_.context_length, options_.sequences)),
+                " for ", options_.sequences, " x ", options_.context_length,
+                " tokens) but the nodes have ", gib(available), " free:");
+    for (const auto& node : nodes_)
+      message += str_cat(" ", node.name, " ", gib(node.free_memory_bytes), ";");
     uint64_t largest_layer = 0;
     for (const auto& l : model_.layers) largest_layer = std::max(largest_layer, l.weight_bytes);
     message += str_cat(" largest layer ", gib(largest_layer));
@@ -154,14 +159,16 @@ std::string describe(const Placement& placement, const std::vector<NodeCapacity>
   std::string out;
   char line[256];
   for (const StagePlan& s : placement.stages) {
-    std::snprintf(line, sizeof(line), "%-16s layers %3zu-%-3zu %s%s weights %s + cache %s, %.2f ms/token%s\n",
+    std::snprintf(line, sizeof(line),
+                  "%-16s layers %3zu-%-3zu %s%s weights %s + cache %s, %.2f ms/token%s\n",
                   nodes[s.node].name.c_str(), s.first_layer, s.end_layer == 0 ? 0 : s.end_layer - 1,
                   s.has_embedding ? "[embed] " : "", s.has_output ? "[output] " : "",
                   gib(s.weight_bytes).c_str(), gib(s.cache_bytes).c_str(), s.compute_seconds * 1e3,
                   s.hop_seconds > 0 ? str_cat(" + hop ", s.hop_seconds * 1e3, " ms").c_str() : "");
     out += line;
   }
-  std::snprintf(line, sizeof(line), "predicted: %.2f ms per token at c=1, bottleneck stage %.2f ms\n",
+  std::snprintf(line, sizeof(line),
+                "predicted: %.2f ms per token at c=1, bottleneck stage %.2f ms\n",
                 placement.token_seconds * 1e3, placement.bottleneck_seconds * 1e3);
   out += line;
   return out;

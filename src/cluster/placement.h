@@ -23,9 +23,9 @@ struct NodeCapacity {
 
 struct PlacementOptions {
   uint64_t context_length = 4096;
-  uint64_t sequences = 1;                    // concurrent sequences to keep caches for
-  uint64_t overhead_bytes = 256ull << 20;    // per node: runtime, buffers, scratch
-  uint64_t activation_bytes_per_value = 4;   // F32 activations across stage boundaries
+  uint64_t sequences = 1;                   // concurrent sequences to keep caches for
+  uint64_t overhead_bytes = 256ull << 20;   // per node: runtime, buffers, scratch
+  uint64_t activation_bytes_per_value = 4;  // F32 activations across stage boundaries
 };
 
 struct StagePlan {
@@ -36,7 +36,7 @@ struct StagePlan {
   bool has_output = false;
   uint64_t weight_bytes = 0;
   uint64_t cache_bytes = 0;
-  uint64_t total_bytes = 0;  // weights + cache + overhead
+  uint64_t total_bytes = 0;    // weights + cache + overhead
   double compute_seconds = 0;  // per decoded token
   double hop_seconds = 0;      // sending the activations to the next stage
 };

@@ -17,8 +17,8 @@ const std::string& checked_path(const LoadStage& load) {
   std::error_code error;
   const auto size = std::filesystem::file_size(load.model_path, error);
   if (error) {
-    throw Error(str_cat("model file ", load.model_path, " is not readable on this node: ",
-                        error.message()));
+    throw Error(str_cat("model file ", load.model_path,
+                        " is not readable on this node: ", error.message()));
   }
   if (size != load.model_bytes) {
     throw Error(str_cat("model file ", load.model_path, " has ", size,
@@ -68,7 +68,7 @@ StageCompute::StageCompute(const LoadStage& load)
                         " tensor bytes on this node, the coordinator's ", load.tensor_bytes));
   }
   const ModelOptions options{load.mode == StageComputeMode::kReference ? ComputeMode::kReference
-                                                                        : ComputeMode::kFast};
+                                                                       : ComputeMode::kFast};
   model_ = Model::load(file_, options, pool_);
   const ModelConfig& config = model_->config();
   if (load.end_layer > config.layer_count || load.first_layer >= load.end_layer) {
@@ -117,8 +117,8 @@ void StageCompute::record_tokens(const StepEntry& entry) {
     // New, or rewound (preempted and resumed): rebuild the penalty window from what
     // this stage saw of the request before `first`.
     std::vector<int32_t> history;
-    if (it != samplers_.end()) history.assign(it->second.history.begin(),
-                                               it->second.history.begin() + first);
+    if (it != samplers_.end())
+      history.assign(it->second.history.begin(), it->second.history.begin() + first);
     RequestSampler fresh{Sampler(entry.sampling), std::move(history)};
     for (int32_t token : fresh.history) fresh.sampler.accept(token);
     it = samplers_.insert_or_assign(entry.request_id, std::move(fresh)).first;
@@ -156,7 +156,8 @@ StepLogits StageCompute::logits(uint64_t step_id, const Batch& batch,
                                 const FloatMatrix& hidden) const {
   TANDEM_CHECK(load_.has_output, "only the last stage has the output head");
   const FloatMatrix logits = model_->output(batch, hidden);
-  StepLogits out{step_id, static_cast<uint32_t>(logits.rows()),
+  StepLogits out{step_id,
+                 static_cast<uint32_t>(logits.rows()),
                  static_cast<uint32_t>(logits.cols()),
                  {logits.data().begin(), logits.data().end()}};
   return out;

@@ -13,8 +13,7 @@ constexpr Milliseconds kPollSlice{100};
 // Best effort: the coordinator may be the party that went away.
 void report_failure(Connection& coordinator, const std::string& message) {
   try {
-    coordinator.send_message(
-        ErrorMessage{static_cast<uint32_t>(ErrorCode::kStageFailed), message});
+    coordinator.send_message(ErrorMessage{static_cast<uint32_t>(ErrorCode::kStageFailed), message});
   } catch (const Error&) {
   }
 }
@@ -79,8 +78,8 @@ void StageHost::serve_coordinator(Connection& coordinator, const Frame& load_fra
       if (load.has_embedding) {
         hidden = compute->embed(batch);
       } else {
-        hidden = to_matrix(wait_activations(*inbox, step.plan.step_id,
-                                            Milliseconds(load.step_timeout_ms)));
+        hidden = to_matrix(
+            wait_activations(*inbox, step.plan.step_id, Milliseconds(load.step_timeout_ms)));
       }
       compute->run(batch, hidden);
       if (load.has_output) {
@@ -91,8 +90,7 @@ void StageHost::serve_coordinator(Connection& coordinator, const Frame& load_fra
         }
       } else {
         if (!next) throw Error("the coordinator never linked this stage to the next one");
-        next->send_message(pack_activations(step.plan.step_id,
-                                            static_cast<uint32_t>(hidden.rows()),
+        next->send_message(pack_activations(step.plan.step_id, static_cast<uint32_t>(hidden.rows()),
                                             static_cast<uint32_t>(hidden.cols()), hidden.data(),
                                             load.activation_format));
       }

@@ -13,10 +13,10 @@
 // neighbours fail fast too.
 
 #include <atomic>
+#include <compare>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
-#include <compare>
 #include <functional>
 #include <map>
 #include <memory>

@@ -69,8 +69,8 @@ void decode_payload(WireReader& in, LoadStage& m) {
   m.stage_protocol = in.u16();
   if (m.stage_protocol != kStageProtocolVersion) {
     // Later fields may mean something else in another revision: stop here.
-    throw Error(str_cat("stage protocol ", m.stage_protocol, ", this node speaks ",
-                        kStageProtocolVersion));
+    throw Error(
+        str_cat("stage protocol ", m.stage_protocol, ", this node speaks ", kStageProtocolVersion));
   }
   m.pipeline_id = in.u64();
   m.stage_index = in.u32();

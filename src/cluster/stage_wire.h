@@ -47,8 +47,8 @@ struct LoadStage {
   uint32_t end_layer = 0;  // exclusive
   bool has_embedding = false;
   bool has_output = false;
-  uint32_t threads = 0;   // 0: every core of the node
-  uint32_t context = 0;   // positions per sequence of the cache (0: the model's)
+  uint32_t threads = 0;  // 0: every core of the node
+  uint32_t context = 0;  // positions per sequence of the cache (0: the model's)
   StageComputeMode mode = StageComputeMode::kFast;
   ActivationFormat activation_format = ActivationFormat::kF32;
   uint32_t step_timeout_ms = 60'000;  // how long a stage waits for its input activations
