@@ -11,4 +11,9 @@ namespace tandem {
 std::unique_ptr<Model> make_qwen3_model(const ModelFile& file, ModelConfig config,
                                         const ModelOptions& options, ThreadPool& pool);
 
+// qwen35moe (Gated DeltaNet + gated attention + experts with a shared expert):
+// model/qwen35moe.cpp.
+std::unique_ptr<Model> make_qwen35moe_model(const ModelFile& file, ModelConfig config,
+                                            const ModelOptions& options, ThreadPool& pool);
+
 }  // namespace tandem

@@ -6,8 +6,18 @@
 
 namespace tandem {
 
-KvCache::KvCache(size_t layer_count, size_t kv_width, size_t max_positions)
-    : layer_count_(layer_count), kv_width_(kv_width), max_positions_(max_positions) {}
+KvCache::KvCache(size_t layer_count, size_t kv_width, size_t max_positions, size_t recurrent_floats)
+    : layer_count_(layer_count),
+      kv_width_(kv_width),
+      max_positions_(max_positions),
+      recurrent_floats_(recurrent_floats) {}
+
+std::span<float> KvCache::recurrent_state(int32_t sequence_id) {
+  TANDEM_CHECK(recurrent_floats_ > 0, "this cache has no recurrent state");
+  auto& state = recurrent_[sequence_id];
+  if (state.empty()) state.assign(recurrent_floats_, 0.0f);
+  return state;
+}
 
 void KvCache::write(size_t layer, int32_t sequence_id, int32_t position, std::span<const float> key,
                     std::span<const float> value) {
@@ -54,9 +64,24 @@ size_t KvCache::length(size_t layer, int32_t sequence_id) const {
   return rows ? rows->keys.size() / kv_width_ : 0;
 }
 
-void KvCache::remove(int32_t sequence_id) { sequences_.erase(sequence_id); }
+void KvCache::remove(int32_t sequence_id) {
+  sequences_.erase(sequence_id);
+  recurrent_.erase(sequence_id);
+}
 
 void KvCache::truncate(int32_t sequence_id, size_t length) {
+  if (recurrent_floats_ > 0) {
+    size_t current = 0;
+    for (size_t layer = 0; layer < layer_count_; ++layer) {
+      current = std::max(current, this->length(layer, sequence_id));
+    }
+    if (length == 0) {
+      recurrent_.erase(sequence_id);
+    } else if (length < current) {
+      throw Error(str_cat("sequence ", sequence_id, ": a recurrent state cannot be rewound from ",
+                          current, " to ", length, " positions"));
+    }
+  }
   auto it = sequences_.find(sequence_id);
   if (it == sequences_.end()) return;
   for (LayerRows& rows : it->second) {

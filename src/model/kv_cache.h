@@ -5,6 +5,11 @@
 // p < length overwrites and drops everything after it (a sequence rewound to p).
 // Only the layers a node runs are ever filled, so a pipeline stage holding layers
 // [first, last) keeps the same type.
+//
+// Models with recurrent layers (qwen35moe's Gated DeltaNet) also keep, per sequence, a
+// fixed block of recurrent_floats F32 values (ops/recurrent_state.h lays it out). It
+// holds the whole history in a summary that cannot be rewound: truncating such a
+// sequence is only possible to length 0 (a fresh start).
 
 #include <cstddef>
 #include <cstdint>
@@ -16,7 +21,7 @@ namespace tandem {
 
 class KvCache {
  public:
-  KvCache(size_t layer_count, size_t kv_width, size_t max_positions);
+  KvCache(size_t layer_count, size_t kv_width, size_t max_positions, size_t recurrent_floats = 0);
 
   size_t layer_count() const { return layer_count_; }
   size_t kv_width() const { return kv_width_; }
@@ -30,9 +35,14 @@ class KvCache {
   std::span<const float> values(size_t layer, int32_t sequence_id) const;
   size_t length(size_t layer, int32_t sequence_id) const;
 
+  size_t recurrent_floats() const { return recurrent_floats_; }
+  // The sequence's recurrent state, [recurrent_floats], zero for a new sequence.
+  std::span<float> recurrent_state(int32_t sequence_id);
+
   // Forgets a sequence; its id may be reused.
   void remove(int32_t sequence_id);
-  // Keeps positions 0 .. length - 1 of a sequence in every layer.
+  // Keeps positions 0 .. length - 1 of a sequence in every layer. With a recurrent
+  // state, length must be 0 or the sequence's current length; otherwise throws Error.
   void truncate(int32_t sequence_id, size_t length);
 
  private:
@@ -45,7 +55,9 @@ class KvCache {
   size_t layer_count_;
   size_t kv_width_;
   size_t max_positions_;
+  size_t recurrent_floats_;
   std::map<int32_t, std::vector<LayerRows>> sequences_;  // id -> [layer_count]
+  std::map<int32_t, std::vector<float>> recurrent_;      // id -> [recurrent_floats]
 };
 
 }  // namespace tandem

@@ -2,6 +2,7 @@
 
 #include "gguf/model_file.h"
 #include "model/architectures.h"
+#include "model/qwen35moe_config.h"
 #include "platform/error.h"
 
 namespace tandem {
@@ -14,7 +15,7 @@ std::unique_ptr<Model> Model::load(const ModelFile& file, const ModelOptions& op
     case Architecture::kQwen3Moe:
       return make_qwen3_model(file, std::move(config), options, pool);
     case Architecture::kQwen35Moe:
-      break;
+      return make_qwen35moe_model(file, std::move(config), options, pool);
   }
   throw Error(str_cat(file.path(), ": architecture ", architecture_name(config.arch),
                       " has no forward pass yet"));
@@ -22,7 +23,8 @@ std::unique_ptr<Model> Model::load(const ModelFile& file, const ModelOptions& op
 
 KvCache Model::make_cache(size_t max_positions) const {
   return KvCache(config_.layer_count, config_.kv_width(),
-                 max_positions ? max_positions : config_.context_length);
+                 max_positions ? max_positions : config_.context_length,
+                 recurrent_state_floats(config_));
 }
 
 void Model::validate(const Batch& batch) const {
