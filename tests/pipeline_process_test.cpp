@@ -175,7 +175,8 @@ void expect_same_logits(const std::vector<float>& expected, const std::vector<fl
 
 TEST_F(PipelineProcess, LogitsAcrossTwoThreeAndFourStagesEqualOneProcess) {
   start_nodes(4);
-  for (const std::string name : {"qwen3moe-tiny-Q8_0.gguf", "qwen3-dense-tiny-Q8_0.gguf"}) {
+  for (const std::string name :
+       {"qwen3moe-tiny-Q8_0.gguf", "qwen3-dense-tiny-Q8_0.gguf", "qwen35moe-tiny-Q8_0.gguf"}) {
     const std::string model = testing::reference_path(name);
     const std::string single = dir_ + "/single.f32";
     Child local({testing::tandem_binary(), "logits", model, "--tokens", join_ids(kPrompt), "--out",
