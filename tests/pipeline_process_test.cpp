@@ -204,8 +204,8 @@ TEST_F(PipelineProcess, PlanPrintsStagesAndRefusesWhatDoesNotFit) {
   EXPECT_TRUE(fits.wait_for("n1 +layers +1-3 +\\[output\\]", Ms(10))) << fits.output();
   EXPECT_TRUE(fits.wait_for("predicted: ([0-9.]+) ms per token", Ms(10))) << fits.output();
 
-  Child too_big({testing::tandem_binary(), "plan", model, "--join", addresses_[0],
-                 "--secret-file", secret_, "--ctx", "16000000", "--parallel", "1000"},
+  Child too_big({testing::tandem_binary(), "plan", model, "--join", addresses_[0], "--secret-file",
+                 secret_, "--ctx", "16000000", "--parallel", "1000"},
                 dir_ + "/plan-big.log");
   EXPECT_EQ(too_big.wait(Ms(10000)), 1) << too_big.output();
   EXPECT_TRUE(too_big.wait_for("does not fit: it needs [0-9.]+ GiB", Ms(10))) << too_big.output();
@@ -225,42 +225,46 @@ TEST_F(PipelineProcess, WrongSecretIsRefused) {
 // with two requests) equal single-process greedy decoding.
 TEST_F(PipelineProcess, GreedyTokensThroughPipelineRunnerEqualOneProcess) {
   start_nodes(3);
-  const std::string model = testing::reference_path("qwen3moe-tiny-Q8_0.gguf");
-  auto runner = make_runner(model, stages({1, 3, 4}));
-  EXPECT_EQ(runner.max_steps_in_flight(), 3u);
-  const std::vector<int32_t> prompt_b(kPrompt.begin() + 5, kPrompt.end());
-  const int n = 8;
+  for (const std::string name : {"qwen3moe-tiny-Q8_0.gguf", "qwen35moe-tiny-Q8_0.gguf"}) {
+    SCOPED_TRACE(name);
+    const std::string model = testing::reference_path(name);
+    auto runner = make_runner(model, stages({1, 3, 4}));
+    EXPECT_EQ(runner.max_steps_in_flight(), 3u);
+    const std::vector<int32_t> prompt_b(kPrompt.begin() + 5, kPrompt.end());
+    const int n = 8;
 
-  SchedulerConfig config;
-  config.slots = 4;
-  config.context_length = 64;
-  EngineCore engine(runner, config, 8);
-  std::mutex mutex;
-  std::condition_variable done;
-  std::map<uint64_t, std::vector<int32_t>> tokens;
-  int finished = 0;
-  const auto sink = [&](const RequestUpdate& update) {
-    std::lock_guard lock(mutex);
-    if (update.token) tokens[update.id].push_back(*update.token);
-    if (update.finish != FinishReason::kNone) {
-      ++finished;
-      done.notify_all();
+    SchedulerConfig config;
+    config.slots = 4;
+    config.context_length = 64;
+    config.recurrent_state = name.find("qwen35") != std::string::npos;
+    EngineCore engine(runner, config, 8);
+    std::mutex mutex;
+    std::condition_variable done;
+    std::map<uint64_t, std::vector<int32_t>> tokens;
+    int finished = 0;
+    const auto sink = [&](const RequestUpdate& update) {
+      std::lock_guard lock(mutex);
+      if (update.token) tokens[update.id].push_back(*update.token);
+      if (update.finish != FinishReason::kNone) {
+        ++finished;
+        done.notify_all();
+      }
+    };
+    RequestSpec a;
+    a.prompt = kPrompt;
+    a.max_new_tokens = n;
+    a.sampling.temperature = 0;
+    RequestSpec b = a;
+    b.prompt = prompt_b;
+    const uint64_t id_a = engine.submit(a, sink);
+    const uint64_t id_b = engine.submit(b, sink);
+    {
+      std::unique_lock lock(mutex);
+      ASSERT_TRUE(done.wait_for(lock, Ms(20000), [&] { return finished == 2; }));
     }
-  };
-  RequestSpec a;
-  a.prompt = kPrompt;
-  a.max_new_tokens = n;
-  a.sampling.temperature = 0;
-  RequestSpec b = a;
-  b.prompt = prompt_b;
-  const uint64_t id_a = engine.submit(a, sink);
-  const uint64_t id_b = engine.submit(b, sink);
-  {
-    std::unique_lock lock(mutex);
-    ASSERT_TRUE(done.wait_for(lock, Ms(20000), [&] { return finished == 2; }));
+    EXPECT_EQ(tokens[id_a], local_greedy(model, kPrompt, n));
+    EXPECT_EQ(tokens[id_b], local_greedy(model, prompt_b, n));
   }
-  EXPECT_EQ(tokens[id_a], local_greedy(model, kPrompt, n));
-  EXPECT_EQ(tokens[id_b], local_greedy(model, prompt_b, n));
 }
 
 TEST_F(PipelineProcess, KilledStageEndsInAnErrorNotAHang) {
