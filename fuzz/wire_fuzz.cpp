@@ -70,6 +70,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       case MessageType::kMembershipRequest:
         decode_as<MembershipRequest>(frame);
         break;
+      case MessageType::kModelFileRequest:
+        decode_as<ModelFileRequest>(frame);
+        break;
+      case MessageType::kModelFileReport:
+        decode_as<ModelFileReport>(frame);
+        break;
       case MessageType::kTensor:
         decode_as<TensorMessage>(frame);
         break;

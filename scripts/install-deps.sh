@@ -9,4 +9,9 @@ apt-get install -y -qq --no-install-recommends \
   libgtest-dev libgmock-dev libbenchmark-dev \
   libhwy-dev nlohmann-json3-dev libcpp-httplib-dev libcli11-dev libspdlog-dev \
   libpcre2-dev libucx-dev libssl-dev \
-  nodejs npm python3 curl iproute2 >/dev/null
+  python3 curl iproute2 >/dev/null
+# Node.js and npm run the API tests with the official openai client. Machines that already
+# have them (e.g. from NodeSource) keep theirs: Debian's npm package conflicts with those.
+if ! command -v npm >/dev/null; then
+  apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
+fi

@@ -23,6 +23,9 @@ int run(int argc, char** argv) {
   add_cluster_command(app);
   add_logits_command(app);
   add_plan_command(app);
+  add_synth_command(app);
+  add_bench_command(app);
+  add_doctor_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

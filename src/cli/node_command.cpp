@@ -25,6 +25,7 @@ struct NodeArguments {
   std::string secret_file;
   std::string name;
   std::string cache_dir = ".";
+  std::string models_dir;
   int heartbeat_ms = 1000;
   int failure_timeout_ms = 5000;
   std::string discover;
@@ -42,6 +43,7 @@ void run_node(const NodeArguments& args) {
   options.listen = parse_host_port(args.listen);
   if (!args.join.empty()) options.join = parse_host_port(args.join);
   options.cache_dir = args.cache_dir;
+  options.models_dir = args.models_dir;
   options.tandem_version = TANDEM_VERSION;
   options.heartbeat = Milliseconds(args.heartbeat_ms);
   options.failure_timeout = Milliseconds(args.failure_timeout_ms);
@@ -86,6 +88,8 @@ void add_node_command(CLI::App& app) {
   command->add_option("--name", args->name, "node name (default: host name)");
   command->add_option("--cache-dir", args->cache_dir, "directory whose free space is reported")
       ->capture_default_str();
+  command->add_option("--models-dir", args->models_dir,
+                      "directory where model files are looked up by name (default: --cache-dir)");
   command->add_option("--heartbeat-ms", args->heartbeat_ms, "how often peers are contacted")
       ->capture_default_str()
       ->check(CLI::Range(10, 600'000));

@@ -5,6 +5,9 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <filesystem>
+
+#include "cluster/model_hash.h"
 
 #include "platform/error.h"
 
@@ -213,6 +216,9 @@ void Node::handle(Connection& connection, const std::string& peer_id, const Fram
       connection.send_message(measure_to(request.target, link));
       return;
     }
+    case MessageType::kModelFileRequest:
+      connection.send_message(look_up_model(from_frame<ModelFileRequest>(frame)));
+      return;
     default:
       connection.send_message(ErrorMessage{static_cast<uint32_t>(ErrorCode::kUnexpectedMessage),
                                            str_cat("unexpected ", type_name(frame.type))});
@@ -233,6 +239,34 @@ LinkReport Node::measure_to(const std::string& target, const LinkOptions& option
     report.to_node = peer_id;
   } catch (const Error& e) {
     report.to_node = target;
+    report.error = e.what();
+  }
+  return report;
+}
+
+ModelFileReport Node::look_up_model(const ModelFileRequest& request) const {
+  ModelFileReport report;
+  const std::string& name = request.file_name;
+  // A bare name only: a peer must not make us read (and hash) files elsewhere.
+  if (name.empty() || name == "." || name == ".." || name.find('/') != std::string::npos) {
+    report.error = str_cat("not a plain file name: '", name, "'");
+    return report;
+  }
+  const std::string dir = options_.models_dir.empty() ? options_.cache_dir : options_.models_dir;
+  report.path = (std::filesystem::path(dir) / name).string();
+  std::error_code error;
+  if (!std::filesystem::is_regular_file(report.path, error)) return report;
+  report.present = true;
+  try {
+    if (request.want_hash) {
+      const FileHash hash = hash_model_file(report.path, options_.cache_dir);
+      report.size_bytes = hash.size_bytes;
+      report.sha256 = hash.sha256;
+      report.hash_seconds = hash.seconds;
+    } else {
+      report.size_bytes = stamp_file(report.path).size_bytes;
+    }
+  } catch (const Error& e) {
     report.error = e.what();
   }
   return report;

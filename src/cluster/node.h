@@ -32,6 +32,7 @@ struct NodeOptions {
   HostPort listen{"127.0.0.1", 0};  // port 0: any free port
   std::optional<HostPort> join;     // a member to join through
   std::string cache_dir = ".";      // whose free disk space is reported
+  std::string models_dir;           // where model-file queries look; empty: cache_dir
   std::string tandem_version = "dev";
   Milliseconds heartbeat{1000};        // how often each peer is contacted
   Milliseconds failure_timeout{5000};  // silence after which a peer is removed
@@ -74,6 +75,7 @@ class Node {
   void serve(Session& session);
   void handle(Connection& connection, const std::string& peer_id, const Frame& frame);
   LinkReport measure_to(const std::string& target, const LinkOptions& options);
+  ModelFileReport look_up_model(const ModelFileRequest& request) const;
   void heartbeat_loop();
   void heartbeat_peer(const Member& peer);
   void discovery_loop();

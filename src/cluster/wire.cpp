@@ -54,6 +54,8 @@ bool is_known_type(uint16_t type) {
     case MessageType::kMembership:
     case MessageType::kBeacon:
     case MessageType::kMembershipRequest:
+    case MessageType::kModelFileRequest:
+    case MessageType::kModelFileReport:
     case MessageType::kTensor:
     case MessageType::kLoadStage:
     case MessageType::kStageReady:
@@ -102,6 +104,10 @@ const char* type_name(MessageType type) {
       return "beacon";
     case MessageType::kMembershipRequest:
       return "membership-request";
+    case MessageType::kModelFileRequest:
+      return "model-file-request";
+    case MessageType::kModelFileReport:
+      return "model-file-report";
     case MessageType::kTensor:
       return "tensor";
     case MessageType::kLoadStage:
@@ -406,6 +412,34 @@ void decode_payload(WireReader& in, Membership& message) {
 }
 void encode_payload(WireWriter&, const MembershipRequest&) {}
 void decode_payload(WireReader&, MembershipRequest&) {}
+void encode_payload(WireWriter& out, const ModelFileRequest& message) {
+  out.string(message.file_name);
+  out.u8(message.want_hash ? 1 : 0);
+}
+void decode_payload(WireReader& in, ModelFileRequest& message) {
+  message.file_name = in.string();
+  const uint8_t want_hash = in.u8();
+  if (want_hash > 1) throw Error("model-file-request: want_hash is not 0 or 1");
+  message.want_hash = want_hash == 1;
+}
+void encode_payload(WireWriter& out, const ModelFileReport& message) {
+  out.string(message.path);
+  out.u8(message.present ? 1 : 0);
+  out.u64(message.size_bytes);
+  out.string(message.sha256);
+  out.f64(message.hash_seconds);
+  out.string(message.error);
+}
+void decode_payload(WireReader& in, ModelFileReport& message) {
+  message.path = in.string();
+  const uint8_t present = in.u8();
+  if (present > 1) throw Error("model-file-report: present is not 0 or 1");
+  message.present = present == 1;
+  message.size_bytes = in.u64();
+  message.sha256 = in.string();
+  message.hash_seconds = in.f64();
+  message.error = in.string();
+}
 void encode_payload(WireWriter& out, const Beacon& message) {
   out.fixed(message.cluster_id);
   encode_member(out, message.self);

@@ -50,6 +50,8 @@ enum class MessageType : uint16_t {
   kMembership = 21,
   kBeacon = 22,
   kMembershipRequest = 23,
+  kModelFileRequest = 24,
+  kModelFileReport = 25,
   kTensor = 30,
   // Pipeline stages (stage_wire.h).
   kLoadStage = 40,
@@ -272,6 +274,27 @@ struct Beacon {  // UDP discovery datagram
   bool operator==(const Beacon&) const = default;
 };
 
+// "Do you have this model file?": asked by `tandem doctor` before anything is loaded.
+// `file_name` is a bare file name (no directory part), looked up in the node's models
+// directory; the node hashes it (cached, see model_hash.h) when `want_hash` is set.
+struct ModelFileRequest {
+  static constexpr MessageType kType = MessageType::kModelFileRequest;
+  std::string file_name;
+  bool want_hash = false;
+  bool operator==(const ModelFileRequest&) const = default;
+};
+
+struct ModelFileReport {
+  static constexpr MessageType kType = MessageType::kModelFileReport;
+  std::string path;  // where the node looked
+  bool present = false;
+  uint64_t size_bytes = 0;
+  std::string sha256;       // lower-case hex of the whole file; empty when not hashed
+  double hash_seconds = 0;  // time spent hashing now (0 when the cached hash was used)
+  std::string error;        // empty when the look-up succeeded
+  bool operator==(const ModelFileReport&) const = default;
+};
+
 // Opaque activations or tensors for a pipeline step; the engine defines `data`.
 struct TensorMessage {
   static constexpr MessageType kType = MessageType::kTensor;
@@ -314,6 +337,10 @@ void encode_payload(WireWriter& out, const MembershipRequest& message);
 void decode_payload(WireReader& in, MembershipRequest& message);
 void encode_payload(WireWriter& out, const Beacon& message);
 void decode_payload(WireReader& in, Beacon& message);
+void encode_payload(WireWriter& out, const ModelFileRequest& message);
+void decode_payload(WireReader& in, ModelFileRequest& message);
+void encode_payload(WireWriter& out, const ModelFileReport& message);
+void decode_payload(WireReader& in, ModelFileReport& message);
 void encode_payload(WireWriter& out, const TensorMessage& message);
 void decode_payload(WireReader& in, TensorMessage& message);
 

@@ -1,0 +1,293 @@
+// `tandem doctor` against two real `tandem node` processes on 127.0.0.1: it passes with the
+// reference model, and fails (exit code and named fix) for a wrong secret, a model that
+// does not fit in memory, and a node holding a different file under the model's name.
+// Every child is SIGKILLed and reaped by its guard, also when an assertion fails.
+
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <regex>
+#include <sstream>
+#include <thread>
+
+#include "test_paths.h"
+
+extern char** environ;
+
+namespace tandem {
+namespace {
+
+using Ms = std::chrono::milliseconds;
+constexpr const char* kModel = "qwen3moe-tiny-Q8_0.gguf";
+
+std::string read_text(const std::string& path) {
+  std::ifstream file(path);
+  std::stringstream text;
+  text << file.rdbuf();
+  return text.str();
+}
+
+// A child process writing stdout and stderr to a log file; killed and reaped on scope exit.
+class Process {
+ public:
+  Process(const std::vector<std::string>& args, std::string log) : log_(std::move(log)) {
+    std::vector<char*> argv;
+    for (const auto& arg : args) argv.push_back(const_cast<char*>(arg.c_str()));
+    argv.push_back(nullptr);
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_addopen(&actions, 1, log_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    posix_spawn_file_actions_adddup2(&actions, 1, 2);
+    if (posix_spawn(&pid_, argv[0], &actions, nullptr, argv.data(), environ) != 0) pid_ = -1;
+    posix_spawn_file_actions_destroy(&actions);
+  }
+  ~Process() { kill(); }
+  Process(const Process&) = delete;
+  Process& operator=(const Process&) = delete;
+
+  void kill() {
+    if (pid_ > 0) {
+      ::kill(pid_, SIGKILL);
+      ::waitpid(pid_, nullptr, 0);
+      pid_ = -1;
+    }
+  }
+  // The exit code, or -1 when it does not exit within `timeout` (it is then killed).
+  int wait(Ms timeout) {
+    const auto end = std::chrono::steady_clock::now() + timeout;
+    while (pid_ > 0 && std::chrono::steady_clock::now() < end) {
+      int status = 0;
+      if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+        pid_ = -1;
+        return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+      }
+      std::this_thread::sleep_for(Ms(10));
+    }
+    kill();
+    return -1;
+  }
+  std::string output() const { return read_text(log_); }
+  std::optional<std::string> wait_for(const std::string& pattern, Ms timeout) const {
+    const std::regex re(pattern);
+    const auto end = std::chrono::steady_clock::now() + timeout;
+    do {
+      std::smatch match;
+      const std::string text = output();
+      if (std::regex_search(text, match, re)) return match.size() > 1 ? match[1].str() : "";
+      std::this_thread::sleep_for(Ms(20));
+    } while (std::chrono::steady_clock::now() < end);
+    return std::nullopt;
+  }
+
+ private:
+  pid_t pid_ = -1;
+  std::string log_;
+};
+
+struct DoctorRun {
+  int exit_code = -1;
+  std::string output;
+  nlohmann::json report;  // the JSON on stdout, when it parsed
+};
+
+class DoctorProcess : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    TANDEM_REQUIRE_SHARED();
+    char pattern[] = "/tmp/tandem-doctor-XXXXXX";
+    ASSERT_NE(::mkdtemp(pattern), nullptr);
+    dir_ = pattern;
+    secret_ = write_secret("secret", "correct horse battery staple");
+    wrong_secret_ = write_secret("wrong", "another cluster");
+    // Copies, not the shared files: hashing writes sidecars, and nodes look up by name.
+    for (const char* sub : {"/here", "/models-a", "/models-b", "/cache"}) {
+      std::filesystem::create_directory(dir_ + sub);
+    }
+    model_ = dir_ + "/here/" + kModel;
+    std::filesystem::copy_file(testing::reference_path(kModel), model_);
+    std::filesystem::copy_file(model_, dir_ + "/models-a/" + kModel);
+  }
+  void TearDown() override {
+    nodes_.clear();  // kills the children before their logs go
+    if (!dir_.empty() && !HasFailure()) std::filesystem::remove_all(dir_);
+  }
+  std::string write_secret(const std::string& name, const std::string& text) {
+    const std::string path = dir_ + "/" + name;
+    std::ofstream(path) << text << "\n";
+    ::chmod(path.c_str(), 0600);
+    return path;
+  }
+  std::string start_node(const std::string& name, std::vector<std::string> extra) {
+    std::vector<std::string> args = {testing::tandem_binary(),
+                                     "node",
+                                     "--listen",
+                                     "127.0.0.1:0",
+                                     "--name",
+                                     name,
+                                     "--secret-file",
+                                     secret_,
+                                     "--cache-dir",
+                                     dir_ + "/cache-" + name,
+                                     "--models-dir",
+                                     dir_ + "/models-" + name};
+    args.insert(args.end(), extra.begin(), extra.end());
+    nodes_.push_back(std::make_unique<Process>(args, dir_ + "/" + name + ".log"));
+    const auto address =
+        nodes_.back()->wait_for("listening on (127\\.0\\.0\\.1:[0-9]+) as ", Ms(5000));
+    EXPECT_TRUE(address) << nodes_.back()->output();
+    return address.value_or("");
+  }
+  // Node a, then node b joining through it; b's models directory holds `b_model` (if any)
+  // under the reference model's name.
+  void start_cluster(const std::string& b_model) {
+    if (!b_model.empty()) std::filesystem::copy_file(b_model, dir_ + "/models-b/" + kModel);
+    entry_ = start_node("a", {});
+    ASSERT_FALSE(entry_.empty());
+    ASSERT_FALSE(start_node("b", {"--join", entry_}).empty());
+    ASSERT_TRUE(nodes_[0]->wait_for("member joined: b-", Ms(5000))) << nodes_[0]->output();
+  }
+  DoctorRun doctor(std::vector<std::string> extra) {
+    std::vector<std::string> args = {testing::tandem_binary(),
+                                     "doctor",
+                                     "--json",
+                                     "--cache-dir",
+                                     dir_ + "/cache",
+                                     "--bandwidth-mib",
+                                     "16",
+                                     "--pings",
+                                     "3",
+                                     "--bulk-bytes",
+                                     "1048576"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    const std::string log = dir_ + "/doctor-" + std::to_string(runs_++) + ".log";
+    Process child(args, log);
+    DoctorRun run;
+    run.exit_code = child.wait(Ms(20000));
+    run.output = child.output();
+    // stdout holds the JSON object; an error line on stderr may follow it.
+    const size_t end = run.output.rfind("\n}");
+    if (end != std::string::npos) {
+      try {
+        run.report = nlohmann::json::parse(run.output.substr(0, end + 2));
+      } catch (const std::exception&) {
+      }
+    }
+    return run;
+  }
+  static const nlohmann::json* gate(const DoctorRun& run, const std::string& name) {
+    if (!run.report.contains("gates")) return nullptr;
+    for (const auto& g : run.report["gates"]) {
+      if (g["name"] == name) return &g;
+    }
+    return nullptr;
+  }
+
+  std::string dir_;
+  std::string secret_;
+  std::string wrong_secret_;
+  std::string model_;
+  std::string entry_;
+  int runs_ = 0;
+  std::vector<std::unique_ptr<Process>> nodes_;
+};
+
+TEST_F(DoctorProcess, OneMachinePassesAndAHugeContextFailsTheMemoryPlan) {
+  const DoctorRun ok = doctor({model_});
+  EXPECT_EQ(ok.exit_code, 0) << ok.output;
+  ASSERT_TRUE(ok.report.is_object()) << ok.output;
+  EXPECT_EQ(ok.report["fail"], 0) << ok.output;
+  for (const char* name :
+       {"cpu", "memory", "model file", "model hash", "memory bandwidth", "memory plan"}) {
+    const auto* g = gate(ok, name);
+    ASSERT_NE(g, nullptr) << name << "\n" << ok.output;
+    EXPECT_NE((*g)["status"], "FAIL") << g->dump();
+  }
+  EXPECT_NE((*gate(ok, "model hash"))["measured"].get<std::string>().find("computed in"),
+            std::string::npos);
+  // The second run reads the sidecar instead of hashing again.
+  const DoctorRun again = doctor({model_, "--ctx", "1073741824"});
+  EXPECT_NE(again.exit_code, 0) << again.output;
+  ASSERT_NE(gate(again, "model hash"), nullptr) << again.output;
+  EXPECT_NE((*gate(again, "model hash"))["measured"].get<std::string>().find("cached in"),
+            std::string::npos);
+  const auto* plan = gate(again, "memory plan");
+  ASSERT_NE(plan, nullptr) << again.output;
+  EXPECT_EQ((*plan)["status"], "FAIL");
+  EXPECT_NE((*plan)["measured"].get<std::string>().find("does not fit"), std::string::npos);
+  EXPECT_NE((*plan)["fix"].get<std::string>().find("--ctx (now 1073741824)"), std::string::npos);
+  EXPECT_NE(again.output.find("gate(s) failed: memory plan"), std::string::npos);
+}
+
+TEST_F(DoctorProcess, TwoNodesPassWithTheReferenceModel) {
+  start_cluster(model_);
+  const DoctorRun run = doctor({model_, "--join", entry_, "--secret-file", secret_});
+  EXPECT_EQ(run.exit_code, 0) << run.output;
+  ASSERT_TRUE(run.report.is_object()) << run.output;
+  EXPECT_EQ(run.report["fail"], 0) << run.output;
+  for (const char* name : {"cluster reach", "tandem version", "link a -> b", "link b -> a",
+                           "model copies", "memory plan", "disk for shards"}) {
+    const auto* g = gate(run, name);
+    ASSERT_NE(g, nullptr) << name << "\n" << run.output;
+    EXPECT_NE((*g)["status"], "FAIL") << g->dump();
+  }
+  EXPECT_EQ((*gate(run, "cluster reach"))["status"], "PASS");
+  EXPECT_EQ((*gate(run, "model copies"))["status"], "PASS");
+  ASSERT_TRUE(run.report["placement"].is_array());
+  EXPECT_GE(run.report["placement"].size(), 1u);
+  // No RDMA devices on a loopback test machine: a warning, not a failure.
+  ASSERT_NE(gate(run, "rdma"), nullptr);
+  EXPECT_NE((*gate(run, "rdma"))["status"], "FAIL");
+}
+
+TEST_F(DoctorProcess, WrongSecretFailsWithTheFix) {
+  start_cluster(model_);
+  const DoctorRun run = doctor({"--join", entry_, "--secret-file", wrong_secret_});
+  EXPECT_NE(run.exit_code, 0) << run.output;
+  const auto* g = gate(run, "cluster reach");
+  ASSERT_NE(g, nullptr) << run.output;
+  EXPECT_EQ((*g)["status"], "FAIL");
+  EXPECT_NE((*g)["fix"].get<std::string>().find("use the same secret file on every node"),
+            std::string::npos)
+      << g->dump();
+}
+
+TEST_F(DoctorProcess, TooSmallMemoryFailsTheClusterPlan) {
+  start_cluster(model_);
+  const DoctorRun run =
+      doctor({model_, "--join", entry_, "--secret-file", secret_, "--ctx", "1073741824"});
+  EXPECT_NE(run.exit_code, 0) << run.output;
+  const auto* plan = gate(run, "memory plan");
+  ASSERT_NE(plan, nullptr) << run.output;
+  EXPECT_EQ((*plan)["status"], "FAIL");
+  const std::string measured = (*plan)["measured"];
+  EXPECT_NE(measured.find("does not fit"), std::string::npos) << measured;
+  EXPECT_NE(measured.find(" a "), std::string::npos) << measured;  // each node's free memory
+  EXPECT_NE(measured.find(" b "), std::string::npos) << measured;
+}
+
+TEST_F(DoctorProcess, DifferentFileUnderTheSameNameFailsTheHashGate) {
+  start_cluster(testing::reference_path("qwen3moe-tiny-Q4_K_M.gguf"));
+  const DoctorRun run = doctor({model_, "--join", entry_, "--secret-file", secret_});
+  EXPECT_NE(run.exit_code, 0) << run.output;
+  const auto* copies = gate(run, "model copies");
+  ASSERT_NE(copies, nullptr) << run.output;
+  EXPECT_EQ((*copies)["status"], "FAIL");
+  const std::string measured = (*copies)["measured"];
+  EXPECT_NE(measured.find("same hash: a "), std::string::npos) << measured;
+  EXPECT_NE(measured.find("DIFFERENT: b "), std::string::npos) << measured;
+  EXPECT_NE((*copies)["fix"].get<std::string>().find("copy the model there again"),
+            std::string::npos);
+}
+
+}  // namespace
+}  // namespace tandem
