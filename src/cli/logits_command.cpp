@@ -1,6 +1,8 @@
 // `tandem logits MODEL --tokens 1,2,3 --out FILE [--reference] [-t THREADS]`: evaluates
 // the token ids as one batch of one sequence and writes the logits of every position
-// as float32 little-endian, row-major [positions][vocab].
+// as float32 little-endian, row-major [positions][vocab]. With `--join HOST:PORT
+// --secret-file F [--split a,b]` the model runs split over the cluster's nodes, whose
+// last stage returns the full logits (a testing mode; serving returns only tokens).
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
@@ -14,6 +16,7 @@
 #include <vector>
 
 #include "cli/commands.h"
+#include "cluster/pipeline_runner.h"
 #include "gguf/model_file.h"
 #include "model/model.h"
 #include "platform/error.h"
@@ -27,10 +30,36 @@ struct LogitsArgs {
   std::string out_path;
   bool reference = false;
   size_t threads = 0;
+  std::string join;
+  std::string secret_file;
+  std::string split;
+  bool bf16_activations = false;
 };
 
-void run_logits(const LogitsArgs& args) {
-  if (args.tokens.empty()) throw Error("--tokens is empty");
+FloatMatrix cluster_logits(const LogitsArgs& args) {
+  if (args.secret_file.empty()) throw Error("--join needs --secret-file");
+  cluster::ClusterRunnerOptions options;
+  options.model_path = args.model_path;
+  options.join = args.join;
+  options.secret_file = args.secret_file;
+  if (!args.split.empty()) options.split = cluster::parse_split(args.split);
+  options.placement.context_length = args.tokens.size();
+  options.pipeline.threads = static_cast<uint32_t>(args.threads);
+  options.pipeline.context = static_cast<uint32_t>(args.tokens.size());
+  options.pipeline.mode =
+      args.reference ? cluster::StageComputeMode::kReference : cluster::StageComputeMode::kFast;
+  options.pipeline.activation_format =
+      args.bf16_activations ? cluster::ActivationFormat::kBF16 : cluster::ActivationFormat::kF32;
+  const auto runner = cluster::make_pipeline_runner(options);
+  StepPlan plan;
+  plan.step_id = 1;
+  StepEntry entry;
+  entry.tokens = args.tokens;
+  plan.entries.push_back(entry);
+  return runner->logits(plan);
+}
+
+FloatMatrix local_logits(const LogitsArgs& args) {
   const ModelFile file(args.model_path);
   const size_t threads =
       args.threads ? args.threads : std::max<size_t>(1, std::thread::hardware_concurrency());
@@ -39,8 +68,12 @@ void run_logits(const LogitsArgs& args) {
   const std::unique_ptr<Model> model = Model::load(file, options, pool);
   KvCache cache = model->make_cache(args.tokens.size());
   const Batch batch = Batch::sequence(args.tokens, 0, 0, /*all_logits=*/true);
-  const FloatMatrix logits = model->forward(batch, cache);
+  return model->forward(batch, cache);
+}
 
+void run_logits(const LogitsArgs& args) {
+  if (args.tokens.empty()) throw Error("--tokens is empty");
+  const FloatMatrix logits = args.join.empty() ? local_logits(args) : cluster_logits(args);
   std::ofstream out(args.out_path, std::ios::binary);
   if (!out) throw Error(str_cat("cannot open ", args.out_path, " for writing"));
   static_assert(std::endian::native == std::endian::little, "logits are written little-endian");
@@ -64,6 +97,12 @@ void add_logits_command(CLI::App& app) {
   command->add_flag("--reference", args->reference,
                     "scalar reference kernels with F32 activations");
   command->add_option("-t,--threads", args->threads, "worker threads (default: all cores)");
+  command->add_option("--join", args->join, "run split over the cluster reached at HOST:PORT");
+  command->add_option("--secret-file", args->secret_file, "cluster secret file (with --join)");
+  command->add_option("--split", args->split,
+                      "layers per stage, e.g. 2,2 (default: placed by memory and speed)");
+  command->add_flag("--bf16-activations", args->bf16_activations,
+                    "send activations between stages as BF16 instead of F32");
   command->callback([args] { run_logits(*args); });
 }
 

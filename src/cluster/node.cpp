@@ -73,6 +73,11 @@ void Node::start() {
   table_ = std::make_unique<MembershipTable>(Member{node_id_, options_.name, advertised_},
                                              options_.failure_timeout * 3);
   matmul_gflops_ = measure_matmul_gflops(Milliseconds(100));
+  stages_ = std::make_unique<StageHost>(
+      [this](const HostPort& address, Milliseconds timeout) {
+        return connect_authenticated(address, timeout, nullptr);
+      },
+      [this](const std::string& line) { emit(line); }, stopping_, options_.handshake_timeout);
   if (options_.join) join_through(*options_.join);
   started_ = true;
   accept_thread_ = std::thread([this] { accept_loop(); });
@@ -196,6 +201,13 @@ void Node::handle(Connection& connection, const std::string& peer_id, const Fram
       (void)from_frame<InfoRequest>(frame);
       connection.send_message(NodeInfoMessage{info()});
       return;
+    case MessageType::kLoadStage:
+      // This session becomes the stage's compute thread until the coordinator leaves.
+      stages_->serve_coordinator(connection, frame);
+      throw Error("pipeline stage ended");
+    case MessageType::kStageConnect:
+      stages_->serve_upstream(connection, frame);
+      throw Error("stage link ended");
     case MessageType::kLinkMeasureRequest: {
       const auto request = from_frame<LinkMeasureRequest>(frame);
       LinkOptions link;

@@ -1,7 +1,8 @@
 #pragma once
 // A cluster node: listens for authenticated peers, answers info / ping / bandwidth /
 // link-measure requests, keeps the membership table current by heartbeats, joins
-// through a known peer (--join) or a discovery beacon, and reports membership changes.
+// through a known peer (--join) or a discovery beacon, reports membership changes, and
+// runs pipeline stages for coordinators (stage_host.h).
 //
 // Threads: one accepting connections, one per incoming connection, one heartbeat
 // (which also sends beacons) and, with discovery on, one reading beacons.
@@ -21,6 +22,7 @@
 #include "cluster/link.h"
 #include "cluster/membership.h"
 #include "cluster/node_info.h"
+#include "cluster/stage_host.h"
 #include "cluster/transport.h"
 
 namespace tandem::cluster {
@@ -94,6 +96,7 @@ class Node {
   std::string advertised_;
   std::unique_ptr<MembershipTable> table_;
   double matmul_gflops_ = 0;
+  std::unique_ptr<StageHost> stages_;
 
   std::atomic<bool> stopping_{false};
   std::mutex wake_mutex_;

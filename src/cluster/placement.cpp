@@ -27,31 +27,12 @@ std::string gib(uint64_t bytes) {
 
 class Planner {
  public:
-  Planner(const ModelFootprint& model, const std::vector<NodeCapacity>& nodes, const PlacementOptions& options)
+  Planner(const ModelFootprint& model, const std::vector<NodeCapacity>& nodes,
+          const PlacementOptions& options)
       : model_(model), nodes_(nodes), options_(options), layers_(model.layers.size()) {}
 
-  // The stage node `n` would be for layers [first, end); total_bytes = max when it cannot hold it.
   StagePlan stage(size_t n, size_t first, size_t end, bool is_first, bool is_last) const {
-    const NodeCapacity& node = nodes_[n];
-    StagePlan s;
-    s.node = n;
-    s.first_layer = first;
-    s.end_layer = end;
-    s.has_embedding = is_first;
-    s.has_output = is_last;
-    s.weight_bytes = model_.weight_bytes(first, end) + (is_first ? model_.embedding_bytes : 0) +
-                     (is_last ? model_.output_bytes : 0);
-    if (is_first && is_last && model_.tied_embeddings) s.weight_bytes -= model_.embedding_bytes;
-    s.cache_bytes = model_.cache_bytes(first, end, options_.context_length, options_.sequences);
-    s.total_bytes = s.weight_bytes + s.cache_bytes + options_.overhead_bytes;
-    const double bytes_read = static_cast<double>(model_.active_bytes(first, end) +
-                                                  (is_last ? model_.output_active_bytes : 0));
-    s.compute_seconds = node.weight_read_bytes_per_s > 0 ? bytes_read / node.weight_read_bytes_per_s : kInfinity;
-    if (!is_last) {
-      const double activation = static_cast<double>(model_.hidden_size * options_.activation_bytes_per_value);
-      s.hop_seconds = node.link_latency_s + (node.link_bytes_per_s > 0 ? activation / node.link_bytes_per_s : kInfinity);
-    }
-    return s;
+    return plan_stage(model_, nodes_, n, first, end, is_first, is_last, options_);
   }
 
   bool fits(const StagePlan& s) const { return s.total_bytes <= nodes_[s.node].free_memory_bytes; }
@@ -103,7 +84,8 @@ class Planner {
       s = stage(s.node, s.first_layer, s.end_layer, i == 0, i + 1 == placement.stages.size());
       if (i + 1 == placement.stages.size()) s.hop_seconds = 0;
       placement.token_seconds += s.compute_seconds + s.hop_seconds;
-      placement.bottleneck_seconds = std::max(placement.bottleneck_seconds, s.compute_seconds + s.hop_seconds);
+      placement.bottleneck_seconds =
+          std::max(placement.bottleneck_seconds, s.compute_seconds + s.hop_seconds);
     }
     return placement;
   }
@@ -111,15 +93,18 @@ class Planner {
   std::string no_fit_message() const {
     uint64_t available = 0;
     for (const auto& node : nodes_) available += node.free_memory_bytes;
-    const uint64_t needed = model_.total_weight_bytes() +
-                            model_.cache_bytes(0, layers_, options_.context_length, options_.sequences) +
-                            options_.overhead_bytes * nodes_.size();
-    std::string message = str_cat("the model does not fit: it needs ", gib(needed), " (weights ",
-                                  gib(model_.total_weight_bytes()), ", KV cache and state ",
-                                  gib(model_.cache_bytes(0, layers_, options_.context_length, options_.sequences)),
-                                  " for ", options_.sequences, " x ", options_.context_length,
-                                  " tokens) but the nodes have ", gib(available), " free:");
-    for (const auto& node : nodes_) message += str_cat(" ", node.name, " ", gib(node.free_memory_bytes), ";");
+    const uint64_t needed =
+        model_.total_weight_bytes() +
+        model_.cache_bytes(0, layers_, options_.context_length, options_.sequences) +
+        options_.overhead_bytes * nodes_.size();
+    std::string message =
+        str_cat("the model does not fit: it needs ", gib(needed), " (weights ",
+                gib(model_.total_weight_bytes()), ", KV cache and state ",
+                gib(model_.cache_bytes(0, layers_, options_.context_length, options_.sequences)),
+                " for ", options_.sequences, " x ", options_.context_length,
+                " tokens) but the nodes have ", gib(available), " free:");
+    for (const auto& node : nodes_)
+      message += str_cat(" ", node.name, " ", gib(node.free_memory_bytes), ";");
     uint64_t largest_layer = 0;
     for (const auto& l : model_.layers) largest_layer = std::max(largest_layer, l.weight_bytes);
     message += str_cat(" largest layer ", gib(largest_layer));
@@ -135,6 +120,34 @@ class Planner {
 
 }  // namespace
 
+StagePlan plan_stage(const ModelFootprint& model, const std::vector<NodeCapacity>& nodes, size_t n,
+                     size_t first, size_t end, bool is_first, bool is_last,
+                     const PlacementOptions& options) {
+  const NodeCapacity& node = nodes[n];
+  StagePlan s;
+  s.node = n;
+  s.first_layer = first;
+  s.end_layer = end;
+  s.has_embedding = is_first;
+  s.has_output = is_last;
+  s.weight_bytes = model.weight_bytes(first, end) + (is_first ? model.embedding_bytes : 0) +
+                   (is_last ? model.output_bytes : 0);
+  if (is_first && is_last && model.tied_embeddings) s.weight_bytes -= model.embedding_bytes;
+  s.cache_bytes = model.cache_bytes(first, end, options.context_length, options.sequences);
+  s.total_bytes = s.weight_bytes + s.cache_bytes + options.overhead_bytes;
+  const double bytes_read = static_cast<double>(model.active_bytes(first, end) +
+                                                (is_last ? model.output_active_bytes : 0));
+  s.compute_seconds =
+      node.weight_read_bytes_per_s > 0 ? bytes_read / node.weight_read_bytes_per_s : kInfinity;
+  if (!is_last) {
+    const double activation =
+        static_cast<double>(model.hidden_size * options.activation_bytes_per_value);
+    s.hop_seconds = node.link_latency_s +
+                    (node.link_bytes_per_s > 0 ? activation / node.link_bytes_per_s : kInfinity);
+  }
+  return s;
+}
+
 Placement plan_placement(const ModelFootprint& model, const std::vector<NodeCapacity>& nodes,
                          const PlacementOptions& options) {
   if (nodes.empty()) throw Error("no nodes to place the model on");
@@ -146,14 +159,16 @@ std::string describe(const Placement& placement, const std::vector<NodeCapacity>
   std::string out;
   char line[256];
   for (const StagePlan& s : placement.stages) {
-    std::snprintf(line, sizeof(line), "%-16s layers %3zu-%-3zu %s%s weights %s + cache %s, %.2f ms/token%s\n",
+    std::snprintf(line, sizeof(line),
+                  "%-16s layers %3zu-%-3zu %s%s weights %s + cache %s, %.2f ms/token%s\n",
                   nodes[s.node].name.c_str(), s.first_layer, s.end_layer == 0 ? 0 : s.end_layer - 1,
                   s.has_embedding ? "[embed] " : "", s.has_output ? "[output] " : "",
                   gib(s.weight_bytes).c_str(), gib(s.cache_bytes).c_str(), s.compute_seconds * 1e3,
                   s.hop_seconds > 0 ? str_cat(" + hop ", s.hop_seconds * 1e3, " ms").c_str() : "");
     out += line;
   }
-  std::snprintf(line, sizeof(line), "predicted: %.2f ms per token at c=1, bottleneck stage %.2f ms\n",
+  std::snprintf(line, sizeof(line),
+                "predicted: %.2f ms per token at c=1, bottleneck stage %.2f ms\n",
                 placement.token_seconds * 1e3, placement.bottleneck_seconds * 1e3);
   out += line;
   return out;

@@ -23,9 +23,9 @@ struct NodeCapacity {
 
 struct PlacementOptions {
   uint64_t context_length = 4096;
-  uint64_t sequences = 1;                    // concurrent sequences to keep caches for
-  uint64_t overhead_bytes = 256ull << 20;    // per node: runtime, buffers, scratch
-  uint64_t activation_bytes_per_value = 4;   // F32 activations across stage boundaries
+  uint64_t sequences = 1;                   // concurrent sequences to keep caches for
+  uint64_t overhead_bytes = 256ull << 20;   // per node: runtime, buffers, scratch
+  uint64_t activation_bytes_per_value = 4;  // F32 activations across stage boundaries
 };
 
 struct StagePlan {
@@ -36,7 +36,7 @@ struct StagePlan {
   bool has_output = false;
   uint64_t weight_bytes = 0;
   uint64_t cache_bytes = 0;
-  uint64_t total_bytes = 0;  // weights + cache + overhead
+  uint64_t total_bytes = 0;    // weights + cache + overhead
   double compute_seconds = 0;  // per decoded token
   double hop_seconds = 0;      // sending the activations to the next stage
 };
@@ -51,6 +51,12 @@ struct Placement {
 // Throws tandem::Error with the numbers when the model does not fit.
 Placement plan_placement(const ModelFootprint& model, const std::vector<NodeCapacity>& nodes,
                          const PlacementOptions& options);
+
+// The stage node `n` would be for layers [first, end): bytes and predicted times, with
+// total_bytes to compare against the node's free memory.
+StagePlan plan_stage(const ModelFootprint& model, const std::vector<NodeCapacity>& nodes, size_t n,
+                     size_t first, size_t end, bool is_first, bool is_last,
+                     const PlacementOptions& options);
 
 std::string describe(const Placement& placement, const std::vector<NodeCapacity>& nodes);
 

@@ -57,6 +57,14 @@ bool is_known_type(uint16_t type) {
     case MessageType::kModelFileRequest:
     case MessageType::kModelFileReport:
     case MessageType::kTensor:
+    case MessageType::kLoadStage:
+    case MessageType::kStageReady:
+    case MessageType::kLinkStage:
+    case MessageType::kStageConnect:
+    case MessageType::kRunStep:
+    case MessageType::kActivations:
+    case MessageType::kSampledTokens:
+    case MessageType::kStepLogits:
       return true;
   }
   return false;
@@ -102,13 +110,37 @@ const char* type_name(MessageType type) {
       return "model-file-report";
     case MessageType::kTensor:
       return "tensor";
+    case MessageType::kLoadStage:
+      return "load-stage";
+    case MessageType::kStageReady:
+      return "stage-ready";
+    case MessageType::kLinkStage:
+      return "link-stage";
+    case MessageType::kStageConnect:
+      return "stage-connect";
+    case MessageType::kRunStep:
+      return "run-step";
+    case MessageType::kActivations:
+      return "activations";
+    case MessageType::kSampledTokens:
+      return "sampled-tokens";
+    case MessageType::kStepLogits:
+      return "step-logits";
   }
   return "unknown";
 }
 
 uint32_t max_payload(MessageType type) {
-  return type == MessageType::kTensor || type == MessageType::kLinkProbe ? kMaxBulkPayload
-                                                                         : kMaxControlPayload;
+  switch (type) {
+    case MessageType::kTensor:
+    case MessageType::kLinkProbe:
+    case MessageType::kRunStep:
+    case MessageType::kActivations:
+    case MessageType::kStepLogits:
+      return kMaxBulkPayload;
+    default:
+      return kMaxControlPayload;
+  }
 }
 
 std::array<uint8_t, kFrameHeaderSize> encode_frame_header(const FrameHeader& header) {

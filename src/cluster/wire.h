@@ -53,11 +53,21 @@ enum class MessageType : uint16_t {
   kModelFileRequest = 24,
   kModelFileReport = 25,
   kTensor = 30,
+  // Pipeline stages (stage_wire.h).
+  kLoadStage = 40,
+  kStageReady = 41,
+  kLinkStage = 42,
+  kStageConnect = 43,
+  kRunStep = 44,
+  kActivations = 45,
+  kSampledTokens = 46,
+  kStepLogits = 47,
 };
 
 bool is_known_type(uint16_t type);
 const char* type_name(MessageType type);
-// The payload bound of a type: kMaxBulkPayload for kTensor and kLinkProbe, else control.
+// The payload bound of a type: kMaxBulkPayload for kTensor, kLinkProbe, kRunStep,
+// kActivations and kStepLogits, else control.
 uint32_t max_payload(MessageType type);
 
 struct FrameHeader {
@@ -171,6 +181,7 @@ enum class ErrorCode : uint32_t {
   kAuthenticationFailed = 1,
   kUnexpectedMessage = 2,
   kLinkFailed = 3,
+  kStageFailed = 4,  // a pipeline stage could not load or run a step
 };
 
 struct InfoRequest {

@@ -1,0 +1,115 @@
+#include "cluster/pipeline_plan.h"
+
+#include <algorithm>
+#include <charconv>
+
+#include "cluster/node.h"
+#include "platform/error.h"
+
+namespace tandem::cluster {
+namespace {
+
+// Without a measured link: a local network's round trip and bandwidth.
+constexpr double kAssumedLinkLatencySeconds = 100e-6;
+constexpr double kAssumedLinkBytesPerSecond = 1e9;
+
+std::string gib(uint64_t bytes) {
+  return str_cat(static_cast<double>(bytes) / double(1ull << 30), " GiB");
+}
+
+}  // namespace
+
+std::vector<ClusterNode> discover_nodes(Transport& transport, const Secret& secret,
+                                        const HostPort& entry, Milliseconds timeout) {
+  const std::string self_id = make_node_id("coordinator");
+  std::vector<Member> members;
+  {
+    auto connection = transport.connect(entry, timeout);
+    authenticate_client(*connection, secret, self_id, timeout);
+    connection->send_message(MembershipRequest{});
+    members = connection->receive_message<Membership>(timeout, kMaxControlPayload).members;
+  }
+  std::vector<ClusterNode> nodes;
+  for (const Member& member : members) {
+    try {
+      auto connection = transport.connect(parse_host_port(member.address), timeout);
+      const AuthResult auth = authenticate_client(*connection, secret, self_id, timeout);
+      if (auth.peer_id != member.node_id) {
+        throw Error(str_cat("it answers as ", auth.peer_id));
+      }
+      connection->send_message(InfoRequest{});
+      nodes.push_back(
+          {member, connection->receive_message<NodeInfoMessage>(timeout, kMaxControlPayload).info});
+    } catch (const Error& e) {
+      throw Error(str_cat("member ", member.node_id, " at ", member.address, ": ", e.what()));
+    }
+  }
+  std::sort(nodes.begin(), nodes.end(), [](const ClusterNode& a, const ClusterNode& b) {
+    return std::tie(a.member.name, a.member.node_id) < std::tie(b.member.name, b.member.node_id);
+  });
+  return nodes;
+}
+
+NodeCapacity capacity_of(const NodeInfo& info) {
+  NodeCapacity capacity;
+  capacity.name = info.name.empty() ? info.node_id : info.name;
+  capacity.free_memory_bytes = info.memory_available_bytes;
+  capacity.weight_read_bytes_per_s = info.matmul_gflops * 1e9 * std::max<uint32_t>(1, info.cores);
+  capacity.link_latency_s = kAssumedLinkLatencySeconds;
+  capacity.link_bytes_per_s = kAssumedLinkBytesPerSecond;
+  return capacity;
+}
+
+Placement plan_pipeline(const ModelFootprint& model, const std::vector<NodeCapacity>& nodes,
+                        const PlacementOptions& options, const std::vector<size_t>& split) {
+  if (split.empty()) return plan_placement(model, nodes, options);
+  if (split.size() > nodes.size()) {
+    throw Error(str_cat("--split names ", split.size(), " stages but the cluster has ",
+                        nodes.size(), " nodes"));
+  }
+  size_t total = 0;
+  for (size_t layers : split) {
+    if (layers == 0) throw Error("--split: every stage needs at least one layer");
+    total += layers;
+  }
+  if (total != model.layers.size()) {
+    throw Error(str_cat("--split covers ", total, " layers, the model has ", model.layers.size()));
+  }
+  Placement placement;
+  size_t first = 0;
+  for (size_t i = 0; i < split.size(); ++i) {
+    const bool last = i + 1 == split.size();
+    StagePlan s = plan_stage(model, nodes, i, first, first + split[i], i == 0, last, options);
+    if (s.total_bytes > nodes[i].free_memory_bytes) {
+      throw Error(str_cat("--split: ", nodes[i].name, " needs ", gib(s.total_bytes), " for layers ",
+                          first, "..", first + split[i], " but has ",
+                          gib(nodes[i].free_memory_bytes), " free"));
+    }
+    placement.token_seconds += s.compute_seconds + s.hop_seconds;
+    placement.bottleneck_seconds =
+        std::max(placement.bottleneck_seconds, s.compute_seconds + s.hop_seconds);
+    placement.stages.push_back(s);
+    first += split[i];
+  }
+  return placement;
+}
+
+std::vector<size_t> parse_split(const std::string& text) {
+  std::vector<size_t> out;
+  size_t start = 0;
+  while (start <= text.size()) {
+    const size_t comma = std::min(text.find(',', start), text.size());
+    size_t value = 0;
+    const char* begin = text.data() + start;
+    const char* end = text.data() + comma;
+    const auto [ptr, error] = std::from_chars(begin, end, value);
+    if (begin == end || error != std::errc() || ptr != end) {
+      throw Error(str_cat("--split \"", text, "\": expected layer counts like 2,2"));
+    }
+    out.push_back(value);
+    start = comma + 1;
+  }
+  return out;
+}
+
+}  // namespace tandem::cluster
