@@ -22,6 +22,7 @@ int run(int argc, char** argv) {
   add_node_command(app);
   add_cluster_command(app);
   add_logits_command(app);
+  add_synth_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
