@@ -22,7 +22,7 @@ TEST(Sampler, GreedyTakesLowestIdOnTies) {
   Sampler sampler(plain(0.0f));
   std::vector<float> logits = {1.0f, 3.0f, 3.0f, -2.0f};
   EXPECT_EQ(sampler.sample(logits), 1);
-  EXPECT_EQ(argmax(logits), 1);
+  EXPECT_EQ(argmax_token(logits), 1);
 }
 
 TEST(Sampler, SameSeedSameTokens) {

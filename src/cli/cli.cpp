@@ -23,6 +23,7 @@ int run(int argc, char** argv) {
   add_cluster_command(app);
   add_logits_command(app);
   add_synth_command(app);
+  add_bench_model_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

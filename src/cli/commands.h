@@ -14,5 +14,6 @@ void add_node_command(CLI::App& app);
 void add_cluster_command(CLI::App& app);
 void add_logits_command(CLI::App& app);
 void add_synth_command(CLI::App& app);
+void add_bench_model_command(CLI::App& app);
 
 }  // namespace tandem::cli

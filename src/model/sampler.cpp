@@ -15,7 +15,7 @@ uint64_t Random::next() {
   return z ^ (z >> 31);
 }
 
-int32_t argmax(std::span<const float> values) {
+int32_t argmax_token(std::span<const float> values) {
   TANDEM_CHECK(!values.empty());
   size_t best = 0;
   for (size_t i = 1; i < values.size(); ++i) {

@@ -4,10 +4,31 @@
 #include "platform/error.h"
 
 namespace tandem {
+namespace {
 
-void attend_head(const AttentionShape& shape, size_t head, std::span<const float> query,
-                 std::span<const float> keys, std::span<const float> values, size_t key_count,
-                 std::span<float> scores, std::span<float> out) {
+float sequential_dot(const float* a, const float* b, size_t n) {
+  float dot = 0.0f;
+  for (size_t i = 0; i < n; ++i) dot += a[i] * b[i];
+  return dot;
+}
+
+float lane_dot(const float* a, const float* b, size_t n) {
+  constexpr size_t kLanes = 16;
+  float partial[kLanes] = {};
+  const size_t whole = n - n % kLanes;
+  for (size_t i = 0; i < whole; i += kLanes) {
+    for (size_t lane = 0; lane < kLanes; ++lane) partial[lane] += a[i + lane] * b[i + lane];
+  }
+  float sum = 0.0f;
+  for (size_t i = whole; i < n; ++i) sum += a[i] * b[i];
+  for (float p : partial) sum += p;
+  return sum;
+}
+
+template <float (*Dot)(const float*, const float*, size_t)>
+void attend_head_with(const AttentionShape& shape, size_t head, std::span<const float> query,
+                      std::span<const float> keys, std::span<const float> values, size_t key_count,
+                      std::span<float> scores, std::span<float> out) {
   const size_t dim = shape.head_dim;
   const size_t kv_width = shape.kv_head_count * dim;
   TANDEM_CHECK(shape.kv_head_count > 0 && shape.head_count % shape.kv_head_count == 0, "heads ",
@@ -20,9 +41,7 @@ void attend_head(const AttentionShape& shape, size_t head, std::span<const float
   const float* q = query.data() + head * dim;
   for (size_t j = 0; j < key_count; ++j) {
     const float* k = keys.data() + j * kv_width + kv_head * dim;
-    float dot = 0.0f;
-    for (size_t i = 0; i < dim; ++i) dot += q[i] * k[i];
-    scores[j] = dot * shape.scale;
+    scores[j] = Dot(q, k, dim) * shape.scale;
   }
   softmax(scores.first(key_count));
   for (size_t i = 0; i < dim; ++i) out[i] = 0.0f;
@@ -31,6 +50,20 @@ void attend_head(const AttentionShape& shape, size_t head, std::span<const float
     const float p = scores[j];
     for (size_t i = 0; i < dim; ++i) out[i] += p * v[i];
   }
+}
+
+}  // namespace
+
+void attend_head(const AttentionShape& shape, size_t head, std::span<const float> query,
+                 std::span<const float> keys, std::span<const float> values, size_t key_count,
+                 std::span<float> scores, std::span<float> out) {
+  attend_head_with<sequential_dot>(shape, head, query, keys, values, key_count, scores, out);
+}
+
+void attend_head_fast(const AttentionShape& shape, size_t head, std::span<const float> query,
+                      std::span<const float> keys, std::span<const float> values, size_t key_count,
+                      std::span<float> scores, std::span<float> out) {
+  attend_head_with<lane_dot>(shape, head, query, keys, values, key_count, scores, out);
 }
 
 void attend(const AttentionShape& shape, std::span<const float> query, std::span<const float> keys,
