@@ -61,8 +61,14 @@ void attention_block(const AttentionWeights& weights, const AttentionOptions& op
   // along the batch, so equal contiguous ranges would give the last worker most of the work.
   const auto attend_one = context.mode == ComputeMode::kReference ? attend_head : attend_head_fast;
   const size_t items = tokens * options.head_count;
+  // Small batches (decode steps over short contexts) stay on the calling thread, where
+  // waking a helper would cost more than the work.
+  constexpr size_t kMinParallelKeys = 4096;
+  size_t keys_read = 0;  // (token, key) pairs over all heads of the batch
+  for (size_t t = 0; t < tokens; ++t) keys_read += static_cast<size_t>(batch.positions[t]) + 1;
+  keys_read *= options.head_count;
   std::atomic<size_t> next_item{0};
-  context.pool.run_on_all([&](size_t, size_t, size_t) {
+  const auto attend_items = [&](size_t, size_t, size_t) {
     std::vector<float> scores;
     for (size_t item = next_item.fetch_add(1); item < items; item = next_item.fetch_add(1)) {
       const size_t t = item / options.head_count;
@@ -75,7 +81,12 @@ void attention_block(const AttentionWeights& weights, const AttentionOptions& op
                  cache.values(options.layer, sequence), key_count, scores,
                  attended.row(t).subspan(h * dim, dim));
     }
-  });
+  };
+  if (keys_read < kMinParallelKeys) {
+    attend_items(0, 1, 0);
+  } else {
+    context.pool.run_on_all(attend_items);
+  }
 
   FloatMatrix projected;  // [tokens][hidden]
   matmul(context.mode, weights.output, attended, projected, context.pool);

@@ -1,6 +1,9 @@
 #include "ops/attention.h"
 
+#include <algorithm>
+
 #include "ops/kernels.h"
+#include "ops/quant/simd/quant_simd.h"
 #include "platform/error.h"
 
 namespace tandem {
@@ -10,19 +13,6 @@ float sequential_dot(const float* a, const float* b, size_t n) {
   float dot = 0.0f;
   for (size_t i = 0; i < n; ++i) dot += a[i] * b[i];
   return dot;
-}
-
-float lane_dot(const float* a, const float* b, size_t n) {
-  constexpr size_t kLanes = 16;
-  float partial[kLanes] = {};
-  const size_t whole = n - n % kLanes;
-  for (size_t i = 0; i < whole; i += kLanes) {
-    for (size_t lane = 0; lane < kLanes; ++lane) partial[lane] += a[i + lane] * b[i + lane];
-  }
-  float sum = 0.0f;
-  for (size_t i = whole; i < n; ++i) sum += a[i] * b[i];
-  for (float p : partial) sum += p;
-  return sum;
 }
 
 template <float (*Dot)(const float*, const float*, size_t)>
@@ -63,7 +53,25 @@ void attend_head(const AttentionShape& shape, size_t head, std::span<const float
 void attend_head_fast(const AttentionShape& shape, size_t head, std::span<const float> query,
                       std::span<const float> keys, std::span<const float> values, size_t key_count,
                       std::span<float> scores, std::span<float> out) {
-  attend_head_with<lane_dot>(shape, head, query, keys, values, key_count, scores, out);
+  const size_t dim = shape.head_dim;
+  const size_t kv_width = shape.kv_head_count * dim;
+  TANDEM_CHECK(shape.kv_head_count > 0 && shape.head_count % shape.kv_head_count == 0 &&
+                   head < shape.head_count && query.size() == shape.head_count * dim &&
+                   keys.size() >= key_count * kv_width && values.size() >= key_count * kv_width &&
+                   scores.size() >= key_count && out.size() >= dim,
+               "attention buffer sizes");
+  const size_t kv_head = head / (shape.head_count / shape.kv_head_count);
+  const float* q = query.data() + head * dim;
+  for (size_t j = 0; j < key_count; ++j) {
+    const float* k = keys.data() + j * kv_width + kv_head * dim;
+    scores[j] = simd_float_dot(TensorType::kF32, k, q, dim) * shape.scale;
+  }
+  softmax(scores.first(key_count));
+  const std::span<float> head_out = out.first(dim);
+  std::fill(head_out.begin(), head_out.end(), 0.0f);
+  for (size_t j = 0; j < key_count; ++j) {
+    simd_add_scaled(head_out, scores[j], values.subspan(j * kv_width + kv_head * dim, dim));
+  }
 }
 
 void attend(const AttentionShape& shape, std::span<const float> query, std::span<const float> keys,

@@ -29,9 +29,9 @@ void attend_head(const AttentionShape& shape, size_t head, std::span<const float
                  std::span<const float> keys, std::span<const float> values, size_t key_count,
                  std::span<float> scores, std::span<float> out);
 
-// As attend_head, with each q.k product summed in 16 interleaved lanes (the shape of a
-// SIMD accumulator, as ggml's vectorized F32 dot product) so that it vectorizes; the
-// sequential sum of attend_head is a chain of dependent adds.
+// As attend_head with SIMD kernels (ops/quant/simd): q.k summed in vector lanes, as
+// ggml's vectorized F32 dot product, and the weighted sum of values with fused
+// multiply-adds; attend_head's sequential sums are chains of dependent adds.
 void attend_head_fast(const AttentionShape& shape, size_t head, std::span<const float> query,
                       std::span<const float> keys, std::span<const float> values, size_t key_count,
                       std::span<float> scores, std::span<float> out);

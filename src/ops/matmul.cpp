@@ -86,6 +86,10 @@ float float_dot(TensorType type, const void* weight_row, const void* activation_
 // weight byte is fetched from memory once per matmul however many tokens there are.
 constexpr size_t kRowTile = 16;
 constexpr size_t kTokenTile = 64;
+// Products of fewer multiply-adds than this (tens of microseconds on one core) run on the
+// calling thread: waking a helper can cost more than the work, above all on a loaded
+// machine where the helper must first be scheduled.
+constexpr size_t kMinParallelWork = size_t{1} << 19;
 
 }  // namespace
 
@@ -151,7 +155,7 @@ void matmul_fast(const WeightMatrix& w, const FloatMatrix& x, FloatMatrix& y, Th
       }
     }
   };
-  if (tiles == 1) {
+  if (tiles == 1 || tokens * w.rows * w.cols < kMinParallelWork) {
     run_tiles(0, 1, 0);
   } else {
     pool.run_on_all(run_tiles);

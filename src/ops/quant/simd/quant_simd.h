@@ -35,6 +35,9 @@ bool has_simd_float_dot(TensorType weight_type);
 float simd_float_dot(TensorType weight_type, const void* weight_row, const float* activations,
                      size_t n);
 
+// y[i] += alpha * x[i] in F32 vector lanes (fused multiply-add where the CPU has it).
+void simd_add_scaled(std::span<float> y, float alpha, std::span<const float> x);
+
 // True for types with a SIMD quantizer: Q8_0, Q8_K.
 bool has_simd_quantize(TensorType type);
 // As quantize_row(); requires has_simd_quantize(type).

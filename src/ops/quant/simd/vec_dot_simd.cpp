@@ -237,6 +237,18 @@ float DotQ6_K(const void* w, const void* a, size_t n) {
   return sum;
 }
 
+// y[i] += alpha * x[i].
+void AddScaledF32(float* y, float alpha, const float* x, size_t n) {
+  const hn::CappedTag<float, 16> df;
+  const size_t lanes = hn::Lanes(df);
+  const auto a = hn::Set(df, alpha);
+  size_t i = 0;
+  for (; i + lanes <= n; i += lanes) {
+    hn::StoreU(hn::MulAdd(a, hn::LoadU(df, x + i), hn::LoadU(df, y + i)), df, y + i);
+  }
+  for (; i < n; ++i) y[i] += alpha * x[i];
+}
+
 // Dot products of one weight row with `count` activation rows a + i * stride, into
 // out[i]; the same values as one simd_vec_dot per row.
 void DotTokens(tandem::TensorType type, const void* w, const uint8_t* a, size_t stride,
@@ -303,6 +315,7 @@ HWY_EXPORT(DotQ6_K);
 HWY_EXPORT(DotF16);
 HWY_EXPORT(DotF32);
 HWY_EXPORT(DotTokens);
+HWY_EXPORT(AddScaledF32);
 }  // namespace quant
 
 namespace {
@@ -348,6 +361,11 @@ void simd_vec_dot_tokens(TensorType weight_type, const void* weight_row, const u
   for (size_t i = 0; i < count; ++i) {
     out[i] = simd_vec_dot(weight_type, weight_row, activations + i * activation_stride, n);
   }
+}
+
+void simd_add_scaled(std::span<float> y, float alpha, std::span<const float> x) {
+  TANDEM_CHECK(x.size() == y.size(), "add_scaled of ", x.size(), " into ", y.size());
+  HWY_DYNAMIC_DISPATCH(quant::AddScaledF32)(y.data(), alpha, x.data(), x.size());
 }
 
 bool has_simd_float_dot(TensorType weight_type) {
