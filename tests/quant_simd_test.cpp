@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <random>
@@ -97,7 +98,7 @@ std::vector<std::vector<uint8_t>> weight_rows(TensorType type, size_t n) {
       std::memcpy(block + block_bytes - 2, &scale, 2);  // d is last
     } else {
       std::memcpy(block, &scale, 2);
-      if (type == TensorType::kQ4_K) std::memcpy(block + 2, &scale, 2);
+      if (type == TensorType::kQ4_K || type == TensorType::kQ5_K) std::memcpy(block + 2, &scale, 2);
     }
   }
   rows.push_back(random);
@@ -127,8 +128,9 @@ double k_term_magnitude(TensorType type, const std::vector<uint8_t>& w_bytes,
   double magnitude = 0;
   for (size_t i = 0; i < n; ++i) {
     double offset = 0;
-    if (type == TensorType::kQ4_K) {
-      const uint8_t* block = &w_bytes[(i / 256) * sizeof(quant::BlockQ4_K)];
+    if (type == TensorType::kQ4_K || type == TensorType::kQ5_K) {
+      const size_t block_bytes = traits(type).block_bytes;
+      const uint8_t* block = &w_bytes[(i / 256) * block_bytes];
       uint16_t dmin;
       std::memcpy(&dmin, block + 2, 2);
       offset = f16_to_f32(dmin) * quant::unpack_k4_scale_min((i % 256) / 32, block + 4).min;
@@ -142,7 +144,7 @@ TEST(QuantSimd, KQuantDotsMatchScalar) {
   const size_t n = 4096;
   const auto activations = scalar_quantize(TensorType::kQ8_K, gaussian(n, 6));
   for_each_target([&] {
-    for (TensorType type : {TensorType::kQ4_K, TensorType::kQ6_K}) {
+    for (TensorType type : {TensorType::kQ4_K, TensorType::kQ5_K, TensorType::kQ6_K}) {
       ASSERT_TRUE(has_simd_vec_dot(type));
       for (const auto& w : weight_rows(type, n)) {
         const float scalar = vec_dot(type, w.data(), activations.data(), n);
@@ -154,6 +156,63 @@ TEST(QuantSimd, KQuantDotsMatchScalar) {
       }
     }
   });
+}
+
+// One weight row with several activation rows gives each row's single dot product
+// (groups of rows share the weight unpacking, not the arithmetic of a row).
+TEST(QuantSimd, SeveralTokensMatchOneTokenDots) {
+  const size_t n = 1024;
+  const size_t count = 7;  // one group of 4 and a remainder of 3
+  for_each_target([&] {
+    for (TensorType type :
+         {TensorType::kQ8_0, TensorType::kQ4_K, TensorType::kQ5_K, TensorType::kQ6_K}) {
+      const TensorType activation_type = activation_type_for(type);
+      const size_t stride = row_bytes(activation_type, n);
+      std::vector<uint8_t> activations(count * stride);
+      for (size_t i = 0; i < count; ++i) {
+        const auto row =
+            scalar_quantize(activation_type, gaussian(n, 20 + static_cast<uint32_t>(i)));
+        std::copy(row.begin(), row.end(), activations.begin() + static_cast<long>(i * stride));
+      }
+      for (const auto& w : weight_rows(type, n)) {
+        std::vector<float> several(count);
+        simd_vec_dot_tokens(type, w.data(), activations.data(), stride, count, n, several.data());
+        for (size_t i = 0; i < count; ++i) {
+          EXPECT_EQ(several[i], simd_vec_dot(type, w.data(), activations.data() + i * stride, n))
+              << type_name(type) << " row " << i;
+        }
+      }
+    }
+  });
+}
+
+// F16 / F32 weights with F32 activations against the exact sum in double: F32 lane sums
+// carry at most n roundings of 2^-24 relative to the running magnitude.
+TEST(QuantSimd, FloatDotsMatchDoubleSum) {
+  for (size_t n : {size_t{4096}, size_t{250}}) {  // 250: a tail shorter than a vector
+    const std::vector<float> weights = gaussian(n, 7);
+    const std::vector<float> activations = gaussian(n, 8);
+    std::vector<uint16_t> half_weights(n);
+    for (size_t i = 0; i < n; ++i) half_weights[i] = f32_to_f16(weights[i]);
+    for_each_target([&] {
+      for (TensorType type : {TensorType::kF16, TensorType::kF32}) {
+        ASSERT_TRUE(has_simd_float_dot(type));
+        const void* row = type == TensorType::kF16 ? static_cast<const void*>(half_weights.data())
+                                                   : static_cast<const void*>(weights.data());
+        double exact = 0;
+        double magnitude = 0;
+        for (size_t i = 0; i < n; ++i) {
+          const double w = type == TensorType::kF16 ? f16_to_f32(half_weights[i]) : weights[i];
+          exact += w * activations[i];
+          magnitude += std::fabs(w * activations[i]);
+        }
+        const float simd = simd_float_dot(type, row, activations.data(), n);
+        const double tolerance = static_cast<double>(n) * std::ldexp(1.0, -24) * magnitude;
+        EXPECT_NEAR(simd, exact, tolerance) << type_name(type) << " n=" << n;
+        EXPECT_GT(std::fabs(exact), 10 * tolerance) << "sum too small to be telling";
+      }
+    });
+  }
 }
 
 }  // namespace

@@ -19,5 +19,6 @@ void add_doctor_command(CLI::App& app);
 void add_serve_command(CLI::App& app);
 void add_run_command(CLI::App& app);
 void add_plan_command(CLI::App& app);
+void add_bench_model_command(CLI::App& app);
 
 }  // namespace tandem::cli

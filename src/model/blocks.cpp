@@ -1,5 +1,6 @@
 #include "model/blocks.h"
 
+#include <atomic>
 #include <cmath>
 
 #include "ops/attention.h"
@@ -31,18 +32,24 @@ void attention_block(const AttentionWeights& weights, const AttentionOptions& op
   matmul(context.mode, weights.k, normed, k, context.pool);
   matmul(context.mode, weights.v, normed, v, context.pool);
 
-  // Per-head QK-norm, then RoPE at each token's position.
+  // Per-head QK-norm, then RoPE at each token's position (one set of angles per token,
+  // shared by its heads).
+  const size_t half = options.rope_dims / 2;
+  std::vector<float> angles(2 * half);  // [cos | sin] of the current token
+  const std::span<float> cos_theta = std::span(angles).first(half);
+  const std::span<float> sin_theta = std::span(angles).last(half);
   for (size_t t = 0; t < tokens; ++t) {
     const int32_t position = batch.positions[t];
+    rope_angles(position, options.rope_dims, options.rope_theta, cos_theta, sin_theta);
     for (size_t h = 0; h < options.head_count; ++h) {
       std::span<float> head = q.row(t).subspan(h * dim, dim);
       if (!weights.q_norm.empty()) rms_norm(head, weights.q_norm, options.rms_eps, head);
-      rope_neox(head, position, options.rope_dims, options.rope_theta);
+      rope_neox_rotate(head, cos_theta, sin_theta);
     }
     for (size_t h = 0; h < options.kv_head_count; ++h) {
       std::span<float> head = k.row(t).subspan(h * dim, dim);
       if (!weights.k_norm.empty()) rms_norm(head, weights.k_norm, options.rms_eps, head);
-      rope_neox(head, position, options.rope_dims, options.rope_theta);
+      rope_neox_rotate(head, cos_theta, sin_theta);
     }
     cache.write(options.layer, batch.sequence_ids[t], position, k.row(t), v.row(t));
   }
@@ -50,20 +57,36 @@ void attention_block(const AttentionWeights& weights, const AttentionOptions& op
   const AttentionShape shape{options.head_count, options.kv_head_count, dim,
                              1.0f / std::sqrt(static_cast<float>(dim))};
   FloatMatrix attended(tokens, options.head_count * dim);  // [tokens][head_count * dim]
-  context.pool.parallel_for(tokens * options.head_count, [&](size_t begin, size_t end, size_t) {
+  // Work items are (token, head) pairs taken from a shared counter: causal windows grow
+  // along the batch, so equal contiguous ranges would give the last worker most of the work.
+  const auto attend_one = context.mode == ComputeMode::kReference ? attend_head : attend_head_fast;
+  const size_t items = tokens * options.head_count;
+  // Small batches (decode steps over short contexts) stay on the calling thread, where
+  // waking a helper would cost more than the work.
+  constexpr size_t kMinParallelKeys = 4096;
+  size_t keys_read = 0;  // (token, key) pairs over all heads of the batch
+  for (size_t t = 0; t < tokens; ++t) keys_read += static_cast<size_t>(batch.positions[t]) + 1;
+  keys_read *= options.head_count;
+  std::atomic<size_t> next_item{0};
+  const auto attend_items = [&](size_t, size_t, size_t) {
     std::vector<float> scores;
-    for (size_t item = begin; item < end; ++item) {
+    for (size_t item = next_item.fetch_add(1); item < items; item = next_item.fetch_add(1)) {
       const size_t t = item / options.head_count;
       const size_t h = item % options.head_count;
       const int32_t sequence = batch.sequence_ids[t];
       // Causal window: the sequence's positions up to and including this token's.
       const size_t key_count = static_cast<size_t>(batch.positions[t]) + 1;
       scores.resize(key_count);
-      attend_head(shape, h, q.row(t), cache.keys(options.layer, sequence),
-                  cache.values(options.layer, sequence), key_count, scores,
-                  attended.row(t).subspan(h * dim, dim));
+      attend_one(shape, h, q.row(t), cache.keys(options.layer, sequence),
+                 cache.values(options.layer, sequence), key_count, scores,
+                 attended.row(t).subspan(h * dim, dim));
     }
-  });
+  };
+  if (keys_read < kMinParallelKeys) {
+    attend_items(0, 1, 0);
+  } else {
+    context.pool.run_on_all(attend_items);
+  }
 
   FloatMatrix projected;  // [tokens][hidden]
   matmul(context.mode, weights.output, attended, projected, context.pool);

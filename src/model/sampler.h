@@ -14,9 +14,9 @@ namespace tandem {
 
 struct SamplingParams {
   float temperature = 0.8f;
-  int top_k = 40;             // 0 = all tokens
-  float top_p = 0.95f;        // 1 = off
-  float min_p = 0.05f;        // 0 = off
+  int top_k = 40;                   // 0 = all tokens
+  float top_p = 0.95f;              // 1 = off
+  float min_p = 0.05f;              // 0 = off
   float repetition_penalty = 1.0f;  // 1 = off; divides positive logits, multiplies negative
   float presence_penalty = 0.0f;    // subtracted once from every token seen
   float frequency_penalty = 0.0f;   // subtracted per occurrence

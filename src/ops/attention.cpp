@@ -1,13 +1,24 @@
 #include "ops/attention.h"
 
+#include <algorithm>
+
 #include "ops/kernels.h"
+#include "ops/quant/simd/quant_simd.h"
 #include "platform/error.h"
 
 namespace tandem {
+namespace {
 
-void attend_head(const AttentionShape& shape, size_t head, std::span<const float> query,
-                 std::span<const float> keys, std::span<const float> values, size_t key_count,
-                 std::span<float> scores, std::span<float> out) {
+float sequential_dot(const float* a, const float* b, size_t n) {
+  float dot = 0.0f;
+  for (size_t i = 0; i < n; ++i) dot += a[i] * b[i];
+  return dot;
+}
+
+template <float (*Dot)(const float*, const float*, size_t)>
+void attend_head_with(const AttentionShape& shape, size_t head, std::span<const float> query,
+                      std::span<const float> keys, std::span<const float> values, size_t key_count,
+                      std::span<float> scores, std::span<float> out) {
   const size_t dim = shape.head_dim;
   const size_t kv_width = shape.kv_head_count * dim;
   TANDEM_CHECK(shape.kv_head_count > 0 && shape.head_count % shape.kv_head_count == 0, "heads ",
@@ -20,9 +31,7 @@ void attend_head(const AttentionShape& shape, size_t head, std::span<const float
   const float* q = query.data() + head * dim;
   for (size_t j = 0; j < key_count; ++j) {
     const float* k = keys.data() + j * kv_width + kv_head * dim;
-    float dot = 0.0f;
-    for (size_t i = 0; i < dim; ++i) dot += q[i] * k[i];
-    scores[j] = dot * shape.scale;
+    scores[j] = Dot(q, k, dim) * shape.scale;
   }
   softmax(scores.first(key_count));
   for (size_t i = 0; i < dim; ++i) out[i] = 0.0f;
@@ -30,6 +39,38 @@ void attend_head(const AttentionShape& shape, size_t head, std::span<const float
     const float* v = values.data() + j * kv_width + kv_head * dim;
     const float p = scores[j];
     for (size_t i = 0; i < dim; ++i) out[i] += p * v[i];
+  }
+}
+
+}  // namespace
+
+void attend_head(const AttentionShape& shape, size_t head, std::span<const float> query,
+                 std::span<const float> keys, std::span<const float> values, size_t key_count,
+                 std::span<float> scores, std::span<float> out) {
+  attend_head_with<sequential_dot>(shape, head, query, keys, values, key_count, scores, out);
+}
+
+void attend_head_fast(const AttentionShape& shape, size_t head, std::span<const float> query,
+                      std::span<const float> keys, std::span<const float> values, size_t key_count,
+                      std::span<float> scores, std::span<float> out) {
+  const size_t dim = shape.head_dim;
+  const size_t kv_width = shape.kv_head_count * dim;
+  TANDEM_CHECK(shape.kv_head_count > 0 && shape.head_count % shape.kv_head_count == 0 &&
+                   head < shape.head_count && query.size() == shape.head_count * dim &&
+                   keys.size() >= key_count * kv_width && values.size() >= key_count * kv_width &&
+                   scores.size() >= key_count && out.size() >= dim,
+               "attention buffer sizes");
+  const size_t kv_head = head / (shape.head_count / shape.kv_head_count);
+  const float* q = query.data() + head * dim;
+  for (size_t j = 0; j < key_count; ++j) {
+    const float* k = keys.data() + j * kv_width + kv_head * dim;
+    scores[j] = simd_float_dot(TensorType::kF32, k, q, dim) * shape.scale;
+  }
+  softmax(scores.first(key_count));
+  const std::span<float> head_out = out.first(dim);
+  std::fill(head_out.begin(), head_out.end(), 0.0f);
+  for (size_t j = 0; j < key_count; ++j) {
+    simd_add_scaled(head_out, scores[j], values.subspan(j * kv_width + kv_head * dim, dim));
   }
 }
 

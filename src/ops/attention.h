@@ -29,4 +29,11 @@ void attend_head(const AttentionShape& shape, size_t head, std::span<const float
                  std::span<const float> keys, std::span<const float> values, size_t key_count,
                  std::span<float> scores, std::span<float> out);
 
+// As attend_head with SIMD kernels (ops/quant/simd): q.k summed in vector lanes, as
+// ggml's vectorized F32 dot product, and the weighted sum of values with fused
+// multiply-adds; attend_head's sequential sums are chains of dependent adds.
+void attend_head_fast(const AttentionShape& shape, size_t head, std::span<const float> query,
+                      std::span<const float> keys, std::span<const float> values, size_t key_count,
+                      std::span<float> scores, std::span<float> out);
+
 }  // namespace tandem

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <vector>
 
 #include "platform/error.h"
 
@@ -19,23 +20,42 @@ void rms_norm(std::span<const float> x, std::span<const float> weight, float eps
   for (size_t i = 0; i < x.size(); ++i) out[i] = x[i] * scale * weight[i];
 }
 
-void rope_neox(std::span<float> head, int position, size_t rope_dims, float theta_base) {
-  TANDEM_CHECK(rope_dims % 2 == 0 && rope_dims <= head.size(), "rope over ", rope_dims, " of ",
-               head.size(), " dims");
+void rope_angles(int position, size_t rope_dims, float theta_base, std::span<float> cos_theta,
+                 std::span<float> sin_theta) {
   const size_t half = rope_dims / 2;
+  TANDEM_CHECK(rope_dims % 2 == 0 && cos_theta.size() >= half && sin_theta.size() >= half,
+               "rope angles for ", rope_dims, " dims");
   // The angle is advanced by a float multiply per pair, as ggml's rope cache does; the
   // rounding of this recurrence is part of what llama.cpp computes.
   const float theta_scale = std::pow(theta_base, -2.0f / static_cast<float>(rope_dims));
   float theta = static_cast<float>(position);
   for (size_t i = 0; i < half; ++i) {
-    const float cos_theta = std::cos(theta);
-    const float sin_theta = std::sin(theta);
-    const float x0 = head[i];
-    const float x1 = head[i + half];
-    head[i] = x0 * cos_theta - x1 * sin_theta;
-    head[i + half] = x0 * sin_theta + x1 * cos_theta;
+    cos_theta[i] = std::cos(theta);
+    sin_theta[i] = std::sin(theta);
     theta *= theta_scale;
   }
+}
+
+void rope_neox_rotate(std::span<float> head, std::span<const float> cos_theta,
+                      std::span<const float> sin_theta) {
+  const size_t half = cos_theta.size();
+  TANDEM_CHECK(sin_theta.size() == half && 2 * half <= head.size(), "rope over ", 2 * half, " of ",
+               head.size(), " dims");
+  for (size_t i = 0; i < half; ++i) {
+    const float x0 = head[i];
+    const float x1 = head[i + half];
+    head[i] = x0 * cos_theta[i] - x1 * sin_theta[i];
+    head[i + half] = x0 * sin_theta[i] + x1 * cos_theta[i];
+  }
+}
+
+void rope_neox(std::span<float> head, int position, size_t rope_dims, float theta_base) {
+  TANDEM_CHECK(rope_dims % 2 == 0 && rope_dims <= head.size(), "rope over ", rope_dims, " of ",
+               head.size(), " dims");
+  std::vector<float> cos_theta(rope_dims / 2);
+  std::vector<float> sin_theta(rope_dims / 2);
+  rope_angles(position, rope_dims, theta_base, cos_theta, sin_theta);
+  rope_neox_rotate(head, cos_theta, sin_theta);
 }
 
 void softmax(std::span<float> x) {

@@ -18,6 +18,14 @@ void rms_norm(std::span<const float> x, std::span<const float> weight, float eps
 // elements from rope_dims on pass through.
 void rope_neox(std::span<float> head, int position, size_t rope_dims, float theta_base);
 
+// The rotation of rope_neox split in two, so that the heads of one token share one set of
+// angles: rope_angles fills cos_theta / sin_theta [rope_dims / 2] for `position`, and
+// rope_neox_rotate applies them to a head. Together they compute exactly rope_neox.
+void rope_angles(int position, size_t rope_dims, float theta_base, std::span<float> cos_theta,
+                 std::span<float> sin_theta);
+void rope_neox_rotate(std::span<float> head, std::span<const float> cos_theta,
+                      std::span<const float> sin_theta);
+
 // In place: x = exp(x - max) / sum.
 void softmax(std::span<float> x);
 

@@ -4,22 +4,39 @@
 // against its scalar reference in ops/quant:
 // - simd_quantize_row (Q8_0, Q8_K) gives the same bytes as quantize_row;
 // - simd_vec_dot for Q8_0 gives the same float as vec_dot (same integer block sums,
-//   same float order); for Q4_K / Q6_K the integer parts are equal and the float
+//   same float order); for Q4_K / Q5_K / Q6_K the integer parts are equal and the float
 //   scaling is summed per super-block instead of in 8 lanes, so results agree with
 //   vec_dot up to float rounding.
 
 #include <cstddef>
+#include <cstdint>
 #include <span>
 
 #include "ops/tensor_type.h"
 
 namespace tandem {
 
-// True for weight types with a SIMD dot product: Q8_0, Q4_K, Q6_K.
+// True for weight types with a SIMD dot product: Q8_0, Q4_K, Q5_K, Q6_K.
 bool has_simd_vec_dot(TensorType weight_type);
 // As vec_dot(); requires has_simd_vec_dot(weight_type).
 float simd_vec_dot(TensorType weight_type, const void* weight_row, const void* activation_row,
                    size_t n);
+
+// simd_vec_dot of one weight row with `count` activation rows at activations + i *
+// activation_stride, into out[0 .. count): the same values, faster for several rows
+// (K-quant weight blocks are unpacked once per group of rows). Requires
+// has_simd_vec_dot(weight_type).
+void simd_vec_dot_tokens(TensorType weight_type, const void* weight_row, const uint8_t* activations,
+                         size_t activation_stride, size_t count, size_t n, float* out);
+
+// Dot products of F16 or F32 weight rows with F32 activations (no activation rounding),
+// summed in F32 in vector lanes: within n * 2^-24 * sum |w a| of the exact value.
+bool has_simd_float_dot(TensorType weight_type);
+float simd_float_dot(TensorType weight_type, const void* weight_row, const float* activations,
+                     size_t n);
+
+// y[i] += alpha * x[i] in F32 vector lanes (fused multiply-add where the CPU has it).
+void simd_add_scaled(std::span<float> y, float alpha, std::span<const float> x);
 
 // True for types with a SIMD quantizer: Q8_0, Q8_K.
 bool has_simd_quantize(TensorType type);

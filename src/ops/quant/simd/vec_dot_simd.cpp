@@ -1,9 +1,13 @@
-// Highway dot products of Q8_0 x Q8_0, Q4_K x Q8_K and Q6_K x Q8_K. The integer block
-// sums are computed with widening int16 multiply-adds; the float scaling stays scalar.
+// Highway dot products of Q8_0 x Q8_0, Q4_K / Q5_K / Q6_K x Q8_K, and F16 / F32 weights
+// with F32 activations. The integer block sums are computed with widening int16
+// multiply-adds; the float scaling stays scalar. On x86 targets with AVX2 the integer
+// sums use unsigned x signed byte multiply-adds instead (vpmaddubsw, 32 products per
+// instruction; see vec_dot_avx2-inl.h), which give the same integers.
 
 #include <cstring>
 
 #include "ops/quant/blocks.h"
+#include "ops/tensor_type.h"
 #include "platform/half.h"
 
 #undef HWY_TARGET_INCLUDE
@@ -14,6 +18,13 @@
 HWY_BEFORE_NAMESPACE();
 namespace tandem::quant::HWY_NAMESPACE {
 namespace hn = hwy::HWY_NAMESPACE;
+}  // namespace tandem::quant::HWY_NAMESPACE
+HWY_AFTER_NAMESPACE();
+
+#include "ops/quant/simd/vec_dot_avx2-inl.h"
+
+HWY_BEFORE_NAMESPACE();
+namespace tandem::quant::HWY_NAMESPACE {
 
 // At most 16 int16 lanes, so every chunk divides the 16- and 32-element groups.
 using D16 = hn::CappedTag<int16_t, 16>;
@@ -34,6 +45,9 @@ HWY_INLINE int32_t reduce(V32 acc0, V32 acc1) {
 
 // Integer dot product of 32 int8 levels with 32 int8 levels.
 HWY_INLINE int32_t dot_i8_32(const int8_t* w, const int8_t* a) {
+#if TANDEM_AVX2_KERNELS
+  return avx2::dot_i8_32(w, a);
+#endif
   const D16 d16;
   const D8 d8;
   auto acc0 = hn::Zero(D32()), acc1 = hn::Zero(D32());
@@ -58,6 +72,9 @@ void BlockSumsQ8_0(const void* w, const void* a, size_t first, size_t count, int
 }
 
 float DotQ4_K(const void* w, const void* a, size_t n) {
+#if TANDEM_AVX2_KERNELS
+  return avx2::dot_q4_k(w, a, n);
+#endif
   const D16 d16;
   const D8 d8;
   const DU8 du8;
@@ -92,7 +109,95 @@ float DotQ4_K(const void* w, const void* a, size_t n) {
   return sum;
 }
 
+float DotQ5_K(const void* w, const void* a, size_t n) {
+#if TANDEM_AVX2_KERNELS
+  return avx2::dot_q5_k(w, a, n);
+#endif
+  const D16 d16;
+  const D8 d8;
+  const DU8 du8;
+  const hn::RebindToUnsigned<D16> du16;
+  const auto low_mask = hn::Set(du16, uint16_t{0xF});
+  const auto one = hn::Set(du16, uint16_t{1});
+  float sum = 0;
+  for (size_t b = 0; b < n / kSuperBlock; ++b) {
+    const auto x = load_block<BlockQ5_K>(w, b);
+    const auto y = load_block<BlockQ8_K>(a, b);
+    int32_t sumi = 0;
+    int32_t min_sum = 0;
+    for (int g = 0; g < kSuperBlock / 64; ++g) {
+      // As Q4_K, with bit 2g (low nibbles) or 2g + 1 (high nibbles) of qh[l] as bit 4.
+      auto low0 = hn::Zero(D32()), low1 = hn::Zero(D32());
+      auto high0 = hn::Zero(D32()), high1 = hn::Zero(D32());
+      for (size_t k = 0; k < 32; k += hn::Lanes(d16)) {
+        const auto q = hn::PromoteTo(du16, hn::LoadU(du8, x.qs + 32 * g + k));
+        const auto h = hn::PromoteTo(du16, hn::LoadU(du8, x.qh + k));
+        const auto h_low = hn::ShiftLeft<4>(hn::And(hn::ShiftRightSame(h, 2 * g), one));
+        const auto h_high = hn::ShiftLeft<4>(hn::And(hn::ShiftRightSame(h, 2 * g + 1), one));
+        const auto level_low = hn::BitCast(d16, hn::Or(hn::And(q, low_mask), h_low));
+        const auto level_high = hn::BitCast(d16, hn::Or(hn::ShiftRight<4>(q), h_high));
+        multiply_add(level_low, hn::PromoteTo(d16, hn::LoadU(d8, y.qs + 64 * g + k)), low0, low1);
+        multiply_add(level_high, hn::PromoteTo(d16, hn::LoadU(d8, y.qs + 64 * g + 32 + k)), high0,
+                     high1);
+      }
+      const ScaleMin sm_low = unpack_k4_scale_min(2 * g, x.scales);
+      const ScaleMin sm_high = unpack_k4_scale_min(2 * g + 1, x.scales);
+      sumi += sm_low.scale * reduce(low0, low1) + sm_high.scale * reduce(high0, high1);
+      min_sum += sm_low.min * (y.bsums[4 * g] + y.bsums[4 * g + 1]) +
+                 sm_high.min * (y.bsums[4 * g + 2] + y.bsums[4 * g + 3]);
+    }
+    sum += f16_to_f32(x.d) * y.d * static_cast<float>(sumi);
+    sum -= f16_to_f32(x.dmin) * y.d * static_cast<float>(min_sum);
+  }
+  return sum;
+}
+
+// F32 activations with F16 or F32 weights: four vector accumulators of F32 products.
+// load_weights(df, i): lanes i.. as F32; scalar_weight(i): element i.
+template <class Load, class Scalar>
+HWY_INLINE float dot_float(size_t n, const float* a, const Load& load_weights,
+                           const Scalar& scalar_weight) {
+  const hn::CappedTag<float, 16> df;
+  const size_t lanes = hn::Lanes(df);
+  auto acc0 = hn::Zero(df), acc1 = hn::Zero(df), acc2 = hn::Zero(df), acc3 = hn::Zero(df);
+  size_t i = 0;
+  for (; i + 4 * lanes <= n; i += 4 * lanes) {
+    acc0 = hn::MulAdd(load_weights(df, i), hn::LoadU(df, a + i), acc0);
+    acc1 = hn::MulAdd(load_weights(df, i + lanes), hn::LoadU(df, a + i + lanes), acc1);
+    acc2 = hn::MulAdd(load_weights(df, i + 2 * lanes), hn::LoadU(df, a + i + 2 * lanes), acc2);
+    acc3 = hn::MulAdd(load_weights(df, i + 3 * lanes), hn::LoadU(df, a + i + 3 * lanes), acc3);
+  }
+  for (; i + lanes <= n; i += lanes) {
+    acc0 = hn::MulAdd(load_weights(df, i), hn::LoadU(df, a + i), acc0);
+  }
+  float sum = hn::GetLane(hn::SumOfLanes(df, hn::Add(hn::Add(acc0, acc1), hn::Add(acc2, acc3))));
+  for (; i < n; ++i) sum += scalar_weight(i) * a[i];
+  return sum;
+}
+
+float DotF16(const void* w, const float* a, size_t n) {
+  const auto* weights = static_cast<const hwy::float16_t*>(w);
+  const auto* bits = static_cast<const uint16_t*>(w);
+  return dot_float(
+      n, a,
+      [weights](auto df, size_t i) {
+        const hn::Rebind<hwy::float16_t, decltype(df)> dh;
+        return hn::PromoteTo(df, hn::LoadU(dh, weights + i));
+      },
+      [bits](size_t i) { return f16_to_f32(bits[i]); });
+}
+
+float DotF32(const void* w, const float* a, size_t n) {
+  const auto* weights = static_cast<const float*>(w);
+  return dot_float(
+      n, a, [weights](auto df, size_t i) { return hn::LoadU(df, weights + i); },
+      [weights](size_t i) { return weights[i]; });
+}
+
 float DotQ6_K(const void* w, const void* a, size_t n) {
+#if TANDEM_AVX2_KERNELS
+  return avx2::dot_q6_k(w, a, n);
+#endif
   const D16 d16;
   const D8 d8;
   const DU8 du8;
@@ -132,6 +237,66 @@ float DotQ6_K(const void* w, const void* a, size_t n) {
   return sum;
 }
 
+// y[i] += alpha * x[i].
+void AddScaledF32(float* y, float alpha, const float* x, size_t n) {
+  const hn::CappedTag<float, 16> df;
+  const size_t lanes = hn::Lanes(df);
+  const auto a = hn::Set(df, alpha);
+  size_t i = 0;
+  for (; i + lanes <= n; i += lanes) {
+    hn::StoreU(hn::MulAdd(a, hn::LoadU(df, x + i), hn::LoadU(df, y + i)), df, y + i);
+  }
+  for (; i < n; ++i) y[i] += alpha * x[i];
+}
+
+// Dot products of one weight row with `count` activation rows a + i * stride, into
+// out[i]; the same values as one simd_vec_dot per row.
+void DotTokens(tandem::TensorType type, const void* w, const uint8_t* a, size_t stride,
+               size_t count, size_t n, float* out) {
+#if TANDEM_AVX2_KERNELS
+  // Groups of kGroup rows share the unpacking of the weight blocks.
+  constexpr size_t kGroup = 4;
+  const auto run = [&](const auto& group_kernel, const auto& single_kernel) {
+    size_t i = 0;
+    for (; i + kGroup <= count; i += kGroup) {
+      const uint8_t* rows[kGroup];
+      for (size_t k = 0; k < kGroup; ++k) rows[k] = a + (i + k) * stride;
+      group_kernel(w, rows, n, out + i);
+    }
+    for (; i < count; ++i) {
+      const uint8_t* row = a + i * stride;
+      single_kernel(w, &row, n, out + i);
+    }
+  };
+  switch (type) {
+    case TensorType::kQ4_K:
+      return run(avx2::dot_k4<BlockQ4_K, kGroup>, avx2::dot_k4<BlockQ4_K, 1>);
+    case TensorType::kQ5_K:
+      return run(avx2::dot_k4<BlockQ5_K, kGroup>, avx2::dot_k4<BlockQ5_K, 1>);
+    case TensorType::kQ6_K:
+      return run(avx2::dot_q6_k<kGroup>, avx2::dot_q6_k<1>);
+    default:
+      break;
+  }
+#endif
+  float (*single)(const void*, const void*, size_t) = nullptr;
+  switch (type) {
+    case TensorType::kQ4_K:
+      single = DotQ4_K;
+      break;
+    case TensorType::kQ5_K:
+      single = DotQ5_K;
+      break;
+    case TensorType::kQ6_K:
+      single = DotQ6_K;
+      break;
+    default:
+      break;
+  }
+  HWY_ASSERT(single != nullptr);
+  for (size_t i = 0; i < count; ++i) out[i] = single(w, a + i * stride, n);
+}
+
 }  // namespace tandem::quant::HWY_NAMESPACE
 HWY_AFTER_NAMESPACE();
 
@@ -145,7 +310,12 @@ namespace tandem {
 namespace quant {
 HWY_EXPORT(BlockSumsQ8_0);
 HWY_EXPORT(DotQ4_K);
+HWY_EXPORT(DotQ5_K);
 HWY_EXPORT(DotQ6_K);
+HWY_EXPORT(DotF16);
+HWY_EXPORT(DotF32);
+HWY_EXPORT(DotTokens);
+HWY_EXPORT(AddScaledF32);
 }  // namespace quant
 
 namespace {
@@ -175,7 +345,44 @@ float dot_q8_0(const void* w, const void* a, size_t n) {
 
 bool has_simd_vec_dot(TensorType weight_type) {
   return weight_type == TensorType::kQ8_0 || weight_type == TensorType::kQ4_K ||
-         weight_type == TensorType::kQ6_K;
+         weight_type == TensorType::kQ5_K || weight_type == TensorType::kQ6_K;
+}
+
+void simd_vec_dot_tokens(TensorType weight_type, const void* weight_row, const uint8_t* activations,
+                         size_t activation_stride, size_t count, size_t n, float* out) {
+  TANDEM_CHECK(n % traits(weight_type).block_elements == 0, "dot product of ", n,
+               " elements is not whole blocks of ", type_name(weight_type));
+  if (weight_type == TensorType::kQ4_K || weight_type == TensorType::kQ5_K ||
+      weight_type == TensorType::kQ6_K) {
+    HWY_DYNAMIC_DISPATCH(quant::DotTokens)
+    (weight_type, weight_row, activations, activation_stride, count, n, out);
+    return;
+  }
+  for (size_t i = 0; i < count; ++i) {
+    out[i] = simd_vec_dot(weight_type, weight_row, activations + i * activation_stride, n);
+  }
+}
+
+void simd_add_scaled(std::span<float> y, float alpha, std::span<const float> x) {
+  TANDEM_CHECK(x.size() == y.size(), "add_scaled of ", x.size(), " into ", y.size());
+  HWY_DYNAMIC_DISPATCH(quant::AddScaledF32)(y.data(), alpha, x.data(), x.size());
+}
+
+bool has_simd_float_dot(TensorType weight_type) {
+  return weight_type == TensorType::kF16 || weight_type == TensorType::kF32;
+}
+
+float simd_float_dot(TensorType weight_type, const void* weight_row, const float* activations,
+                     size_t n) {
+  switch (weight_type) {
+    case TensorType::kF16:
+      return HWY_DYNAMIC_DISPATCH(quant::DotF16)(weight_row, activations, n);
+    case TensorType::kF32:
+      return HWY_DYNAMIC_DISPATCH(quant::DotF32)(weight_row, activations, n);
+    default:
+      break;
+  }
+  TANDEM_CHECK(false, "no SIMD F32-activation dot product for ", type_name(weight_type));
 }
 
 float simd_vec_dot(TensorType weight_type, const void* weight_row, const void* activation_row,
@@ -187,6 +394,8 @@ float simd_vec_dot(TensorType weight_type, const void* weight_row, const void* a
       return dot_q8_0(weight_row, activation_row, n);
     case TensorType::kQ4_K:
       return HWY_DYNAMIC_DISPATCH(quant::DotQ4_K)(weight_row, activation_row, n);
+    case TensorType::kQ5_K:
+      return HWY_DYNAMIC_DISPATCH(quant::DotQ5_K)(weight_row, activation_row, n);
     case TensorType::kQ6_K:
       return HWY_DYNAMIC_DISPATCH(quant::DotQ6_K)(weight_row, activation_row, n);
     default:

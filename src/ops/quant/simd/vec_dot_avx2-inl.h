@@ -1,0 +1,214 @@
+// AVX2 integer kernels of the quantized dot products, included by vec_dot_simd.cpp once
+// per Highway target (no include guard, as Highway's -inl.h convention). They are
+// compiled only for x86 targets with AVX2 (Highway's target attributes enable the
+// intrinsics there) and set TANDEM_AVX2_KERNELS to 1; elsewhere it is 0 and the portable
+// Highway code runs. The integer sums equal the portable kernels' exactly: weight levels
+// are non-negative bytes (Q6_K's offset of 32 is subtracted as 32 * activation pair sums),
+// activations are Q8 bytes in [-127, 127], so vpmaddubsw never saturates (63 * 127 * 2 <
+// 2^15), and the float scaling follows the portable kernels operation for operation.
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+
+#include "hwy/highway.h"
+#include "ops/quant/blocks.h"
+#include "platform/half.h"
+
+#undef TANDEM_AVX2_KERNELS
+#if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX2
+#define TANDEM_AVX2_KERNELS 1
+#include <immintrin.h>
+#else
+#define TANDEM_AVX2_KERNELS 0
+#endif
+
+#if TANDEM_AVX2_KERNELS
+HWY_BEFORE_NAMESPACE();
+namespace tandem::quant::HWY_NAMESPACE::avx2 {
+
+HWY_INLINE int32_t horizontal_sum(__m256i v) {
+  __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(1, 0, 3, 2)));
+  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(2, 3, 0, 1)));
+  return _mm_cvtsi128_si32(s);
+}
+
+HWY_INLINE __m256i load(const void* p) {
+  return _mm256_loadu_si256(static_cast<const __m256i*>(p));
+}
+
+// 32 unsigned weight bytes times 32 signed activation bytes: 8 int32 lanes of pair sums
+// times `scale` (16 int16 lanes).
+HWY_INLINE __m256i scaled_dot(__m256i weights, __m256i activations, __m256i scale) {
+  return _mm256_madd_epi16(_mm256_maddubs_epi16(weights, activations), scale);
+}
+
+HWY_INLINE int32_t dot_i8_32(const int8_t* w, const int8_t* a) {
+  const __m256i x = load(w);
+  // |x| * (a with x's sign): an unsigned x signed product with the same value.
+  const __m256i pairs = _mm256_maddubs_epi16(_mm256_sign_epi8(x, x), _mm256_sign_epi8(load(a), x));
+  return horizontal_sum(_mm256_madd_epi16(pairs, _mm256_set1_epi16(1)));
+}
+
+struct Q8KView {
+  float d;
+  const uint8_t* qs;  // 256 levels
+  int16_t bsums[kSuperBlock / 16];
+};
+
+HWY_INLINE Q8KView view_q8_k(const void* a, size_t b) {
+  const auto* block = static_cast<const uint8_t*>(a) + b * sizeof(BlockQ8_K);
+  Q8KView view;
+  std::memcpy(&view.d, block + offsetof(BlockQ8_K, d), sizeof(float));
+  view.qs = block + offsetof(BlockQ8_K, qs);
+  std::memcpy(view.bsums, block + offsetof(BlockQ8_K, bsums), sizeof(view.bsums));
+  return view;
+}
+
+// Dot products of one Q4_K or Q5_K weight row with kTokens activation rows a[i], into
+// out[i]. The weight levels and scales of each super-block are unpacked once for all
+// kTokens rows; each row's sum takes the same operations in the same order as with
+// kTokens = 1, so the results do not depend on how tokens are grouped.
+template <class Block, size_t kTokens>
+HWY_INLINE void dot_k4(const void* w, const uint8_t* const* a, size_t n, float* out) {
+  const __m256i low_mask = _mm256_set1_epi8(0x0F);
+  const __m256i bit4 = _mm256_set1_epi8(0x10);
+  float sum[kTokens] = {};
+  for (size_t b = 0; b < n / kSuperBlock; ++b) {
+    const auto* x = static_cast<const uint8_t*>(w) + b * sizeof(Block);
+    uint16_t d_bits, dmin_bits;
+    std::memcpy(&d_bits, x + offsetof(Block, d), 2);
+    std::memcpy(&dmin_bits, x + offsetof(Block, dmin), 2);
+    const float d = f16_to_f32(d_bits);
+    const float dmin = f16_to_f32(dmin_bits);
+    const uint8_t* scales = x + offsetof(Block, scales);
+    const uint8_t* qs = x + offsetof(Block, qs);
+    __m256i high_bits = _mm256_setzero_si256();
+    if constexpr (sizeof(Block) == sizeof(BlockQ5_K)) {
+      high_bits = load(x + offsetof(BlockQ5_K, qh));
+    }
+    // Sub-block j = 2g (low nibbles) and 2g + 1 (high nibbles) of group g.
+    __m256i levels[8];
+    int16_t sub_scale[8];
+    int32_t sub_min[8];
+    for (int g = 0; g < kSuperBlock / 64; ++g) {
+      for (int j = 2 * g; j < 2 * g + 2; ++j) {
+        const ScaleMin sm = unpack_k4_scale_min(j, scales);
+        sub_scale[j] = static_cast<int16_t>(sm.scale);
+        sub_min[j] = sm.min;
+      }
+      const __m256i q = load(qs + 32 * g);
+      __m256i low = _mm256_and_si256(q, low_mask);
+      __m256i high = _mm256_and_si256(_mm256_srli_epi16(q, 4), low_mask);
+      if constexpr (sizeof(Block) == sizeof(BlockQ5_K)) {
+        const __m256i mask_low = _mm256_set1_epi8(static_cast<char>(1 << (2 * g)));
+        const __m256i mask_high = _mm256_set1_epi8(static_cast<char>(1 << (2 * g + 1)));
+        const __m256i set_low = _mm256_cmpeq_epi8(_mm256_and_si256(high_bits, mask_low), mask_low);
+        const __m256i set_high =
+            _mm256_cmpeq_epi8(_mm256_and_si256(high_bits, mask_high), mask_high);
+        low = _mm256_or_si256(low, _mm256_and_si256(set_low, bit4));
+        high = _mm256_or_si256(high, _mm256_and_si256(set_high, bit4));
+      }
+      levels[2 * g] = low;
+      levels[2 * g + 1] = high;
+    }
+    for (size_t i = 0; i < kTokens; ++i) {
+      const Q8KView y = view_q8_k(a[i], b);
+      __m256i acc = _mm256_setzero_si256();
+      int32_t min_sum = 0;
+      for (int g = 0; g < kSuperBlock / 64; ++g) {
+        acc = _mm256_add_epi32(acc, scaled_dot(levels[2 * g], load(y.qs + 64 * g),
+                                               _mm256_set1_epi16(sub_scale[2 * g])));
+        acc = _mm256_add_epi32(acc, scaled_dot(levels[2 * g + 1], load(y.qs + 64 * g + 32),
+                                               _mm256_set1_epi16(sub_scale[2 * g + 1])));
+        min_sum += sub_min[2 * g] * (y.bsums[4 * g] + y.bsums[4 * g + 1]) +
+                   sub_min[2 * g + 1] * (y.bsums[4 * g + 2] + y.bsums[4 * g + 3]);
+      }
+      const int32_t sumi = horizontal_sum(acc);
+      sum[i] += d * y.d * static_cast<float>(sumi);
+      sum[i] -= dmin * y.d * static_cast<float>(min_sum);
+    }
+  }
+  for (size_t i = 0; i < kTokens; ++i) out[i] = sum[i];
+}
+
+// As dot_k4, for Q6_K.
+template <size_t kTokens>
+HWY_INLINE void dot_q6_k(const void* w, const uint8_t* const* a, size_t n, float* out) {
+  const __m256i low_mask = _mm256_set1_epi8(0x0F);
+  const __m256i high_mask = _mm256_set1_epi8(0x30);
+  const __m256i offset = _mm256_set1_epi8(32);
+  float sum[kTokens] = {};
+  for (size_t b = 0; b < n / kSuperBlock; ++b) {
+    const auto* x = static_cast<const uint8_t*>(w) + b * sizeof(BlockQ6_K);
+    uint16_t d_bits;
+    std::memcpy(&d_bits, x + offsetof(BlockQ6_K, d), 2);
+    const float d = f16_to_f32(d_bits);
+    const auto* scales = reinterpret_cast<const int8_t*>(x + offsetof(BlockQ6_K, scales));
+    __m256i acc[kTokens];
+    for (size_t i = 0; i < kTokens; ++i) acc[i] = _mm256_setzero_si256();
+    for (int h = 0; h < 2; ++h) {
+      const uint8_t* ql = x + offsetof(BlockQ6_K, ql) + 64 * h;
+      const __m256i qh = load(x + offsetof(BlockQ6_K, qh) + 32 * h);
+      const __m256i ql0 = load(ql);
+      const __m256i ql1 = load(ql + 32);
+      // Elements 128h + 32 quarter + l: low 4 bits from ql, bits 4-5 from qh >> 2 quarter.
+      const __m256i levels[4] = {
+          _mm256_or_si256(_mm256_and_si256(ql0, low_mask),
+                          _mm256_and_si256(_mm256_slli_epi16(qh, 4), high_mask)),
+          _mm256_or_si256(_mm256_and_si256(ql1, low_mask),
+                          _mm256_and_si256(_mm256_slli_epi16(qh, 2), high_mask)),
+          _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql0, 4), low_mask),
+                          _mm256_and_si256(qh, high_mask)),
+          _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql1, 4), low_mask),
+                          _mm256_and_si256(_mm256_srli_epi16(qh, 2), high_mask)),
+      };
+      __m256i group_scales[4];
+      for (int quarter = 0; quarter < 4; ++quarter) {
+        const int group = 8 * h + 2 * quarter;
+        group_scales[quarter] =
+            _mm256_set_m128i(_mm_set1_epi16(scales[group + 1]), _mm_set1_epi16(scales[group]));
+      }
+      for (size_t i = 0; i < kTokens; ++i) {
+        const uint8_t* q8 = a[i] + b * sizeof(BlockQ8_K) + offsetof(BlockQ8_K, qs) + 128 * h;
+        for (int quarter = 0; quarter < 4; ++quarter) {
+          const __m256i activations = load(q8 + 32 * quarter);
+          // (level - 32) * a summed in pairs, as level * a - 32 * a.
+          const __m256i pairs = _mm256_sub_epi16(_mm256_maddubs_epi16(levels[quarter], activations),
+                                                 _mm256_maddubs_epi16(offset, activations));
+          acc[i] = _mm256_add_epi32(acc[i], _mm256_madd_epi16(pairs, group_scales[quarter]));
+        }
+      }
+    }
+    for (size_t i = 0; i < kTokens; ++i) {
+      float y_d;
+      std::memcpy(&y_d, a[i] + b * sizeof(BlockQ8_K) + offsetof(BlockQ8_K, d), sizeof(float));
+      sum[i] += d * y_d * static_cast<float>(horizontal_sum(acc[i]));
+    }
+  }
+  for (size_t i = 0; i < kTokens; ++i) out[i] = sum[i];
+}
+
+// One activation row, in the signature of the portable kernels.
+template <class Kernel>
+HWY_INLINE float one_token(const Kernel& kernel, const void* w, const void* a, size_t n) {
+  const auto* row = static_cast<const uint8_t*>(a);
+  float out;
+  kernel(w, &row, n, &out);
+  return out;
+}
+
+HWY_INLINE float dot_q4_k(const void* w, const void* a, size_t n) {
+  return one_token(dot_k4<BlockQ4_K, 1>, w, a, n);
+}
+HWY_INLINE float dot_q5_k(const void* w, const void* a, size_t n) {
+  return one_token(dot_k4<BlockQ5_K, 1>, w, a, n);
+}
+HWY_INLINE float dot_q6_k(const void* w, const void* a, size_t n) {
+  return one_token(dot_q6_k<1>, w, a, n);
+}
+
+}  // namespace tandem::quant::HWY_NAMESPACE::avx2
+HWY_AFTER_NAMESPACE();
+#endif  // TANDEM_AVX2_KERNELS
