@@ -20,9 +20,8 @@
 #include <sstream>
 #include <thread>
 
+#include "child_process.h"
 #include "test_paths.h"
-
-extern char** environ;
 
 namespace tandem {
 namespace {
@@ -30,69 +29,8 @@ namespace {
 using Ms = std::chrono::milliseconds;
 constexpr const char* kModel = "qwen3moe-tiny-Q8_0.gguf";
 
-std::string read_text(const std::string& path) {
-  std::ifstream file(path);
-  std::stringstream text;
-  text << file.rdbuf();
-  return text.str();
-}
-
-// A child process writing stdout and stderr to a log file; killed and reaped on scope exit.
-class Process {
- public:
-  Process(const std::vector<std::string>& args, std::string log) : log_(std::move(log)) {
-    std::vector<char*> argv;
-    for (const auto& arg : args) argv.push_back(const_cast<char*>(arg.c_str()));
-    argv.push_back(nullptr);
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, 1, log_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    posix_spawn_file_actions_adddup2(&actions, 1, 2);
-    if (posix_spawn(&pid_, argv[0], &actions, nullptr, argv.data(), environ) != 0) pid_ = -1;
-    posix_spawn_file_actions_destroy(&actions);
-  }
-  ~Process() { kill(); }
-  Process(const Process&) = delete;
-  Process& operator=(const Process&) = delete;
-
-  void kill() {
-    if (pid_ > 0) {
-      ::kill(pid_, SIGKILL);
-      ::waitpid(pid_, nullptr, 0);
-      pid_ = -1;
-    }
-  }
-  // The exit code, or -1 when it does not exit within `timeout` (it is then killed).
-  int wait(Ms timeout) {
-    const auto end = std::chrono::steady_clock::now() + timeout;
-    while (pid_ > 0 && std::chrono::steady_clock::now() < end) {
-      int status = 0;
-      if (::waitpid(pid_, &status, WNOHANG) == pid_) {
-        pid_ = -1;
-        return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-      }
-      std::this_thread::sleep_for(Ms(10));
-    }
-    kill();
-    return -1;
-  }
-  std::string output() const { return read_text(log_); }
-  std::optional<std::string> wait_for(const std::string& pattern, Ms timeout) const {
-    const std::regex re(pattern);
-    const auto end = std::chrono::steady_clock::now() + timeout;
-    do {
-      std::smatch match;
-      const std::string text = output();
-      if (std::regex_search(text, match, re)) return match.size() > 1 ? match[1].str() : "";
-      std::this_thread::sleep_for(Ms(20));
-    } while (std::chrono::steady_clock::now() < end);
-    return std::nullopt;
-  }
-
- private:
-  pid_t pid_ = -1;
-  std::string log_;
-};
+using Process = testing::Child;
+using testing::read_file;
 
 struct DoctorRun {
   int exit_code = -1;
