@@ -1,6 +1,7 @@
-// `tandem run MODEL [-p PROMPT] [-n N] [--temp T] [--seed S] [-t THREADS] [--raw] [--ctx N]`:
-// generates on this machine through the serving path (engine, runner, completion
-// service) and streams the answer to stdout. Without -p it is a multi-turn chat that
+// `tandem run MODEL [-p PROMPT] [-n N] [--temp T] [--seed S] [-t THREADS] [--raw] [--ctx N]
+// [--join HOST:PORT --secret-file F [--split a,b]]`: generates on this machine (or split
+// over a cluster's nodes with --join) through the serving path (engine, runner,
+// completion service) and streams the answer to stdout. Without -p it is a multi-turn chat that
 // reads one user message per line of stdin. Reasoning goes to stderr, as do the
 // prompt and generation speeds at the end of each answer.
 
@@ -16,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "cli/cluster_engine.h"
 #include "cli/commands.h"
 #include "platform/error.h"
 #include "serving/local_engine.h"
@@ -33,6 +35,7 @@ struct RunArgs {
   size_t threads = 0;
   bool raw = false;
   int32_t context_length = 0;
+  ClusterArgs cluster;
 };
 
 ChatMessage message(std::string role, std::string content) {
@@ -105,6 +108,7 @@ void run_run(const RunArgs& args) {
   options.threads = args.threads;
   options.context_length = args.context_length;
   options.parallel = 1;
+  apply_cluster_args(args.cluster, args.model_path, options);
   LocalEngine engine(args.model_path, options);
   std::mt19937_64 random(std::random_device{}());
 
@@ -169,6 +173,7 @@ void add_run_command(CLI::App& app) {
       ->add_option("--ctx", args->context_length,
                    "positions per sequence (default: the model's context length)")
       ->check(CLI::NonNegativeNumber);
+  add_cluster_options(*command, args->cluster);
   command->callback([args] { run_run(*args); });
 }
 

@@ -1,6 +1,7 @@
 // `tandem serve MODEL [--host H] [--port P] [--api-key KEY] [--ctx N] [--parallel N]
-// [-t THREADS] [--kv-blocks N]`: an OpenAI-compatible HTTP server with continuous
-// batching over the model on this machine. SIGINT / SIGTERM stop it cleanly.
+// [-t THREADS] [--kv-blocks N] [--join HOST:PORT --secret-file F [--split a,b]]`: an
+// OpenAI-compatible HTTP server with continuous batching over the model on this machine,
+// or split over a cluster's nodes with --join. SIGINT / SIGTERM stop it cleanly.
 
 #include <pthread.h>
 #include <CLI/CLI.hpp>
@@ -10,6 +11,7 @@
 #include <string>
 #include <thread>
 
+#include "cli/cluster_engine.h"
 #include "cli/commands.h"
 #include "platform/error.h"
 #include "serving/http_server.h"
@@ -27,6 +29,7 @@ struct ServeArgs {
   int32_t parallel = 4;
   size_t threads = 0;
   int32_t kv_blocks = 0;
+  ClusterArgs cluster;
 };
 
 // SIGINT and SIGTERM, blocked in every thread and taken by sigwait on one.
@@ -51,6 +54,7 @@ void run_serve(const ServeArgs& args) {
   engine_options.parallel = args.parallel;
   engine_options.kv_blocks = args.kv_blocks;
   engine_options.max_queued = static_cast<size_t>(args.parallel) * 16;
+  apply_cluster_args(args.cluster, args.model_path, engine_options);
   LocalEngine engine(args.model_path, engine_options);
 
   HttpServerOptions server_options;
@@ -108,6 +112,7 @@ void add_serve_command(CLI::App& app) {
       ->add_option("--kv-blocks", args->kv_blocks,
                    "KV budget in blocks of 16 positions (default: --parallel full contexts)")
       ->check(CLI::NonNegativeNumber);
+  add_cluster_options(*command, args->cluster);
   command->callback([args] { run_serve(*args); });
 }
 

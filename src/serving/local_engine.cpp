@@ -22,15 +22,21 @@ LocalEngine::LocalEngine(const std::string& model_path, const LocalEngineOptions
     throw Error(str_cat(model_path, ": no such model file"));
   }
   file_ = std::make_unique<ModelFile>(model_path);
-  const size_t threads =
-      options.threads ? options.threads : std::max<size_t>(1, std::thread::hardware_concurrency());
-  pool_ = std::make_unique<ThreadPool>(threads);
-  model_ = Model::load(*file_, ModelOptions{}, *pool_);
+  if (options.runner_factory) {
+    config_ = ModelConfig::from_model(*file_);
+  } else {
+    const size_t threads = options.threads
+                               ? options.threads
+                               : std::max<size_t>(1, std::thread::hardware_concurrency());
+    pool_ = std::make_unique<ThreadPool>(threads);
+    model_ = Model::load(*file_, ModelOptions{}, *pool_);
+    config_ = model_->config();
+  }
   tokenizer_ = std::make_unique<Tokenizer>(Tokenizer::from_model(*file_));
   chat_template_ = std::make_unique<ChatTemplate>(ChatTemplate::from_model(*file_));
 
   const auto model_context = static_cast<int32_t>(
-      std::min<size_t>(model_->config().context_length, std::numeric_limits<int32_t>::max()));
+      std::min<size_t>(config_.context_length, std::numeric_limits<int32_t>::max()));
   context_length_ = options.context_length > 0 ? options.context_length : model_context;
   model_name_ = std::filesystem::path(model_path).filename().string();
   if (model_name_.size() > 5 && model_name_.ends_with(".gguf")) {
@@ -47,9 +53,14 @@ LocalEngine::LocalEngine(const std::string& model_path, const LocalEngineOptions
   scheduler.max_step_tokens = options.max_step_tokens;
   // Recurrent layers cannot rewind: the scheduler then reuses a slot only when the new
   // prompt extends all of it.
-  scheduler.recurrent_state = model_->config().arch == Architecture::kQwen35Moe;
+  scheduler.recurrent_state = config_.arch == Architecture::kQwen35Moe;
 
-  runner_ = std::make_unique<LocalModelRunner>(*model_, static_cast<size_t>(context_length_));
+  if (options.runner_factory) {
+    runner_ = options.runner_factory(context_length_, options.parallel);
+    TANDEM_CHECK(runner_ != nullptr);
+  } else {
+    runner_ = std::make_unique<LocalModelRunner>(*model_, static_cast<size_t>(context_length_));
+  }
   engine_ = std::make_unique<EngineCore>(*runner_, scheduler, options.max_queued);
 
   VocabularyView vocabulary;
