@@ -29,6 +29,7 @@ int run(int argc, char** argv) {
   add_run_command(app);
   add_plan_command(app);
   add_bench_model_command(app);
+  add_demo_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -11,6 +11,7 @@ namespace tandem::cli {
 void add_inspect_command(CLI::App& app);
 void add_tokenize_command(CLI::App& app);
 void add_node_command(CLI::App& app);
+void add_demo_command(CLI::App& app);
 void add_cluster_command(CLI::App& app);
 void add_logits_command(CLI::App& app);
 void add_synth_command(CLI::App& app);
