@@ -10,6 +10,28 @@
 
 namespace tandem {
 
+FloatMatrix embed_tokens(const EmbeddingWeights& weights, const Batch& batch, size_t hidden) {
+  FloatMatrix out(batch.size(), hidden);  // [tokens][hidden]
+  for (size_t t = 0; t < batch.size(); ++t) {
+    dequantize_weight_row(weights.token_embedding, static_cast<size_t>(batch.tokens[t]), out.row(t));
+  }
+  return out;
+}
+
+FloatMatrix output_logits(const EmbeddingWeights& weights, const Batch& batch,
+                          const FloatMatrix& hidden, float rms_eps, const ComputeContext& context) {
+  TANDEM_CHECK(hidden.rows() == batch.size(), "hidden rows ", hidden.rows());
+  FloatMatrix normed(batch.logit_count(), hidden.cols());  // rows that want logits
+  size_t row = 0;
+  for (size_t t = 0; t < batch.size(); ++t) {
+    if (!batch.wants_logits[t]) continue;
+    rms_norm(hidden.row(t), weights.output_norm, rms_eps, normed.row(row++));
+  }
+  FloatMatrix logits;  // [rows][vocab]
+  matmul(context.mode, weights.output, normed, logits, context.pool);
+  return logits;
+}
+
 void rms_norm_rows(const FloatMatrix& x, std::span<const float> weight, float eps,
                    FloatMatrix& out) {
   out.reset(x.rows(), x.cols());

@@ -43,6 +43,14 @@ struct MoeOptions {
 };
 
 // out[t] = norm(x[t]) * weight for every row.
+// Token embeddings of the batch: [batch.size()][hidden] (the embedding table's rows).
+FloatMatrix embed_tokens(const EmbeddingWeights& weights, const Batch& batch, size_t hidden);
+
+// Final RMSNorm and output projection of the rows that want logits, in batch order:
+// [batch.logit_count()][vocab].
+FloatMatrix output_logits(const EmbeddingWeights& weights, const Batch& batch,
+                          const FloatMatrix& hidden, float rms_eps, const ComputeContext& context);
+
 void rms_norm_rows(const FloatMatrix& x, std::span<const float> weight, float eps,
                    FloatMatrix& out);
 

@@ -41,12 +41,7 @@ class Qwen3Model final : public Model {
 
   FloatMatrix embed(const Batch& batch) const override {
     validate(batch);
-    FloatMatrix hidden(batch.size(), config_.hidden);  // [tokens][hidden]
-    for (size_t t = 0; t < batch.size(); ++t) {
-      dequantize_weight_row(embedding_.token_embedding, static_cast<size_t>(batch.tokens[t]),
-                            hidden.row(t));
-    }
-    return hidden;
+    return embed_tokens(embedding_, batch, config_.hidden);
   }
 
   void run_layers(size_t first_layer, size_t last_layer, const Batch& batch, FloatMatrix& hidden,
@@ -67,16 +62,7 @@ class Qwen3Model final : public Model {
   }
 
   FloatMatrix output(const Batch& batch, const FloatMatrix& hidden) const override {
-    TANDEM_CHECK(hidden.rows() == batch.size(), "hidden rows ", hidden.rows());
-    FloatMatrix normed(batch.logit_count(), config_.hidden);  // rows that want logits
-    size_t row = 0;
-    for (size_t t = 0; t < batch.size(); ++t) {
-      if (!batch.wants_logits[t]) continue;
-      rms_norm(hidden.row(t), embedding_.output_norm, config_.rms_eps, normed.row(row++));
-    }
-    FloatMatrix logits;  // [rows][vocab]
-    matmul(context_.mode, embedding_.output, normed, logits, context_.pool);
-    return logits;
+    return output_logits(embedding_, batch, hidden, config_.rms_eps, context_);
   }
 
  private:
