@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -27,6 +28,16 @@ inline std::string read_file(const std::string& path) {
   std::stringstream text;
   text << file.rdbuf();
   return text.str();
+}
+
+// Writes `text` and a newline to dir/name with owner-only permissions, as nodes require
+// of a secret file; returns the path.
+inline std::string write_secret_file(const std::string& dir, const std::string& name,
+                                     const std::string& text) {
+  const std::string path = dir + "/" + name;
+  std::ofstream(path) << text << "\n";
+  ::chmod(path.c_str(), 0600);
+  return path;
 }
 
 // A child process with stdout and stderr in a log file; SIGKILLed and reaped on scope exit.

@@ -45,10 +45,7 @@ class ClusterProcess : public ::testing::Test {
     if (!HasFailure()) std::filesystem::remove_all(dir_);
   }
   std::string write_secret(const std::string& name, const std::string& text) {
-    const std::string path = dir_ + "/" + name;
-    std::ofstream(path) << text << "\n";
-    ::chmod(path.c_str(), 0600);
-    return path;
+    return testing::write_secret_file(dir_, name, text);
   }
   // Starts a node and returns its listen address once it prints it.
   std::string start_node(const std::string& name, std::vector<std::string> extra) {

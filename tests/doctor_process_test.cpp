@@ -60,10 +60,7 @@ class DoctorProcess : public ::testing::Test {
     if (!dir_.empty() && !HasFailure()) std::filesystem::remove_all(dir_);
   }
   std::string write_secret(const std::string& name, const std::string& text) {
-    const std::string path = dir_ + "/" + name;
-    std::ofstream(path) << text << "\n";
-    ::chmod(path.c_str(), 0600);
-    return path;
+    return testing::write_secret_file(dir_, name, text);
   }
   std::string start_node(const std::string& name, std::vector<std::string> extra) {
     std::vector<std::string> args = {testing::tandem_binary(),

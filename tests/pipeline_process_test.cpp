@@ -99,10 +99,7 @@ class PipelineProcess : public ::testing::Test {
     if (!HasFailure() && !dir_.empty()) std::filesystem::remove_all(dir_);
   }
   std::string write_secret(const std::string& name, const std::string& text) {
-    const std::string path = dir_ + "/" + name;
-    std::ofstream(path) << text << "\n";
-    ::chmod(path.c_str(), 0600);
-    return path;
+    return testing::write_secret_file(dir_, name, text);
   }
   // Starts `count` nodes named n0, n1, ... (the pipeline order), all joined through n0,
   // and waits until n0 knows them all.
