@@ -34,11 +34,25 @@ TEST(StageWire, LoadStageRoundTripsAndRefusesAnotherRevision) {
   load.mode = StageComputeMode::kReference;
   load.activation_format = ActivationFormat::kBF16;
   load.step_timeout_ms = 5000;
+  load.tensors = {{"blk.12.attn_q.weight", 8, {256, 512}, 139264},
+                  {"output_norm.weight", 0, {256}, 1024}};
+  load.tensors_sha256 = std::string(64, 'a');
+  load.shard_bytes = 1 << 20;
   EXPECT_EQ(round_trip(load), load);
 
   Frame frame = to_frame(load);
   frame.payload[0] = 9;  // stage_protocol u16 little-endian comes first
   EXPECT_THROW(from_frame<LoadStage>(frame), Error);
+}
+
+TEST(StageWire, ShardMessagesRoundTrip) {
+  const ShardRequest request{3, 4096};
+  EXPECT_EQ(round_trip(request), request);
+  const ShardChunk chunk{4096, 9000, {1, 2, 3, 250}};
+  EXPECT_EQ(round_trip(chunk), chunk);
+  // A chunk of the largest size fits the bulk payload bound of its type.
+  EXPECT_GE(max_payload(MessageType::kShardChunk), kShardChunkBytes + 64);
+  EXPECT_EQ(max_payload(MessageType::kShardRequest), kMaxControlPayload);
 }
 
 TEST(StageWire, SampledTokensByteLayout) {

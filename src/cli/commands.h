@@ -2,6 +2,8 @@
 // Each command adds itself to the CLI11 app and sets the callback that runs it.
 // A callback throws tandem::Error for failures the user must hear about.
 
+#include <string>
+
 namespace CLI {
 class App;
 }
@@ -21,5 +23,8 @@ void add_serve_command(CLI::App& app);
 void add_run_command(CLI::App& app);
 void add_plan_command(CLI::App& app);
 void add_bench_model_command(CLI::App& app);
+
+// $XDG_CACHE_HOME/tandem, else ~/.cache/tandem, else ".": hash sidecars and shards.
+std::string default_cache_dir();
 
 }  // namespace tandem::cli

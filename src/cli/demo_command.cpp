@@ -1,6 +1,6 @@
-// `tandem demo --vocab-from GGUF [--port P] [--dir D]`: a cluster on one machine in one
-// command. Writes a random tiny qwen3moe model (the vocabulary and chat template of
-// GGUF), starts two `tandem node` processes of this binary on 127.0.0.1 with a fresh
+// `tandem demo [--vocab builtin|GGUF] [--port P] [--dir D]`: a cluster on one machine in
+// one command. Writes a random tiny qwen3moe model (the built-in vocabulary and ChatML, or
+// those of GGUF), starts two `tandem node` processes of this binary on 127.0.0.1 with a fresh
 // secret, serves the model split across them and prints the URL and a curl line.
 // Ctrl-C (SIGINT) or SIGTERM stops every process it started.
 
@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "cli/commands.h"
+#include "cli/vocab_source.h"
 #include "gguf/gguf_file.h"
 #include "model/synth/synth_writer.h"
 #include "platform/error.h"
@@ -35,7 +36,7 @@ namespace tandem::cli {
 namespace {
 
 struct DemoArgs {
-  std::string vocab_from;
+  std::string vocab = kBuiltinVocab;
   int port = 8080;
   std::string dir;
 };
@@ -124,11 +125,6 @@ std::string write_secret(const std::string& dir) {
 }
 
 void run_demo(const DemoArgs& args) {
-  if (args.vocab_from.empty()) {
-    throw Error(
-        "demo: give --vocab-from GGUF, a model file whose tokenizer and chat template the "
-        "demo model uses");
-  }
   std::string dir = args.dir;
   if (dir.empty()) {
     std::string pattern = (std::filesystem::temp_directory_path() / "tandem-demo-XXXXXX").string();
@@ -140,7 +136,7 @@ void run_demo(const DemoArgs& args) {
   synth::SynthOptions options;  // the defaults: a tiny qwen3moe
   options.config.name = "tandem-demo";
   const std::string model = dir + "/tandem-demo.gguf";
-  synth::write_synth_model(options, GgufFile::open(args.vocab_from), model);
+  synth::write_synth_model(options, VocabularySource(args.vocab).file(), model);
   std::printf("tandem demo: wrote %s (random weights: the answers are noise)\n", model.c_str());
   const std::string secret = write_secret(dir);
 
@@ -154,8 +150,14 @@ void run_demo(const DemoArgs& args) {
   std::vector<std::unique_ptr<DemoChild>> nodes;
   std::string first;
   for (int i = 0; i < 2; ++i) {
+    // Each node has its own empty model folder: its stage's shard is streamed from the
+    // server into its own cache, as on a machine without the model.
+    const std::string node_dir = str_cat(dir, "/node", i);
+    std::filesystem::create_directories(node_dir);
     std::vector<std::string> node = {
-        "node", "--listen", "127.0.0.1:0", "--name", str_cat("demo", i), "--secret-file", secret};
+        "node",          "--listen", "127.0.0.1:0", "--name", str_cat("demo", i),
+        "--secret-file", secret,     "--cache-dir", node_dir, "--models-dir",
+        node_dir};
     if (i > 0) node.insert(node.end(), {"--join", first});
     nodes.push_back(std::make_unique<DemoChild>(node, str_cat(dir, "/node", i, ".log")));
     const std::string address =
@@ -195,8 +197,10 @@ void add_demo_command(CLI::App& app) {
   auto* command = app.add_subcommand(
       "demo", "Serve a random tiny model split over two local nodes (a cluster in one command)");
   auto args = std::make_shared<DemoArgs>();
-  command->add_option("--vocab-from", args->vocab_from,
-                      "GGUF file whose tokenizer and chat template the demo model takes");
+  command
+      ->add_option("--vocab,--vocab-from", args->vocab,
+                   "builtin, or a GGUF file whose tokenizer and chat template the model takes")
+      ->capture_default_str();
   command->add_option("--port", args->port, "HTTP port (0: any free port)")
       ->check(CLI::Range(0, 65535));
   command->add_option("--dir", args->dir, "folder for the model, secret and logs (default: new)");

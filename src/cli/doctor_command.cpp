@@ -34,16 +34,6 @@ struct DoctorArguments {
   uint64_t bulk_bytes = 8u << 20;
 };
 
-std::string default_cache_dir() {
-  if (const char* xdg = std::getenv("XDG_CACHE_HOME"); xdg != nullptr && *xdg != '\0') {
-    return std::string(xdg) + "/tandem";
-  }
-  if (const char* home = std::getenv("HOME"); home != nullptr && *home != '\0') {
-    return std::string(home) + "/.cache/tandem";
-  }
-  return ".";
-}
-
 nlohmann::ordered_json to_json(const cluster::DoctorReport& report) {
   nlohmann::ordered_json out;
   out["ok"] = !report.failed();
@@ -116,6 +106,16 @@ void run_doctor_command(const DoctorArguments& args) {
 }
 
 }  // namespace
+
+std::string default_cache_dir() {
+  if (const char* xdg = std::getenv("XDG_CACHE_HOME"); xdg != nullptr && *xdg != '\0') {
+    return std::string(xdg) + "/tandem";
+  }
+  if (const char* home = std::getenv("HOME"); home != nullptr && *home != '\0') {
+    return std::string(home) + "/.cache/tandem";
+  }
+  return ".";
+}
 
 void add_doctor_command(CLI::App& app) {
   auto* command =

@@ -24,7 +24,7 @@ struct NodeArguments {
   std::string join;
   std::string secret_file;
   std::string name;
-  std::string cache_dir = ".";
+  std::string cache_dir = default_cache_dir();
   std::string models_dir;
   int heartbeat_ms = 1000;
   int failure_timeout_ms = 5000;
@@ -86,10 +86,13 @@ void add_node_command(CLI::App& app) {
       ->add_option("--secret-file", args->secret_file, "file holding the cluster secret (mode 600)")
       ->required();
   command->add_option("--name", args->name, "node name (default: host name)");
-  command->add_option("--cache-dir", args->cache_dir, "directory whose free space is reported")
+  command
+      ->add_option("--cache-dir", args->cache_dir,
+                   "directory for stage shards and hashes; its free space is reported")
       ->capture_default_str();
   command->add_option("--models-dir", args->models_dir,
-                      "directory where model files are looked up by name (default: --cache-dir)");
+                      "directory where model files are looked up by name (default: a stage "
+                      "looks at the coordinator's path, model queries in --cache-dir)");
   command->add_option("--heartbeat-ms", args->heartbeat_ms, "how often peers are contacted")
       ->capture_default_str()
       ->check(CLI::Range(10, 600'000));

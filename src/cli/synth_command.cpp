@@ -1,4 +1,4 @@
-// `tandem synth --arch ARCH --out FILE --vocab-from GGUF [...]`: a random-weight model of
+// `tandem synth --arch ARCH --out FILE [--vocab builtin|GGUF] [...]`: a random-weight model of
 // one of the supported architectures, readable by tandem and by llama.cpp.
 
 #include <CLI/CLI.hpp>
@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "cli/commands.h"
+#include "cli/vocab_source.h"
 #include "gguf/gguf_file.h"
 #include "model/synth/synth_writer.h"
 #include "platform/error.h"
@@ -69,7 +70,7 @@ SynthOptions preset(const std::string& name) {
 struct Args {
   std::string preset;
   std::string out;
-  std::string vocab_from;
+  std::string vocab = kBuiltinVocab;
   std::string type = "f32";
   SynthOptions options;
   // Options given on the command line, applied over the preset.
@@ -105,8 +106,8 @@ void run_synth(Args& args) {
   if (options.config.name == "synth") {
     options.config.name = str_cat(options.config.architecture, "-synth");
   }
-  const GgufFile vocab = GgufFile::open(args.vocab_from);
-  const auto paths = synth::write_synth_model(options, vocab, args.out);
+  const VocabularySource vocab(args.vocab);
+  const auto paths = synth::write_synth_model(options, vocab.file(), args.out);
   for (const auto& path : paths) std::printf("wrote %s\n", path.c_str());
 }
 
@@ -121,10 +122,10 @@ void add_synth_command(CLI::App& app) {
                             "qwen3 | qwen3moe | qwen35moe");
   command->add_option("--out", args->out, "Output GGUF file")->required();
   command
-      ->add_option("--vocab-from", args->vocab_from,
-                   "GGUF whose tokenizer.* metadata is copied (e.g. tokenizer-tiny4096.gguf)")
-      ->required()
-      ->check(CLI::ExistingFile);
+      ->add_option("--vocab,--vocab-from", args->vocab,
+                   "builtin (a small byte-level BPE vocabulary with ChatML, no file needed) "
+                   "or a GGUF whose tokenizer.* metadata is copied")
+      ->capture_default_str();
   command->add_option("--type", args->type, "f32 | f16 | bf16 | q8_0 | q4_k | q6_k | q4_k_m");
   command->add_option("--seed", args->options.seed, "Random seed (same seed, same file)");
   add_override(command, *args, "--name", &SynthConfig::name, "general.name");

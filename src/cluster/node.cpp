@@ -77,7 +77,8 @@ void Node::start() {
       [this](const HostPort& address, Milliseconds timeout) {
         return connect_authenticated(address, timeout, nullptr);
       },
-      [this](const std::string& line) { emit(line); }, stopping_, options_.handshake_timeout);
+      [this](const std::string& line) { emit(line); }, stopping_, options_.handshake_timeout,
+      ShardPlaces{options_.models_dir, options_.cache_dir});
   if (options_.join) join_through(*options_.join);
   started_ = true;
   accept_thread_ = std::thread([this] { accept_loop(); });

@@ -32,7 +32,9 @@ struct NodeOptions {
   HostPort listen{"127.0.0.1", 0};  // port 0: any free port
   std::optional<HostPort> join;     // a member to join through
   std::string cache_dir = ".";      // whose free disk space is reported
-  std::string models_dir;           // where model-file queries look; empty: cache_dir
+  // Where model-file queries look (empty: cache_dir) and where a stage looks for its
+  // copy of the model by file name (empty: at the coordinator's path).
+  std::string models_dir;
   std::string tandem_version = "dev";
   Milliseconds heartbeat{1000};        // how often each peer is contacted
   Milliseconds failure_timeout{5000};  // silence after which a peer is removed

@@ -1,8 +1,10 @@
 #include "cluster/pipeline_runner.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include "cluster/node.h"
+#include "cluster/shard.h"
 #include "cluster/tcp_transport.h"
 #include "gguf/model_file.h"
 #include "model/footprint.h"
@@ -33,6 +35,25 @@ std::string poll_problem(Connection& connection, Milliseconds wait) {
   }
 }
 
+// Sends the stage's shard file from request.offset in chunks of kShardChunkBytes.
+void stream_shard(Connection& node, const ModelFile& file, const LoadStage& load,
+                  const ShardRequest& request) {
+  if (request.stage_index != load.stage_index) {
+    throw Error(str_cat("shard request for stage ", request.stage_index));
+  }
+  const ShardStream stream(file, load);
+  ShardChunk chunk;
+  chunk.total = stream.size();
+  for (uint64_t offset = request.offset; offset < stream.size();) {
+    const uint64_t size = std::min<uint64_t>(kShardChunkBytes, stream.size() - offset);
+    chunk.offset = offset;
+    chunk.data.resize(size);
+    stream.read(offset, chunk.data);
+    node.send_message(chunk);
+    offset += size;
+  }
+}
+
 }  // namespace
 
 PipelineRunner::PipelineRunner(std::unique_ptr<Transport> transport, const Secret& secret,
@@ -58,12 +79,13 @@ PipelineRunner::PipelineRunner(std::unique_ptr<Transport> transport, const Secre
   for (StageAssignment& assignment : stages) stages_.push_back({std::move(assignment), nullptr});
 
   // Every stage loads at once; then each is linked to its successor.
+  std::vector<LoadStage> loads(stages_.size());
   for (size_t i = 0; i < stages_.size(); ++i) {
     Stage& stage = stages_[i];
     try {
       stage.connection = transport_->connect(stage.assignment.address, options.connect_timeout);
       authenticate_client(*stage.connection, secret, self_id, options.connect_timeout);
-      LoadStage load;
+      LoadStage& load = loads[i];
       load.pipeline_id = pipeline_id;
       load.stage_index = static_cast<uint32_t>(i);
       load.stage_count = static_cast<uint32_t>(stages_.size());
@@ -79,6 +101,7 @@ PipelineRunner::PipelineRunner(std::unique_ptr<Transport> transport, const Secre
       load.mode = options.mode;
       load.activation_format = options.activation_format;
       load.step_timeout_ms = static_cast<uint32_t>(options.step_timeout.count());
+      describe_stage(file, load);
       stage.connection->send_message(load);
     } catch (const Error& e) {
       throw Error(str_cat(stage_label(i), ": ", e.what()));
@@ -86,8 +109,15 @@ PipelineRunner::PipelineRunner(std::unique_ptr<Transport> transport, const Secre
   }
   const auto wait_ready = [&](size_t i) {
     try {
-      (void)stages_[i].connection->receive_message<StageReady>(options.load_timeout,
-                                                               kMaxControlPayload);
+      while (true) {
+        const Frame frame =
+            stages_[i].connection->receive(options.load_timeout, kMaxControlPayload);
+        if (frame.type != MessageType::kShardRequest) {
+          (void)from_frame<StageReady>(frame);
+          return;
+        }
+        stream_shard(*stages_[i].connection, file, loads[i], from_frame<ShardRequest>(frame));
+      }
     } catch (const Error& e) {
       throw Error(str_cat(stage_label(i), ": ", e.what()));
     }

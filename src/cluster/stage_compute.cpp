@@ -6,45 +6,23 @@
 #include <system_error>
 #include <thread>
 
+#include "cluster/shard.h"
 #include "platform/error.h"
 
 namespace tandem::cluster {
 namespace {
 
-// The path, once it names a regular file of the announced size: a stale or different
-// copy of the model on a node must be refused before it computes wrong activations.
-const std::string& checked_path(const LoadStage& load) {
-  std::error_code error;
-  const auto size = std::filesystem::file_size(load.model_path, error);
-  if (error) {
-    throw Error(str_cat("model file ", load.model_path,
-                        " is not readable on this node: ", error.message()));
-  }
-  if (size != load.model_bytes) {
-    throw Error(str_cat("model file ", load.model_path, " has ", size,
-                        " bytes on this node, the coordinator's has ", load.model_bytes));
-  }
+// `path`, once the layer range is well-formed (checked before the file is opened).
+const std::string& checked_range(const LoadStage& load, const std::string& path) {
   if (load.first_layer > load.end_layer) {
     throw Error(str_cat("bad layer range ", load.first_layer, "..", load.end_layer));
   }
-  return load.model_path;
+  return path;
 }
 
 size_t thread_count(uint32_t requested) {
   if (requested > 0) return requested;
   return std::max<size_t>(1, std::thread::hardware_concurrency());
-}
-
-// Does tensor `name` belong to a stage of layers [first, end) (plus the ends)?
-bool stage_reads(const std::string& name, const LoadStage& load) {
-  if (name.rfind("blk.", 0) == 0) {
-    const size_t dot = name.find('.', 4);
-    const size_t layer = std::stoul(name.substr(4, dot - 4));
-    return layer >= load.first_layer && layer < load.end_layer;
-  }
-  if (name.rfind("token_embd.", 0) == 0) return load.has_embedding || load.has_output;
-  if (name.rfind("output", 0) == 0) return load.has_output;
-  return false;
 }
 
 }  // namespace
@@ -61,14 +39,15 @@ Batch batch_of(const StepPlan& plan, bool all_logits) {
   return batch;
 }
 
-StageCompute::StageCompute(const LoadStage& load)
-    : load_(load), file_(checked_path(load)), pool_(thread_count(load.threads)) {
-  if (file_.total_tensor_bytes() != load.tensor_bytes) {
-    throw Error(str_cat("model file ", load.model_path, " holds ", file_.total_tensor_bytes(),
-                        " tensor bytes on this node, the coordinator's ", load.tensor_bytes));
-  }
-  const ModelOptions options{load.mode == StageComputeMode::kReference ? ComputeMode::kReference
-                                                                       : ComputeMode::kFast};
+StageCompute::StageCompute(const LoadStage& load, const std::string& path)
+    : load_(load), file_(checked_range(load, path)), pool_(thread_count(load.threads)) {
+  ModelOptions options;
+  options.mode =
+      load.mode == StageComputeMode::kReference ? ComputeMode::kReference : ComputeMode::kFast;
+  options.first_layer = load.first_layer;
+  options.end_layer = load.end_layer;
+  options.input = load.has_embedding;
+  options.output = load.has_output;
   model_ = Model::load(file_, options, pool_);
   const ModelConfig& config = model_->config();
   if (load.end_layer > config.layer_count || load.first_layer >= load.end_layer) {
@@ -86,8 +65,9 @@ StageCompute::StageCompute(const LoadStage& load)
 void StageCompute::prefetch_stage_tensors() {
   // Model::load only takes views into the mapping; the pages of other stages' layers
   // are never read here, and this stage's are asked for ahead of the first step.
-  for (const TensorInfo& tensor : file_.tensors()) {
-    if (!stage_reads(tensor.name, load_) || tensor.data.empty()) continue;
+  for (const TensorInfo* info : stage_tensor_infos(file_, load_)) {
+    const TensorInfo& tensor = *info;
+    if (tensor.data.empty()) continue;
     weight_bytes_ += tensor.bytes;
     const MappedFile* mapping = file_.files()[tensor.file_index]->mapping();
     if (mapping == nullptr) continue;

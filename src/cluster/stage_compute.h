@@ -26,9 +26,10 @@ namespace tandem::cluster {
 
 class StageCompute {
  public:
-  // Checks that the file exists with the announced sizes and the layer range is valid,
-  // loads the model and prefetches the tensors of this stage only. Throws Error.
-  explicit StageCompute(const LoadStage& load);
+  // Loads the stage from `path` (the model or a shard holding the stage's tensors,
+  // verified by shard_cache.h): checks the layer range, looks up and prefetches the
+  // tensors of this stage only. Throws Error.
+  StageCompute(const LoadStage& load, const std::string& path);
   StageCompute(const StageCompute&) = delete;
   StageCompute& operator=(const StageCompute&) = delete;
 

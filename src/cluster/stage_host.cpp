@@ -9,6 +9,8 @@ namespace tandem::cluster {
 namespace {
 
 constexpr Milliseconds kPollSlice{100};
+// The coordinator streams one stage's shard at a time: a node may wait for others'.
+constexpr Milliseconds kShardChunkTimeout{600'000};
 
 // Best effort: the coordinator may be the party that went away.
 void report_failure(Connection& coordinator, const std::string& message) {
@@ -28,11 +30,12 @@ FloatMatrix to_matrix(const Activations& message) {
 }  // namespace
 
 StageHost::StageHost(Connector connect, EventSink events, const std::atomic<bool>& stopping,
-                     Milliseconds io_timeout)
+                     Milliseconds io_timeout, ShardPlaces places)
     : connect_(std::move(connect)),
       events_(std::move(events)),
       stopping_(stopping),
-      io_timeout_(io_timeout) {}
+      io_timeout_(io_timeout),
+      places_(std::move(places)) {}
 
 void StageHost::emit(const std::string& line) const {
   if (events_) events_(line);
@@ -43,7 +46,9 @@ void StageHost::serve_coordinator(Connection& coordinator, const Frame& load_fra
   std::unique_ptr<StageCompute> compute;
   try {
     load = from_frame<LoadStage>(load_frame);
-    compute = std::make_unique<StageCompute>(load);
+    const std::string path = resolve_stage_file(load, places_, coordinator, kShardChunkTimeout,
+                                                [this](const std::string& line) { emit(line); });
+    compute = std::make_unique<StageCompute>(load, path);
   } catch (const Error& e) {
     emit(str_cat("stage not loaded: ", e.what()));
     report_failure(coordinator, str_cat("cannot load the stage: ", e.what()));

@@ -23,6 +23,7 @@
 #include <mutex>
 #include <string>
 
+#include "cluster/shard_cache.h"
 #include "cluster/stage_wire.h"
 #include "cluster/transport.h"
 
@@ -34,8 +35,9 @@ class StageHost {
   using Connector = std::function<std::unique_ptr<Connection>(const HostPort&, Milliseconds)>;
   using EventSink = std::function<void(const std::string&)>;
 
+  // `places`: where the node looks for its copy of the model and caches shards.
   StageHost(Connector connect, EventSink events, const std::atomic<bool>& stopping,
-            Milliseconds io_timeout);
+            Milliseconds io_timeout, ShardPlaces places);
 
   void serve_coordinator(Connection& coordinator, const Frame& load_stage);
   void serve_upstream(Connection& upstream, const Frame& stage_connect);
@@ -60,6 +62,7 @@ class StageHost {
   EventSink events_;
   const std::atomic<bool>& stopping_;
   Milliseconds io_timeout_;
+  ShardPlaces places_;
   std::mutex stages_mutex_;
   std::map<StageKey, std::weak_ptr<Inbox>> inboxes_;
 };

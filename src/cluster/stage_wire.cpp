@@ -64,6 +64,16 @@ void encode_payload(WireWriter& out, const LoadStage& m) {
   out.u8(static_cast<uint8_t>(m.mode));
   out.u8(static_cast<uint8_t>(m.activation_format));
   out.u32(m.step_timeout_ms);
+  out.u32(static_cast<uint32_t>(m.tensors.size()));
+  for (const StageTensor& t : m.tensors) {
+    out.string(t.name);
+    out.u32(t.type);
+    out.u32(static_cast<uint32_t>(t.shape.size()));
+    for (int64_t d : t.shape) out.i64(d);
+    out.u64(t.bytes);
+  }
+  out.string(m.tensors_sha256);
+  out.u64(m.shard_bytes);
 }
 void decode_payload(WireReader& in, LoadStage& m) {
   m.stage_protocol = in.u16();
@@ -91,6 +101,36 @@ void decode_payload(WireReader& in, LoadStage& m) {
   if (format > 1) throw Error(str_cat("bad message: activation format ", int{format}));
   m.activation_format = static_cast<ActivationFormat>(format);
   m.step_timeout_ms = in.u32();
+  // name length + type + dims count + bytes at least
+  m.tensors.resize(in.count(4 + 4 + 4 + 8));
+  for (StageTensor& t : m.tensors) {
+    t.name = in.string();
+    t.type = in.u32();
+    t.shape.resize(in.count(8));
+    for (int64_t& d : t.shape) d = in.i64();
+    t.bytes = in.u64();
+  }
+  m.tensors_sha256 = in.string();
+  m.shard_bytes = in.u64();
+}
+
+void encode_payload(WireWriter& out, const ShardRequest& m) {
+  out.u32(m.stage_index);
+  out.u64(m.offset);
+}
+void decode_payload(WireReader& in, ShardRequest& m) {
+  m.stage_index = in.u32();
+  m.offset = in.u64();
+}
+void encode_payload(WireWriter& out, const ShardChunk& m) {
+  out.u64(m.offset);
+  out.u64(m.total);
+  out.bytes(m.data);
+}
+void decode_payload(WireReader& in, ShardChunk& m) {
+  m.offset = in.u64();
+  m.total = in.u64();
+  m.data = in.bytes();
 }
 
 void encode_payload(WireWriter& out, const StageReady& m) {

@@ -3,6 +3,9 @@
 // coordinator and N stage nodes, each running a contiguous range of layers:
 //
 //   coordinator -> each node   LoadStage          node answers StageReady (or kError)
+//   node -> coordinator        ShardRequest       when it holds no verified copy of the
+//   coordinator -> node        ShardChunk ...     stage's tensors: the shard file, in
+//                                                 pieces of at most kShardChunkBytes
 //   coordinator -> stage k<N-1 LinkStage{next}    node k connects to node k+1, sends
 //                                                 StageConnect, gets StageReady, and
 //                                                 answers the coordinator StageReady
@@ -25,7 +28,8 @@
 
 namespace tandem::cluster {
 
-inline constexpr uint16_t kStageProtocolVersion = 1;
+inline constexpr uint16_t kStageProtocolVersion = 2;
+inline constexpr uint32_t kShardChunkBytes = 4u << 20;  // well under kMaxBulkPayload
 
 enum class ActivationFormat : uint8_t {
   kF32 = 0,   // exact: the stages compute as one process would
@@ -33,6 +37,15 @@ enum class ActivationFormat : uint8_t {
 };
 
 enum class StageComputeMode : uint8_t { kFast = 0, kReference = 1 };
+
+// One tensor a stage reads, as the coordinator's file declares it.
+struct StageTensor {
+  std::string name;
+  uint32_t type = 0;           // TensorType id
+  std::vector<int64_t> shape;  // ggml order
+  uint64_t bytes = 0;
+  bool operator==(const StageTensor&) const = default;
+};
 
 struct LoadStage {
   static constexpr MessageType kType = MessageType::kLoadStage;
@@ -52,7 +65,27 @@ struct LoadStage {
   StageComputeMode mode = StageComputeMode::kFast;
   ActivationFormat activation_format = ActivationFormat::kF32;
   uint32_t step_timeout_ms = 60'000;  // how long a stage waits for its input activations
+  // The identity of the stage's weights (shard.h): a node uses a file only when it holds
+  // these tensors with this SHA-256 over them; else it asks for the shard (shard_bytes).
+  std::vector<StageTensor> tensors;
+  std::string tensors_sha256;  // 64 hex digits
+  uint64_t shard_bytes = 0;    // size of the shard file ShardChunks carry
   bool operator==(const LoadStage&) const = default;
+};
+
+struct ShardRequest {  // node -> coordinator: stream the stage's shard from `offset`
+  static constexpr MessageType kType = MessageType::kShardRequest;
+  uint32_t stage_index = 0;
+  uint64_t offset = 0;
+  bool operator==(const ShardRequest&) const = default;
+};
+
+struct ShardChunk {  // bytes [offset, offset + data.size()) of a shard file of total bytes
+  static constexpr MessageType kType = MessageType::kShardChunk;
+  uint64_t offset = 0;
+  uint64_t total = 0;
+  std::vector<uint8_t> data;
+  bool operator==(const ShardChunk&) const = default;
 };
 
 struct StageReady {
@@ -111,6 +144,10 @@ struct StepLogits {  // [rows][vocab] F32, the rows of the step in plan order
 
 void encode_payload(WireWriter& out, const LoadStage& message);
 void decode_payload(WireReader& in, LoadStage& message);
+void encode_payload(WireWriter& out, const ShardRequest& message);
+void decode_payload(WireReader& in, ShardRequest& message);
+void encode_payload(WireWriter& out, const ShardChunk& message);
+void decode_payload(WireReader& in, ShardChunk& message);
 void encode_payload(WireWriter& out, const StageReady& message);
 void decode_payload(WireReader& in, StageReady& message);
 void encode_payload(WireWriter& out, const LinkStage& message);

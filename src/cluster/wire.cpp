@@ -65,6 +65,8 @@ bool is_known_type(uint16_t type) {
     case MessageType::kActivations:
     case MessageType::kSampledTokens:
     case MessageType::kStepLogits:
+    case MessageType::kShardRequest:
+    case MessageType::kShardChunk:
       return true;
   }
   return false;
@@ -126,6 +128,10 @@ const char* type_name(MessageType type) {
       return "sampled-tokens";
     case MessageType::kStepLogits:
       return "step-logits";
+    case MessageType::kShardRequest:
+      return "shard-request";
+    case MessageType::kShardChunk:
+      return "shard-chunk";
   }
   return "unknown";
 }
@@ -134,9 +140,11 @@ uint32_t max_payload(MessageType type) {
   switch (type) {
     case MessageType::kTensor:
     case MessageType::kLinkProbe:
+    case MessageType::kLoadStage:  // its tensor list grows with the stage's layers
     case MessageType::kRunStep:
     case MessageType::kActivations:
     case MessageType::kStepLogits:
+    case MessageType::kShardChunk:
       return kMaxBulkPayload;
     default:
       return kMaxControlPayload;

@@ -62,12 +62,14 @@ enum class MessageType : uint16_t {
   kActivations = 45,
   kSampledTokens = 46,
   kStepLogits = 47,
+  kShardRequest = 48,
+  kShardChunk = 49,
 };
 
 bool is_known_type(uint16_t type);
 const char* type_name(MessageType type);
-// The payload bound of a type: kMaxBulkPayload for kTensor, kLinkProbe, kRunStep,
-// kActivations and kStepLogits, else control.
+// The payload bound of a type: kMaxBulkPayload for kTensor, kLinkProbe, kLoadStage,
+// kRunStep, kActivations, kStepLogits and kShardChunk, else control.
 uint32_t max_payload(MessageType type);
 
 struct FrameHeader {

@@ -26,6 +26,16 @@ class ModelFile;
 
 struct ModelOptions {
   ComputeMode mode = ComputeMode::kFast;
+  // Which weights are looked up: a pipeline stage's file holds only its own tensors.
+  // Layers [first_layer, end_layer) (end_layer 0: every layer), the token embedding
+  // (embed) and the output head (output, which also takes token_embd when tied).
+  size_t first_layer = 0;
+  size_t end_layer = 0;
+  bool input = true;
+  bool output = true;
+  bool loads_layer(size_t layer) const {
+    return layer >= first_layer && (end_layer == 0 || layer < end_layer);
+  }
 };
 
 class Model {

@@ -55,7 +55,9 @@ ModelConfig ModelConfig::from_model(const ModelFile& model) {
   c.rms_eps =
       static_cast<float>(model.get_float(model.arch_key("attention.layer_norm_rms_epsilon")));
   c.context_length = positive(model, "context_length");
-  c.vocab_size = model.tensor("token_embd.weight").row_count();
+  // A pipeline stage's shard may not hold token_embd; it carries <arch>.vocab_size.
+  const TensorInfo* embedding = model.find_tensor("token_embd.weight");
+  c.vocab_size = embedding ? embedding->row_count() : model.get_uint(model.arch_key("vocab_size"));
 
   if (c.kv_head_count == 0 || c.head_count % c.kv_head_count != 0) {
     throw Error(str_cat(model.path(), ": ", model.arch_key("attention.head_count"), " = ",

@@ -26,9 +26,13 @@ class Qwen3Model final : public Model {
              ThreadPool& pool)
       : Model(std::move(config), options, pool) {
     const WeightLookup lookup(file);
-    embedding_ = load_embedding_weights(lookup, config_);
+    embedding_ = load_embedding_weights(lookup, config_, options.input, options.output);
     layers_.reserve(config_.layer_count);
     for (size_t layer = 0; layer < config_.layer_count; ++layer) {
+      if (!options.loads_layer(layer)) {
+        layers_.emplace_back();  // another stage's layer: never run here
+        continue;
+      }
       Qwen3Layer weights{load_attention_weights(lookup, config_, layer), DenseFfnWeights{}};
       if (config_.is_moe()) {
         weights.ffn = load_moe_ffn_weights(lookup, config_, layer);

@@ -60,9 +60,10 @@ class Qwen35MoeModel final : public Model {
     rope_ = qwen35_rope(config_);
     recurrent_layers_ = qwen35_deltanet_layer_count(config_);
     const WeightLookup lookup(file);
-    embedding_ = load_embedding_weights(lookup, config_);
+    embedding_ = load_embedding_weights(lookup, config_, options.input, options.output);
     for (size_t layer = 0; layer < config_.layer_count; ++layer) {
-      layers_.push_back(load_layer(lookup, layer));
+      // Another stage's layer stays empty: it is never run here.
+      layers_.push_back(options.loads_layer(layer) ? load_layer(lookup, layer) : Qwen35Layer{});
     }
   }
 

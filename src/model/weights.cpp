@@ -119,14 +119,18 @@ MoeFfnWeights load_moe_ffn_weights(const WeightLookup& lookup, const ModelConfig
   return w;
 }
 
-EmbeddingWeights load_embedding_weights(const WeightLookup& lookup, const ModelConfig& config) {
+EmbeddingWeights load_embedding_weights(const WeightLookup& lookup, const ModelConfig& config,
+                                        bool input, bool output) {
   EmbeddingWeights w;
-  w.token_embedding = lookup.matrix("token_embd.weight", config.vocab_size, config.hidden);
+  const bool tied = !lookup.has("output.weight");
+  if (input || (output && tied)) {
+    w.token_embedding = lookup.matrix("token_embd.weight", config.vocab_size, config.hidden);
+  }
+  if (!output) return w;
   w.output_norm = lookup.vector("output_norm.weight", config.hidden);
   // Tied models (no output.weight) reuse the embedding as the output projection.
-  w.output = lookup.has("output.weight")
-                 ? lookup.matrix("output.weight", config.vocab_size, config.hidden)
-                 : w.token_embedding;
+  w.output =
+      tied ? w.token_embedding : lookup.matrix("output.weight", config.vocab_size, config.hidden);
   return w;
 }
 

@@ -82,6 +82,9 @@ DenseFfnWeights load_dense_ffn_weights(const WeightLookup& lookup, const ModelCo
                                        size_t layer);
 MoeFfnWeights load_moe_ffn_weights(const WeightLookup& lookup, const ModelConfig& config,
                                    size_t layer);
-EmbeddingWeights load_embedding_weights(const WeightLookup& lookup, const ModelConfig& config);
+// `input`: token_embedding; `output`: output_norm and output. What is not asked for
+// stays empty (a pipeline stage's file may not hold it).
+EmbeddingWeights load_embedding_weights(const WeightLookup& lookup, const ModelConfig& config,
+                                        bool input = true, bool output = true);
 
 }  // namespace tandem

@@ -1,0 +1,208 @@
+// Stage shards without networking: which tensors a stage reads, the shard file the
+// coordinator streams (it parses, holds exactly those tensors and verifies), a damaged
+// byte is caught, and a model loaded from a middle stage's shard computes its layers
+// exactly as the whole model does. And the built-in vocabulary: a tokenizer that the
+// regular loader reads, round-trips text and keeps Qwen's special tokens whole.
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "cli/vocab_source.h"
+#include "cluster/shard.h"
+#include "gguf/gguf_writer.h"
+#include "gguf/model_file.h"
+#include "model/model.h"
+#include "model/synth/synth_writer.h"
+#include "text/builtin_vocab.h"
+#include "text/chat_template.h"
+#include "text/tokenizer.h"
+
+namespace tandem {
+namespace {
+
+using cluster::LoadStage;
+
+class ShardTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    char pattern[] = "/tmp/tandem-shard-XXXXXX";
+    ASSERT_NE(::mkdtemp(pattern), nullptr);
+    dir_ = new std::string(pattern);
+    for (const std::string arch : {"qwen3moe", "qwen35moe"}) {
+      synth::SynthOptions options;
+      options.config.architecture = arch;
+      options.config.name = arch + "-shard-test";
+      options.config.layers = 4;
+      options.file_type = synth::FileType::kQ8_0;
+      const cli::VocabularySource vocab(cli::kBuiltinVocab);
+      synth::write_synth_model(options, vocab.file(), path(arch));
+    }
+  }
+  static void TearDownTestSuite() {
+    std::filesystem::remove_all(*dir_);
+    delete dir_;
+  }
+  static std::string path(const std::string& arch) { return *dir_ + "/" + arch + ".gguf"; }
+
+  static LoadStage stage(uint32_t first, uint32_t end, uint32_t layers) {
+    LoadStage load;
+    load.first_layer = first;
+    load.end_layer = end;
+    load.has_embedding = first == 0;
+    load.has_output = end == layers;
+    return load;
+  }
+  // Writes the shard of `load` as the coordinator streams it, in uneven pieces.
+  static std::string write_shard(const ModelFile& file, const LoadStage& load,
+                                 const std::string& name) {
+    const cluster::ShardStream stream(file, load);
+    EXPECT_EQ(stream.size(), load.shard_bytes);
+    std::vector<uint8_t> bytes(stream.size());
+    for (uint64_t offset = 0; offset < bytes.size();) {
+      const uint64_t size = std::min<uint64_t>(777, bytes.size() - offset);
+      stream.read(offset, std::span(bytes).subspan(offset, size));
+      offset += size;
+    }
+    const std::string out = *dir_ + "/" + name;
+    std::ofstream(out, std::ios::binary)
+        .write(reinterpret_cast<const char*>(bytes.data()),
+               static_cast<std::streamsize>(bytes.size()));
+    return out;
+  }
+
+  static std::string* dir_;
+};
+std::string* ShardTest::dir_ = nullptr;
+
+TEST_F(ShardTest, StageReadsOnlyItsLayersAndEnds) {
+  const ModelFile file(path("qwen3moe"));
+  LoadStage middle = stage(1, 3, 4);
+  cluster::describe_stage(file, middle);
+  ASSERT_FALSE(middle.tensors.empty());
+  for (const auto& t : middle.tensors) {
+    EXPECT_TRUE(t.name.rfind("blk.1.", 0) == 0 || t.name.rfind("blk.2.", 0) == 0) << t.name;
+  }
+  LoadStage last = stage(3, 4, 4);
+  cluster::describe_stage(file, last);
+  bool has_norm = false;
+  for (const auto& t : last.tensors) has_norm |= t.name == "output_norm.weight";
+  EXPECT_TRUE(has_norm);
+  EXPECT_NE(middle.tensors_sha256, last.tensors_sha256);
+  EXPECT_EQ(middle.tensors_sha256.size(), 64u);
+}
+
+TEST_F(ShardTest, StreamedShardHoldsExactlyTheStageAndVerifies) {
+  const ModelFile file(path("qwen3moe"));
+  LoadStage load = stage(1, 3, 4);
+  cluster::describe_stage(file, load);
+  const std::string shard_path = write_shard(file, load, "middle.gguf");
+  const ModelFile shard(shard_path);
+  EXPECT_EQ(shard.tensors().size(), load.tensors.size());
+  EXPECT_EQ(shard.find_tensor("token_embd.weight"), nullptr);
+  EXPECT_EQ(shard.get_uint("qwen3moe.vocab_size"), file.tensor("token_embd.weight").row_count());
+  EXPECT_EQ(cluster::stage_mismatch(shard, load), "");
+  EXPECT_EQ(cluster::stage_mismatch(file, load), "");  // the whole model holds it too
+
+  // One flipped byte in the data of the last tensor.
+  const TensorInfo& last = shard.tensors().back();
+  const uint64_t at = shard.primary().data_offset() + last.offset + last.bytes / 2;
+  std::fstream edit(shard_path, std::ios::binary | std::ios::in | std::ios::out);
+  edit.seekg(static_cast<std::streamoff>(at));
+  const char byte = static_cast<char>(edit.get() ^ 0x5a);
+  edit.seekp(static_cast<std::streamoff>(at));
+  edit.put(byte);
+  edit.close();
+  const std::string why = cluster::stage_mismatch(ModelFile(shard_path), load);
+  EXPECT_NE(why.find("SHA-256"), std::string::npos) << why;
+
+  // Another stage's identity does not match this shard.
+  LoadStage other = stage(0, 1, 4);
+  cluster::describe_stage(file, other);
+  EXPECT_NE(cluster::stage_mismatch(ModelFile(write_shard(file, load, "m2.gguf")), other), "");
+}
+
+TEST_F(ShardTest, MiddleShardComputesLikeTheWholeModel) {
+  for (const std::string arch : {"qwen3moe", "qwen35moe"}) {
+    const ModelFile file(path(arch));
+    LoadStage load = stage(1, 4, 4);
+    load.has_output = false;  // layers only: checks that the output head is not needed
+    cluster::describe_stage(file, load);
+    const ModelFile shard(write_shard(file, load, arch + "-layers.gguf"));
+    ThreadPool pool(1);
+    const auto whole = Model::load(file, ModelOptions{}, pool);
+    ModelOptions options;
+    options.first_layer = 1;
+    options.end_layer = 4;
+    options.input = false;
+    options.output = false;
+    const auto part = Model::load(shard, options, pool);
+
+    const std::vector<int32_t> tokens = {5, 300, 17, 256, 42, 99};
+    const Batch batch = Batch::sequence(tokens, 0, 0, false);
+    KvCache cache_whole = whole->make_cache(16);
+    KvCache cache_part = part->make_cache(16);
+    FloatMatrix hidden = whole->embed(batch);  // [tokens][hidden]
+    whole->run_layers(0, 1, batch, hidden, cache_whole);
+    FloatMatrix split = hidden;
+    whole->run_layers(1, 4, batch, hidden, cache_whole);
+    part->run_layers(1, 4, batch, split, cache_part);
+    ASSERT_EQ(hidden.data().size(), split.data().size());
+    for (size_t i = 0; i < hidden.data().size(); ++i) {
+      ASSERT_EQ(hidden.data()[i], split.data()[i]) << arch << " at " << i;
+    }
+  }
+}
+
+TEST(BuiltinVocabulary, LoadsRoundTripsAndKeepsSpecialTokens) {
+  const GgufWriter gguf = text::builtin_vocabulary_gguf();
+  const std::vector<uint8_t> bytes = gguf.header();
+  const GgufFile parsed = GgufFile::parse(bytes, "builtin");
+  const text::BuiltinVocabulary& vocab = text::builtin_vocabulary();
+  EXPECT_EQ(vocab.merges.size(), text::kBuiltinMerges);
+  EXPECT_EQ(vocab.tokens.size(), 256 + vocab.merges.size() + 3);
+
+  TokenizerData data;
+  data.tokens = vocab.tokens;
+  for (int32_t type : vocab.types) data.types.push_back(static_cast<TokenType>(type));
+  data.merges = vocab.merges;
+  data.eos_id = vocab.im_end_id;
+  data.bos_id = vocab.endoftext_id;
+  const Tokenizer tokenizer(std::move(data));
+
+  const std::string text = "Hello! The quick brown fox, 42 times: \xc3\xa9t\xc3\xa9 \xe2\x9c\x93\n";
+  const std::vector<int32_t> ids = tokenizer.encode(text, true);
+  std::string decoded;
+  for (int32_t id : ids) decoded += tokenizer.token_text(id);
+  EXPECT_EQ(decoded, text);
+  EXPECT_LT(ids.size(), text.size() / 2);  // the merges shorten common English
+
+  // Byte tokens are ids 0..255 in byte order: "\x01" is token 1.
+  EXPECT_EQ(tokenizer.encode("\x01", false), std::vector<int32_t>{1});
+  EXPECT_EQ(tokenizer.encode("<|im_start|>user<|im_end|>", true).front(), vocab.im_start_id);
+  EXPECT_EQ(tokenizer.encode("<|im_start|>user<|im_end|>", true).back(), vocab.im_end_id);
+  EXPECT_TRUE(tokenizer.is_end_of_generation(vocab.im_end_id));
+
+  const GgufValue* chat = parsed.find("tokenizer.chat_template");
+  ASSERT_NE(chat, nullptr);
+  const ChatTemplate chat_template(chat->as_string(), "<|endoftext|>", "<|im_end|>");
+  const std::string prompt = chat_template.render(nlohmann::ordered_json::parse(
+      R"({"messages": [{"role": "user", "content": "Hi"}], "add_generation_prompt": true})"));
+  EXPECT_EQ(prompt, "<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n");
+}
+
+TEST(BuiltinVocabulary, LearnsTheMostFrequentPairFirst) {
+  // "ab" occurs 3 times, "cd" twice: the first merge is "a b", then "c d"; "x y" once: none.
+  const text::BuiltinVocabulary vocab = text::learn_vocabulary("ab ab ab cd cd xy", 10);
+  ASSERT_GE(vocab.merges.size(), 2u);
+  EXPECT_EQ(vocab.merges[0], "a b");
+  EXPECT_EQ(vocab.merges[1], "c d");
+  EXPECT_EQ(vocab.tokens[256], "ab");
+  for (const std::string& merge : vocab.merges) EXPECT_NE(merge, "x y");
+}
+
+}  // namespace
+}  // namespace tandem
