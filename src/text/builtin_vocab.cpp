@@ -100,14 +100,14 @@ BuiltinVocabulary learn_vocabulary(const std::string& text, size_t merge_count) 
     }
     // The most frequent pair; among equals the first in string order (map order).
     const std::pair<std::string, std::string>* best = nullptr;
-    size_t best_count = 1;
+    size_t best_count = 0;
     for (const auto& [pair, count] : pairs) {
       if (count > best_count) {
         best = &pair;
         best_count = count;
       }
     }
-    if (best == nullptr) break;  // no pair occurs twice: nothing worth a token
+    if (best == nullptr) break;  // every word of the sample is one token
     const auto [left, right] = *best;
     vocab.merges.push_back(left + " " + right);
     vocab.tokens.push_back(left + right);

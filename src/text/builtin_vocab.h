@@ -33,7 +33,7 @@ struct BuiltinVocabulary {
 // The text the merges are learnt from.
 const std::string& builtin_sample_text();
 
-// Learns `merge_count` merges (fewer when no pair occurs twice) from `text`.
+// Learns `merge_count` merges from `text` (fewer once every word is one token).
 BuiltinVocabulary learn_vocabulary(const std::string& text, size_t merge_count);
 
 // The built-in vocabulary: learn_vocabulary(builtin_sample_text(), kBuiltinMerges).
