@@ -7,12 +7,15 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <deque>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "cli/vocab_source.h"
 #include "cluster/shard.h"
+#include "cluster/shard_cache.h"
 #include "gguf/gguf_writer.h"
 #include "gguf/model_file.h"
 #include "model/model.h"
@@ -95,6 +98,39 @@ TEST_F(ShardTest, StageReadsOnlyItsLayersAndEnds) {
   EXPECT_EQ(middle.tensors_sha256.size(), 64u);
 }
 
+TEST_F(ShardTest, StageHashIsRememberedUntilTheFileChanges) {
+  const std::string copy = *dir_ + "/memo-model.gguf";
+  std::filesystem::copy_file(path("qwen3moe"), copy);
+  const std::string memo_dir = *dir_ + "/memo";
+  LoadStage plain = stage(1, 3, 4);
+  cluster::describe_stage(ModelFile(copy), plain);
+  LoadStage first = stage(1, 3, 4);
+  cluster::describe_stage(ModelFile(copy), first, memo_dir);
+  EXPECT_EQ(first, plain);
+
+  // A memo holding another hash is taken as it is: the file is not read again.
+  std::vector<std::filesystem::path> memos;
+  for (const auto& e : std::filesystem::directory_iterator(memo_dir + "/stages")) {
+    memos.push_back(e.path());
+  }
+  ASSERT_EQ(memos.size(), 1u);
+  std::stringstream text;
+  text << std::ifstream(memos[0]).rdbuf();
+  std::string edited = text.str();
+  edited.replace(edited.size() - 65, 64, std::string(64, 'f'));
+  std::ofstream(memos[0], std::ios::trunc) << edited;
+  LoadStage remembered = stage(1, 3, 4);
+  cluster::describe_stage(ModelFile(copy), remembered, memo_dir);
+  EXPECT_EQ(remembered.tensors_sha256, std::string(64, 'f'));
+
+  // A newer modification time is another key: hashed again.
+  std::filesystem::last_write_time(
+      copy, std::filesystem::last_write_time(copy) + std::chrono::seconds(5));
+  LoadStage again = stage(1, 3, 4);
+  cluster::describe_stage(ModelFile(copy), again, memo_dir);
+  EXPECT_EQ(again.tensors_sha256, plain.tensors_sha256);
+}
+
 TEST_F(ShardTest, StreamedShardHoldsExactlyTheStageAndVerifies) {
   const ModelFile file(path("qwen3moe"));
   LoadStage load = stage(1, 3, 4);
@@ -157,6 +193,70 @@ TEST_F(ShardTest, MiddleShardComputesLikeTheWholeModel) {
   }
 }
 
+// A coordinator connection that answers with scripted frames, then fails.
+class ScriptedConnection final : public cluster::Connection {
+ public:
+  std::deque<cluster::Frame> replies;
+  std::vector<cluster::Frame> sent;
+  void send(cluster::MessageType type, std::span<const uint8_t> payload) override {
+    sent.push_back({type, 0, {payload.begin(), payload.end()}});
+  }
+  cluster::Frame receive(Milliseconds, uint32_t) override {
+    if (replies.empty()) throw Error("connection closed by peer");
+    cluster::Frame frame = std::move(replies.front());
+    replies.pop_front();
+    return frame;
+  }
+  bool wait_readable(Milliseconds) override { return true; }
+  void shutdown() override {}
+  std::string peer() const override { return "scripted"; }
+};
+
+TEST_F(ShardTest, CutOffOrMisplacedDownloadLeavesNothingInTheCache) {
+  const ModelFile file(path("qwen3moe"));
+  LoadStage load = stage(1, 3, 4);
+  load.model_path = "/nowhere/model.gguf";
+  cluster::describe_stage(file, load);
+  const cluster::ShardStream stream(file, load);
+  const auto chunk = [&](uint64_t offset, uint64_t size) {
+    cluster::ShardChunk c{offset, stream.size(), std::vector<uint8_t>(size)};
+    stream.read(offset, c.data);
+    return cluster::to_frame(c);
+  };
+  const cluster::ShardPlaces places{*dir_ + "/no-models", *dir_ + "/cache-cut"};
+  std::vector<std::string> log;
+  const auto sink = [&log](const std::string& line) { log.push_back(line); };
+  const auto cache_entries = [&] {
+    size_t n = 0;
+    for ([[maybe_unused]] const auto& e :
+         std::filesystem::directory_iterator(places.cache_dir + "/shards")) {
+      ++n;
+    }
+    return n;
+  };
+
+  ScriptedConnection cut;  // half the shard, then the link drops
+  cut.replies.push_back(chunk(0, stream.size() / 2));
+  EXPECT_THROW(cluster::resolve_stage_file(load, places, cut, Milliseconds(100), sink), Error);
+  ASSERT_EQ(cut.sent.size(), 1u);
+  EXPECT_EQ(cluster::from_frame<cluster::ShardRequest>(cut.sent[0]).offset, 0u);
+  EXPECT_EQ(cache_entries(), 0u);
+
+  ScriptedConnection gap;  // the second chunk skips a byte
+  gap.replies.push_back(chunk(0, 1000));
+  gap.replies.push_back(chunk(1001, stream.size() - 1001));
+  EXPECT_THROW(cluster::resolve_stage_file(load, places, gap, Milliseconds(100), sink), Error);
+  EXPECT_EQ(cache_entries(), 0u);
+
+  ScriptedConnection whole;  // the whole shard in two chunks: cached and verified
+  whole.replies.push_back(chunk(0, 4096));
+  whole.replies.push_back(chunk(4096, stream.size() - 4096));
+  const std::string got = cluster::resolve_stage_file(load, places, whole, Milliseconds(100), sink);
+  EXPECT_EQ(got, cluster::shard_cache_path(load, places.cache_dir));
+  EXPECT_EQ(cache_entries(), 1u);
+  EXPECT_EQ(cluster::stage_mismatch(ModelFile(got), load), "");
+}
+
 TEST(BuiltinVocabulary, LoadsRoundTripsAndKeepsSpecialTokens) {
   const GgufWriter gguf = text::builtin_vocabulary_gguf();
   const std::vector<uint8_t> bytes = gguf.header();
@@ -203,8 +303,7 @@ TEST(BuiltinVocabulary, LearnsTheMostFrequentPairFirst) {
   EXPECT_EQ(two.tokens[256], "ab");
   EXPECT_EQ(two.tokens[257], "cd");
   // Merging stops once every word is one token.
-  EXPECT_EQ(text::learn_vocabulary("abab", 10).merges,
-            (std::vector<std::string>{"a b", "ab ab"}));
+  EXPECT_EQ(text::learn_vocabulary("abab", 10).merges, (std::vector<std::string>{"a b", "ab ab"}));
 }
 
 }  // namespace

@@ -11,6 +11,7 @@
 
 #include "cli/commands.h"
 #include "cluster/doctor.h"
+#include "cluster/shard.h"
 #include "cluster/tcp_transport.h"
 #include "platform/error.h"
 
@@ -107,15 +108,7 @@ void run_doctor_command(const DoctorArguments& args) {
 
 }  // namespace
 
-std::string default_cache_dir() {
-  if (const char* xdg = std::getenv("XDG_CACHE_HOME"); xdg != nullptr && *xdg != '\0') {
-    return std::string(xdg) + "/tandem";
-  }
-  if (const char* home = std::getenv("HOME"); home != nullptr && *home != '\0') {
-    return std::string(home) + "/.cache/tandem";
-  }
-  return ".";
-}
+std::string default_cache_dir() { return cluster::default_cache_dir(); }
 
 void add_doctor_command(CLI::App& app) {
   auto* command =

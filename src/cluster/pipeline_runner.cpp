@@ -101,7 +101,7 @@ PipelineRunner::PipelineRunner(std::unique_ptr<Transport> transport, const Secre
       load.mode = options.mode;
       load.activation_format = options.activation_format;
       load.step_timeout_ms = static_cast<uint32_t>(options.step_timeout.count());
-      describe_stage(file, load);
+      describe_stage(file, load, default_cache_dir());
       stage.connection->send_message(load);
     } catch (const Error& e) {
       throw Error(str_cat(stage_label(i), ": ", e.what()));

@@ -2,10 +2,17 @@
 
 #include <openssl/evp.h>
 
-#include <algorithm>
-#include <cstring>
-#include <memory>
+#include <unistd.h>
 
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <sstream>
+
+#include "cluster/model_hash.h"
 #include "platform/error.h"
 
 namespace tandem::cluster {
@@ -104,15 +111,61 @@ std::vector<const TensorInfo*> stage_tensor_infos(const ModelFile& file, const L
   return out;
 }
 
-void describe_stage(const ModelFile& file, LoadStage& load) {
-  load.tensors.clear();
-  Sha256 sha;
-  for (const TensorInfo* info : stage_tensor_infos(file, load)) {
-    load.tensors.push_back(describe_tensor(*info));
-    hash_tensor(sha, load.tensors.back(), tensor_data(*info));
+std::string default_cache_dir() {
+  if (const char* xdg = std::getenv("XDG_CACHE_HOME"); xdg != nullptr && *xdg != '\0') {
+    return std::string(xdg) + "/tandem";
   }
-  load.tensors_sha256 = sha.hex();
+  if (const char* home = std::getenv("HOME"); home != nullptr && *home != '\0') {
+    return std::string(home) + "/.cache/tandem";
+  }
+  return ".";
+}
+
+void describe_stage(const ModelFile& file, LoadStage& load, const std::string& memo_dir) {
+  load.tensors.clear();
+  const std::vector<const TensorInfo*> infos = stage_tensor_infos(file, load);
+  for (const TensorInfo* info : infos) load.tensors.push_back(describe_tensor(*info));
   load.shard_bytes = shard_layout(file, load).file_size();
+
+  std::string key = "tandem-stage-sha256 1\n";
+  std::string memo;
+  if (!memo_dir.empty()) {
+    for (const auto& part : file.files()) {
+      const FileStamp stamp = stamp_file(part->name());
+      key += str_cat(stamp.path, " ", stamp.size_bytes, " ", stamp.mtime_ns, "\n");
+    }
+    key += str_cat("layers ", load.first_layer, " ", load.end_layer, " in ", load.has_embedding,
+                   " out ", load.has_output, "\n");
+    Sha256 name;
+    name.update(key.data(), key.size());
+    memo = (std::filesystem::path(memo_dir) / "stages" / (name.hex().substr(0, 32) + ".sha256"))
+               .string();
+    std::ifstream in(memo);
+    std::stringstream text;
+    text << in.rdbuf();
+    const std::string content = text.str();
+    if (content.size() == key.size() + 65 && content.compare(0, key.size(), key) == 0 &&
+        content.back() == '\n') {
+      load.tensors_sha256 = content.substr(key.size(), 64);
+      return;
+    }
+  }
+  Sha256 sha;
+  for (size_t i = 0; i < infos.size(); ++i)
+    hash_tensor(sha, load.tensors[i], tensor_data(*infos[i]));
+  load.tensors_sha256 = sha.hex();
+  if (memo.empty()) return;
+  // Through a temporary file and a rename; a memo that cannot be written is skipped.
+  std::error_code error;
+  std::filesystem::create_directories(std::filesystem::path(memo).parent_path(), error);
+  const std::string temporary = str_cat(memo, ".", ::getpid(), ".tmp");
+  {
+    std::ofstream out(temporary, std::ios::trunc);
+    out << key << load.tensors_sha256 << "\n";
+    if (!out.flush()) return;
+  }
+  std::filesystem::rename(temporary, memo, error);
+  if (error) std::filesystem::remove(temporary, error);
 }
 
 std::string stage_mismatch(const ModelFile& file, const LoadStage& load) {

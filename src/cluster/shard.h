@@ -31,9 +31,15 @@ bool stage_reads_tensor(const std::string& name, const LoadStage& load, bool tie
 // The tensors of `file` the stage reads, in file order.
 std::vector<const TensorInfo*> stage_tensor_infos(const ModelFile& file, const LoadStage& load);
 
-// Sets load.tensors, load.tensors_sha256 and load.shard_bytes from `file` (reads the
-// stage's tensor bytes once). The layer range and ends must be set.
-void describe_stage(const ModelFile& file, LoadStage& load);
+// Sets load.tensors, load.tensors_sha256 and load.shard_bytes from `file`. The layer
+// range and ends must be set. The hash reads the stage's tensor bytes once; with a
+// `memo_dir` it is remembered in <memo_dir>/stages/, keyed by the path, size and
+// modification time of every file of the model and the stage's selection, so a large
+// model is not read again at every start (a changed file is hashed again).
+void describe_stage(const ModelFile& file, LoadStage& load, const std::string& memo_dir = "");
+
+// $XDG_CACHE_HOME/tandem, else $HOME/.cache/tandem, else ".".
+std::string default_cache_dir();
 
 // "" when `file` holds every tensor of load.tensors with the same type, shape and size,
 // and their SHA-256 is load.tensors_sha256; else what differs. Reads those tensors.
