@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <span>
 
+#include "cluster/stage_wire.h"
 #include "cluster/wire.h"
 #include "platform/error.h"
 
@@ -78,6 +79,17 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         break;
       case MessageType::kTensor:
         decode_as<TensorMessage>(frame);
+        break;
+      case MessageType::kLoadStage:
+        decode_as<LoadStage>(frame);
+        break;
+      case MessageType::kShardRequest:
+        decode_as<ShardRequest>(frame);
+        break;
+      case MessageType::kShardChunk:
+        decode_as<ShardChunk>(frame);
+        break;
+      default:  // the other stage messages have their own round-trip tests
         break;
     }
   } catch (const tandem::Error&) {
