@@ -169,14 +169,18 @@ class ServeRecovery : public ::testing::Test {
   std::unique_ptr<Child> single_;
 };
 
-TEST_F(ServeRecovery, StreamsSurviveAKilledStageNodeAndEqualOneProcess) {
+// The parameter is the node killed: n0 (stage 1, also the address the server joined
+// through), n1 (stage 2) or n2 (the last stage, which samples).
+class ServeRecoveryKill : public ServeRecovery, public ::testing::WithParamInterface<int> {};
+
+TEST_P(ServeRecoveryKill, StreamsSurviveAKilledStageNodeAndEqualOneProcess) {
+  const int victim = GetParam();
   start_nodes();
   const int cluster = start_cluster_serve();
   ASSERT_GT(cluster, 0);
   ASSERT_TRUE(serve_->wait_for("listening", Ms(1))) << serve_->output();
 
-  // Two concurrent streams, one greedy and one seeded. The first content of either kills
-  // n1 (stage 2 of 3) while both are mid-answer.
+  // Two concurrent streams, one greedy and one seeded; the victim dies mid-answer.
   constexpr int kTokens = 120;
   const std::vector<std::string> prompts = {"Tell me a long story about the sea",
                                             "Describe a city at night"};
@@ -203,7 +207,7 @@ TEST_F(ServeRecovery, StreamsSurviveAKilledStageNodeAndEqualOneProcess) {
     const auto metrics = client.Get("/metrics");
     if (metrics && metric(metrics->body, "tandem_requests_running") == 2 &&
         metric(metrics->body, "tandem_generation_tokens_total") >= 4) {
-      nodes_[1]->kill();
+      nodes_[static_cast<size_t>(victim)]->kill();
       killed = true;
     }
     std::this_thread::sleep_for(Ms(2));
@@ -212,7 +216,7 @@ TEST_F(ServeRecovery, StreamsSurviveAKilledStageNodeAndEqualOneProcess) {
   ASSERT_TRUE(killed);
   const std::string log = serve_->output();
   EXPECT_NE(log.find("pipeline recovered in"), std::string::npos) << log;
-  EXPECT_NE(log.find("lost n1"), std::string::npos) << log;
+  EXPECT_NE(log.find("lost n" + std::to_string(victim)), std::string::npos) << log;
   EXPECT_NE(log.find("resuming 2 request(s)"), std::string::npos) << log;
 
   const int single = start_serve(single_, {}, "single.log");
@@ -238,6 +242,8 @@ TEST_F(ServeRecovery, StreamsSurviveAKilledStageNodeAndEqualOneProcess) {
   ASSERT_TRUE(health);
   EXPECT_EQ(health->status, 200) << health->body;
 }
+
+INSTANTIATE_TEST_SUITE_P(EachStage, ServeRecoveryKill, ::testing::Values(0, 1, 2));
 
 TEST_F(ServeRecovery, NoNodesLeftGivesACleanErrorAndTheServerStaysUp) {
   start_nodes();

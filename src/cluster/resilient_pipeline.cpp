@@ -102,8 +102,8 @@ bool ResilientPipeline::recover(const std::string& why) {
   pipeline_.reset();  // closes every stage connection: the nodes drop the old stages
   stage_names_.clear();
   if (failed_before_ && start - last_failure_ < kRecoveryCooldown) return false;
-  std::fprintf(stderr, "tandem: pipeline broke (%s); rebuilding over the live nodes\n",
-               why.c_str());
+  // The engine has logged `why` already.
+  std::fprintf(stderr, "tandem: pipeline broke; rebuilding it over the live nodes\n");
   std::string problem;
   for (int attempt = 1; attempt <= kRecoveryAttempts; ++attempt) {
     try {
