@@ -7,8 +7,8 @@
 #include <deque>
 #include <future>
 #include <map>
-#include <string>
 #include <mutex>
+#include <string>
 
 namespace tandem {
 namespace {

@@ -38,10 +38,9 @@ std::string model_path() { return testing::reference_path("qwen3moe-tiny-Q8_0.gg
 // A streamed chat request that runs to max_tokens whatever the model says.
 std::string body(const std::string& content, int max_tokens, const std::string& sampling,
                  bool stream) {
-  return std::string(R"({"model":")") + kModelName +
-         R"(","messages":[{"role":"user","content":")" + content +
-         R"("}],"ignore_eos":true,"max_tokens":)" + std::to_string(max_tokens) + "," + sampling +
-         (stream ? R"(,"stream":true)" : "") + "}";
+  return std::string(R"({"model":")") + kModelName + R"(","messages":[{"role":"user","content":")" +
+         content + R"("}],"ignore_eos":true,"max_tokens":)" + std::to_string(max_tokens) + "," +
+         sampling + (stream ? R"(,"stream":true)" : "") + "}";
 }
 
 constexpr char kGreedy[] = R"("temperature":0)";
@@ -131,8 +130,17 @@ class ServeRecovery : public ::testing::Test {
   // Starts `tandem serve` and returns its HTTP port from the ready line.
   int start_serve(std::unique_ptr<Child>& child, const std::vector<std::string>& extra,
                   const std::string& log) {
-    std::vector<std::string> args = {testing::tandem_binary(), "serve", model_path(), "--port", "0",
-                                     "--ctx", "256", "--parallel", "2", "-t", "1"};
+    std::vector<std::string> args = {testing::tandem_binary(),
+                                     "serve",
+                                     model_path(),
+                                     "--port",
+                                     "0",
+                                     "--ctx",
+                                     "256",
+                                     "--parallel",
+                                     "2",
+                                     "-t",
+                                     "1"};
     args.insert(args.end(), extra.begin(), extra.end());
     child = std::make_unique<Child>(args, dir_ + "/" + log);
     const auto port = child->wait_for("http://127\\.0\\.0\\.1:([0-9]+)", Ms(15000));
@@ -193,9 +201,9 @@ TEST_P(ServeRecoveryKill, StreamsSurviveAKilledStageNodeAndEqualOneProcess) {
     clients.emplace_back([&, i] {
       httplib::Client client("127.0.0.1", cluster);
       client.set_read_timeout(20);
-      const auto result = client.Post(
-          "/v1/chat/completions", httplib::Headers{},
-          body(prompts[i], kTokens, samplings[i], true), "application/json");
+      const auto result =
+          client.Post("/v1/chat/completions", httplib::Headers{},
+                      body(prompts[i], kTokens, samplings[i], true), "application/json");
       if (!result) return;
       statuses[i] = result->status;
       bodies[i] = result->body;
@@ -285,8 +293,9 @@ TEST_F(ServeRecovery, NoNodesLeftGivesACleanErrorAndTheServerStaysUp) {
 
 TEST_F(ServeRecovery, RunJoinEqualsOneProcessRun) {
   start_nodes();
-  const std::vector<std::string> common = {"run", model_path(), "-p", "Write about rivers",
-                                           "-n", "24", "--temp", "0", "-t", "1", "--ctx", "128"};
+  const std::vector<std::string> common = {"run", model_path(), "-p",     "Write about rivers",
+                                           "-n",  "24",         "--temp", "0",
+                                           "-t",  "1",          "--ctx",  "128"};
   const auto single = testing::run_tandem(common, dir_ + "/single");
   ASSERT_EQ(single.exit_code, 0) << single.err;
   ASSERT_FALSE(single.out.empty()) << single.err;

@@ -108,8 +108,8 @@ bool ResilientPipeline::recover(const std::string& why) {
   for (int attempt = 1; attempt <= kRecoveryAttempts; ++attempt) {
     try {
       build(false);
-      const auto ms = std::chrono::duration_cast<Milliseconds>(std::chrono::steady_clock::now() -
-                                                               start);
+      const auto ms =
+          std::chrono::duration_cast<Milliseconds>(std::chrono::steady_clock::now() - start);
       std::vector<std::string> lost;
       for (const std::string& name : before) {
         if (std::find(stage_names_.begin(), stage_names_.end(), name) == stage_names_.end()) {

@@ -36,7 +36,6 @@ class Random {
   // The value of uniform() after `index` earlier calls on Random(seed), without them.
   static double uniform_at(uint64_t seed, uint64_t index);
 
-
  private:
   static uint64_t mix(uint64_t z);
   static double to_unit(uint64_t bits) { return static_cast<double>(bits >> 11) * 0x1.0p-53; }

@@ -59,7 +59,8 @@ void EngineCore::drain_inbox() {
     auto sink = sinks_.find(id);
     if (sink == sinks_.end()) continue;
     scheduler_.abort(id);
-    deliveries_.push_back({std::move(sink->second), RequestUpdate{id, std::nullopt, FinishReason::kAborted, {}}});
+    deliveries_.push_back(
+        {std::move(sink->second), RequestUpdate{id, std::nullopt, FinishReason::kAborted, {}}});
     sinks_.erase(sink);
   }
   cancels_.clear();

@@ -9,8 +9,8 @@
 // When the KV budget runs out, the newest running request is preempted: its slot is
 // freed and it waits again with its prompt plus what it generated, losing nothing.
 
-#include <cstdint>
 #include <cstddef>
+#include <cstdint>
 #include <deque>
 #include <optional>
 #include <string>
