@@ -224,7 +224,7 @@ TEST_P(ServeRecoveryKill, StreamsSurviveAKilledStageNodeAndEqualOneProcess) {
   ASSERT_TRUE(killed);
   const std::string log = serve_->output();
   EXPECT_NE(log.find("pipeline recovered in"), std::string::npos) << log;
-  EXPECT_NE(log.find("lost n" + std::to_string(victim)), std::string::npos) << log;
+  EXPECT_NE(log.find("; lost n" + std::to_string(victim) + "\n"), std::string::npos) << log;
   EXPECT_NE(log.find("resuming 2 request(s)"), std::string::npos) << log;
 
   const int single = start_serve(single_, {}, "single.log");

@@ -76,6 +76,8 @@ void ResilientPipeline::build(bool use_split) {
     }
   }
   if (nodes.empty()) throw Error("the cluster has no nodes left");
+  live_names_.clear();
+  for (const ClusterNode& node : nodes) live_names_.push_back(node.member.name);
 
   std::vector<NodeCapacity> capacities;
   for (const ClusterNode& node : nodes) capacities.push_back(capacity_of(node.info));
@@ -112,7 +114,7 @@ bool ResilientPipeline::recover(const std::string& why) {
           std::chrono::duration_cast<Milliseconds>(std::chrono::steady_clock::now() - start);
       std::vector<std::string> lost;
       for (const std::string& name : before) {
-        if (std::find(stage_names_.begin(), stage_names_.end(), name) == stage_names_.end()) {
+        if (std::find(live_names_.begin(), live_names_.end(), name) == live_names_.end()) {
           lost.push_back(name);
         }
       }
