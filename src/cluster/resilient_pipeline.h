@@ -56,7 +56,7 @@ class ResilientPipeline final : public ModelRunner {
   Secret secret_;
   std::unique_ptr<PipelineRunner> pipeline_;  // null while down
   std::vector<std::string> stage_names_;
-  std::vector<std::string> live_names_;  // every node that answered the last discovery
+  std::vector<std::string> live_names_;       // every node that answered the last discovery
   std::vector<std::string> known_addresses_;  // every node seen, the join address first
   std::chrono::steady_clock::time_point last_failure_{};
   bool failed_before_ = false;
