@@ -249,6 +249,9 @@ TEST_P(ServeRecoveryKill, StreamsSurviveAKilledStageNodeAndEqualOneProcess) {
   const auto health = client.Get("/health");
   ASSERT_TRUE(health);
   EXPECT_EQ(health->status, 200) << health->body;
+  const auto metrics = client.Get("/metrics");
+  ASSERT_TRUE(metrics);
+  EXPECT_EQ(metric(metrics->body, "tandem_recoveries_total"), 1) << metrics->body;
 }
 
 INSTANTIATE_TEST_SUITE_P(EachStage, ServeRecoveryKill, ::testing::Values(0, 1, 2));
