@@ -37,6 +37,30 @@ TEST(Sampler, SameSeedSameTokens) {
   for (int i = 0; i < 100; ++i) EXPECT_EQ(a.sample(logits), b.sample(logits));
 }
 
+TEST(Sampler, EachDrawDependsOnlyOnSeedAndIndex) {
+  // A request resumed by a fresh sampler (a rebuilt pipeline stage) draws token i from
+  // (seed, i) alone: the same tokens as one sampler that drew all along.
+  std::vector<float> logits(50);
+  for (size_t i = 0; i < logits.size(); ++i) logits[i] = std::cos(0.7f * static_cast<float>(i));
+  SamplingParams p = plain(1.0f);
+  p.seed = 99;
+  Sampler running(p);
+  std::vector<int32_t> drawn;
+  for (uint64_t i = 0; i < 200; ++i) drawn.push_back(running.sample(logits, 1000 + i));
+  for (uint64_t i = 0; i < 200; ++i) EXPECT_EQ(Sampler(p).sample(logits, 1000 + i), drawn[i]);
+  // The draws are Random's stream: index i is the (i+1)-th value of Random(seed).
+  Random stream(p.seed);
+  for (uint64_t i = 0; i < 100; ++i) EXPECT_EQ(Random::uniform_at(p.seed, i), stream.uniform());
+  // And they vary with the index and the seed.
+  std::map<int32_t, int> seen;
+  for (int32_t token : drawn) ++seen[token];
+  EXPECT_GT(seen.size(), 10u);
+  p.seed = 100;
+  int same = 0;
+  for (uint64_t i = 0; i < 200; ++i) same += Sampler(p).sample(logits, 1000 + i) == drawn[i];
+  EXPECT_LT(same, 100);
+}
+
 TEST(Sampler, FrequenciesFollowSoftmax) {
   // Three tokens with probabilities 0.5, 0.3, 0.2 at temperature 1.
   std::vector<float> logits = {std::log(0.5f), std::log(0.3f), std::log(0.2f)};

@@ -141,6 +141,40 @@ TEST(Scheduler, PreemptsWithoutLosingARequest) {
   EXPECT_LE(config.kv_blocks - scheduler.free_blocks(), config.kv_blocks);
 }
 
+TEST(Scheduler, RestartAllRecomputesEveryRequestFromItsTokens) {
+  SchedulerConfig config;
+  config.kv_block_tokens = 4;
+  Scheduler scheduler(config);
+  FakeRunner runner;
+  scheduler.add({1, iota_tokens(6), 10, {}, {}});
+  scheduler.add({2, iota_tokens(3, 100), 10, {}, {}});
+  for (int step = 0; step < 3; ++step) scheduler.update(runner.run(scheduler.schedule()));
+  const StepPlan lost = scheduler.schedule();  // in flight when the runner breaks
+  ASSERT_EQ(lost.entries.size(), 2u);
+  scheduler.add({3, iota_tokens(2, 200), 10, {}, {}});  // still waiting
+
+  EXPECT_EQ(scheduler.restart_all(), 2u);
+  EXPECT_EQ(scheduler.running(), 0u);
+  EXPECT_EQ(scheduler.waiting(), 3u);
+  EXPECT_EQ(scheduler.free_blocks(), config.kv_blocks);
+  // Each request runs again from position 0: its prompt plus the 3 tokens generated,
+  // oldest first, and samples only after all of them.
+  const StepPlan again = scheduler.schedule();
+  ASSERT_EQ(again.entries.size(), 3u);
+  EXPECT_EQ(again.entries[0].request_id, 1u);
+  EXPECT_EQ(again.entries[0].keep_positions, 0);
+  EXPECT_EQ(again.entries[0].tokens.size(), 6u + 3u);
+  EXPECT_EQ(again.entries[1].request_id, 2u);
+  EXPECT_EQ(again.entries[1].tokens.size(), 3u + 3u);
+  EXPECT_EQ(again.entries[2].request_id, 3u);
+  for (const StepEntry& e : again.entries) EXPECT_TRUE(e.sample);
+  EXPECT_NE(again.step_id, lost.step_id);
+  // The result of the lost step is unknown now; the new one counts.
+  int tokens = 0;
+  for (const auto& u : scheduler.update(runner.run(again))) tokens += u.token.has_value();
+  EXPECT_EQ(tokens, 3);
+}
+
 TEST(Scheduler, AbortFreesTheSlot) {
   SchedulerConfig config;
   config.slots = 1;

@@ -66,7 +66,8 @@ void run_serve(const ServeArgs& args) {
   server_options.threads = static_cast<size_t>(args.parallel) * 2 + 8;
   const LocalEngine* engine_view = &engine;
   HttpServer server(ServedModel{engine.model_name(), engine.prompt_context(), engine.service(),
-                                [engine_view] { return engine_view->gauges(); }},
+                                [engine_view] { return engine_view->gauges(); },
+                                [engine_view] { return engine_view->unavailable(); }},
                     server_options);
   const int port = server.bind();
 

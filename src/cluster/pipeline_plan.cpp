@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <charconv>
+#include <optional>
+#include <tuple>
 
 #include "cluster/node.h"
 #include "platform/error.h"
@@ -17,36 +19,71 @@ std::string gib(uint64_t bytes) {
   return str_cat(static_cast<double>(bytes) / double(1ull << 30), " GiB");
 }
 
+std::vector<Member> ask_members(Transport& transport, const Secret& secret, const HostPort& entry,
+                                const std::string& self_id, Milliseconds timeout) {
+  auto connection = transport.connect(entry, timeout);
+  authenticate_client(*connection, secret, self_id, timeout);
+  connection->send_message(MembershipRequest{});
+  return connection->receive_message<Membership>(timeout, kMaxControlPayload).members;
+}
+
+ClusterNode ask_info(Transport& transport, const Secret& secret, const Member& member,
+                     const std::string& self_id, Milliseconds timeout) {
+  try {
+    auto connection = transport.connect(parse_host_port(member.address), timeout);
+    const AuthResult auth = authenticate_client(*connection, secret, self_id, timeout);
+    if (auth.peer_id != member.node_id) throw Error(str_cat("it answers as ", auth.peer_id));
+    connection->send_message(InfoRequest{});
+    return {member, connection->receive_message<NodeInfoMessage>(timeout, kMaxControlPayload).info};
+  } catch (const Error& e) {
+    throw Error(str_cat("member ", member.node_id, " at ", member.address, ": ", e.what()));
+  }
+}
+
+void sort_pipeline_order(std::vector<ClusterNode>& nodes) {
+  std::sort(nodes.begin(), nodes.end(), [](const ClusterNode& a, const ClusterNode& b) {
+    return std::tie(a.member.name, a.member.node_id) < std::tie(b.member.name, b.member.node_id);
+  });
+}
+
 }  // namespace
 
 std::vector<ClusterNode> discover_nodes(Transport& transport, const Secret& secret,
                                         const HostPort& entry, Milliseconds timeout) {
   const std::string self_id = make_node_id("coordinator");
-  std::vector<Member> members;
-  {
-    auto connection = transport.connect(entry, timeout);
-    authenticate_client(*connection, secret, self_id, timeout);
-    connection->send_message(MembershipRequest{});
-    members = connection->receive_message<Membership>(timeout, kMaxControlPayload).members;
-  }
   std::vector<ClusterNode> nodes;
-  for (const Member& member : members) {
+  for (const Member& member : ask_members(transport, secret, entry, self_id, timeout)) {
+    nodes.push_back(ask_info(transport, secret, member, self_id, timeout));
+  }
+  sort_pipeline_order(nodes);
+  return nodes;
+}
+
+std::vector<ClusterNode> discover_live_nodes(Transport& transport, const Secret& secret,
+                                             const std::vector<HostPort>& entries,
+                                             Milliseconds timeout,
+                                             std::vector<std::string>& skipped) {
+  const std::string self_id = make_node_id("coordinator");
+  std::optional<std::vector<Member>> members;
+  std::string problems;
+  for (const HostPort& entry : entries) {
     try {
-      auto connection = transport.connect(parse_host_port(member.address), timeout);
-      const AuthResult auth = authenticate_client(*connection, secret, self_id, timeout);
-      if (auth.peer_id != member.node_id) {
-        throw Error(str_cat("it answers as ", auth.peer_id));
-      }
-      connection->send_message(InfoRequest{});
-      nodes.push_back(
-          {member, connection->receive_message<NodeInfoMessage>(timeout, kMaxControlPayload).info});
+      members = ask_members(transport, secret, entry, self_id, timeout);
+      break;
     } catch (const Error& e) {
-      throw Error(str_cat("member ", member.node_id, " at ", member.address, ": ", e.what()));
+      problems += str_cat(problems.empty() ? "" : "; ", entry.to_string(), ": ", e.what());
     }
   }
-  std::sort(nodes.begin(), nodes.end(), [](const ClusterNode& a, const ClusterNode& b) {
-    return std::tie(a.member.name, a.member.node_id) < std::tie(b.member.name, b.member.node_id);
-  });
+  if (!members) throw Error(str_cat("no cluster node answers (", problems, ")"));
+  std::vector<ClusterNode> nodes;
+  for (const Member& member : *members) {
+    try {
+      nodes.push_back(ask_info(transport, secret, member, self_id, timeout));
+    } catch (const Error& e) {
+      skipped.push_back(e.what());
+    }
+  }
+  sort_pipeline_order(nodes);
   return nodes;
 }
 

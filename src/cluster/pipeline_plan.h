@@ -23,6 +23,16 @@ struct ClusterNode {
 std::vector<ClusterNode> discover_nodes(Transport& transport, const Secret& secret,
                                         const HostPort& entry, Milliseconds timeout);
 
+// For rebuilding a pipeline after a node died: asks the entries in order for the
+// member list (the first that answers gives it) and keeps the members that answer with
+// their NodeInfo, sorted like discover_nodes. A member that does not answer (the dead
+// node, until every peer has noticed) is skipped, with why, in `skipped`. Throws Error
+// only when no entry answers.
+std::vector<ClusterNode> discover_live_nodes(Transport& transport, const Secret& secret,
+                                             const std::vector<HostPort>& entries,
+                                             Milliseconds timeout,
+                                             std::vector<std::string>& skipped);
+
 // What placement needs of a node. The weight streaming speed is estimated from the
 // measured single-core matmul rate times the cores (decode reads each weight byte for
 // about one multiply-add); links are assumed local-network fast unless measured.

@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "cluster/node.h"
+#include "cluster/resilient_pipeline.h"
 #include "cluster/shard.h"
 #include "cluster/tcp_transport.h"
 #include "gguf/model_file.h"
@@ -262,7 +263,7 @@ std::unique_ptr<PipelineRunner> make_pipeline_runner(const ClusterRunnerOptions&
 }
 
 std::unique_ptr<ModelRunner> make_cluster_runner(const ClusterRunnerOptions& options) {
-  return make_pipeline_runner(options);
+  return std::make_unique<ResilientPipeline>(options);
 }
 
 }  // namespace tandem::cluster

@@ -95,6 +95,8 @@ struct ClusterRunnerOptions {
 
 // Discovers the nodes through `join`, plans the placement and starts the pipeline.
 std::unique_ptr<PipelineRunner> make_pipeline_runner(const ClusterRunnerOptions& options);
+// The same behind a ResilientPipeline (resilient_pipeline.h): when a node dies, it is
+// rebuilt over the nodes left and the engine resumes its requests.
 std::unique_ptr<ModelRunner> make_cluster_runner(const ClusterRunnerOptions& options);
 
 }  // namespace tandem::cluster

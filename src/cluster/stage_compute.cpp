@@ -127,7 +127,9 @@ SampledTokens StageCompute::sample(const RunStep& step, const Batch& batch,
   for (const StepEntry& entry : step.plan.entries) {
     if (!entry.sample || entry.tokens.empty()) continue;
     Sampler& sampler = samplers_.at(entry.request_id).sampler;
-    out.tokens.push_back({entry.request_id, sampler.sample(logits.row(row++))});
+    // Numbered by position, like LocalModelRunner: a rebuilt pipeline draws the same.
+    const auto position = static_cast<uint64_t>(entry.first_position) + entry.tokens.size();
+    out.tokens.push_back({entry.request_id, sampler.sample(logits.row(row++), position)});
   }
   return out;
 }

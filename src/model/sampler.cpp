@@ -8,14 +8,26 @@
 
 namespace tandem {
 
-uint64_t Random::next() {
-  uint64_t z = (state_ += 0x9e3779b97f4a7c15ull);
+namespace {
+
+constexpr uint64_t kGamma = 0x9e3779b97f4a7c15ull;  // SplitMix64's increment
+
+}  // namespace
+
+uint64_t Random::next() { return mix(state_ += kGamma); }
+
+// SplitMix64's state after n + 1 calls is seed + (n + 1) * gamma: any draw is direct.
+double Random::uniform_at(uint64_t seed, uint64_t index) {
+  return to_unit(mix(seed + (index + 1) * kGamma));
+}
+
+uint64_t Random::mix(uint64_t z) {
   z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
   z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
   return z ^ (z >> 31);
 }
 
-Sampler::Sampler(const SamplingParams& params) : params_(params), random_(params.seed) {}
+Sampler::Sampler(const SamplingParams& params) : params_(params) {}
 
 void Sampler::accept(int32_t token) {
   recent_.push_back(token);
@@ -43,7 +55,7 @@ void Sampler::apply_penalties(std::vector<Candidate>& candidates) const {
   }
 }
 
-int32_t Sampler::sample(std::span<const float> logits) {
+int32_t Sampler::sample(std::span<const float> logits, uint64_t draw_index) {
   TANDEM_CHECK(!logits.empty());
   std::vector<Candidate>& candidates = scratch_;
   candidates.resize(logits.size());
@@ -99,7 +111,7 @@ int32_t Sampler::sample(std::span<const float> logits) {
     weights[i] = std::exp(static_cast<double>(candidates[i].logit - max_logit) / params_.temperature);
     sum += weights[i];
   }
-  double target = random_.uniform() * sum;
+  double target = Random::uniform_at(params_.seed, draw_index) * sum;
   for (size_t i = 0; i < candidates.size(); ++i) {
     target -= weights[i];
     if (target < 0) return candidates[i].id;

@@ -2,7 +2,9 @@
 // Token sampling from one row of logits, in llama.cpp's order: repetition /
 // presence / frequency penalties -> top-k -> top-p -> min-p -> temperature -> draw.
 // A temperature of 0 (or below) is greedy: the highest logit, lowest id on ties.
-// The same seed and inputs give the same tokens on every machine.
+// The same seed and inputs give the same tokens on every machine. Each draw is a pure
+// function of (seed, index), not of earlier draws, so a request resumed on another
+// machine (a pipeline rebuilt after a node died) draws exactly what it would have.
 
 #include <cstdint>
 #include <deque>
@@ -30,9 +32,13 @@ class Random {
   explicit Random(uint64_t seed) : state_(seed) {}
   uint64_t next();
   // Uniform in [0, 1) with 53 bits.
-  double uniform() { return static_cast<double>(next() >> 11) * 0x1.0p-53; }
+  double uniform() { return to_unit(next()); }
+  // The value of uniform() after `index` earlier calls on Random(seed), without them.
+  static double uniform_at(uint64_t seed, uint64_t index);
 
  private:
+  static uint64_t mix(uint64_t z);
+  static double to_unit(uint64_t bits) { return static_cast<double>(bits >> 11) * 0x1.0p-53; }
   uint64_t state_;
 };
 
@@ -40,8 +46,12 @@ class Sampler {
  public:
   explicit Sampler(const SamplingParams& params);
 
-  // Picks the next token from `logits` (one row, vocabulary size). Does not record it.
-  int32_t sample(std::span<const float> logits);
+  // Picks a token from `logits` (one row, vocabulary size) with draw number
+  // `draw_index`; runners pass the position the token will take in its sequence, which
+  // survives a rebuilt pipeline. Does not record the token.
+  int32_t sample(std::span<const float> logits, uint64_t draw_index);
+  // The same with draws numbered 0, 1, 2, ... by this sampler.
+  int32_t sample(std::span<const float> logits) { return sample(logits, draws_++); }
   // Records a token of the context (prompt or generated) for the penalties.
   void accept(int32_t token);
 
@@ -55,7 +65,7 @@ class Sampler {
   void apply_penalties(std::vector<Candidate>& candidates) const;
 
   SamplingParams params_;
-  Random random_;
+  uint64_t draws_ = 0;
   std::deque<int32_t> recent_;
   std::unordered_map<int32_t, int> recent_counts_;
   std::vector<Candidate> scratch_;

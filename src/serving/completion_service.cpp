@@ -143,6 +143,7 @@ std::shared_ptr<GenerationStream> CompletionService::start(const GenerationReque
       }
       append(event.delta, progress->parser.finish());
       event.finish = finish;
+      event.error = update.error;
       event.seconds_to_first_token = progress->first_token_seconds;
       metrics_.request_latency.observe(std::chrono::duration<double>(now - progress->start).count());
       if (finish == FinishReason::kError) metrics_.requests_failed.fetch_add(1);

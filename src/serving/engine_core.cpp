@@ -59,7 +59,8 @@ void EngineCore::drain_inbox() {
     auto sink = sinks_.find(id);
     if (sink == sinks_.end()) continue;
     scheduler_.abort(id);
-    deliveries_.push_back({std::move(sink->second), RequestUpdate{id, std::nullopt, FinishReason::kAborted}});
+    deliveries_.push_back(
+        {std::move(sink->second), RequestUpdate{id, std::nullopt, FinishReason::kAborted, {}}});
     sinks_.erase(sink);
   }
   cancels_.clear();
@@ -92,13 +93,28 @@ void EngineCore::dispatch(const std::vector<RequestUpdate>& updates) {
   deliver();
 }
 
-void EngineCore::fail_all(const std::string& why) {
+void EngineCore::recover_or_fail(const std::string& why) {
+  in_flight_ = 0;  // the runner dropped them all
   std::fprintf(stderr, "tandem: step failed: %s\n", why.c_str());
+  if (runner_.recover(why)) {
+    std::lock_guard lock(mutex_);
+    const size_t resumed = scheduler_.restart_all();
+    ++stats_.recoveries;
+    std::fprintf(stderr, "tandem: resuming %zu request(s) from their tokens\n", resumed);
+    return;
+  }
+  const std::string reason = runner_.unavailable();
+  fail_all(reason.empty() ? why : reason);
+}
+
+void EngineCore::fail_all(const std::string& why) {
   {
     std::lock_guard lock(mutex_);
+    scheduler_.restart_all();  // forget the lost steps so that abort() frees everything
     for (auto& [id, sink] : sinks_) {
       scheduler_.abort(id);
-      deliveries_.push_back({std::move(sink), RequestUpdate{id, std::nullopt, FinishReason::kError}});
+      RequestUpdate update{id, std::nullopt, FinishReason::kError, why};
+      deliveries_.push_back({std::move(sink), std::move(update)});
     }
     sinks_.clear();
   }
@@ -106,19 +122,19 @@ void EngineCore::fail_all(const std::string& why) {
 }
 
 void EngineCore::loop() {
-  size_t in_flight = 0;
   while (true) {
     {
       std::unique_lock lock(mutex_);
       drain_inbox();
-      if (stopping_ && in_flight == 0) {
+      if (stopping_ && in_flight_ == 0) {
         lock.unlock();
         deliver();
         return;
       }
     }
     deliver();
-    while (in_flight < runner_.max_steps_in_flight()) {
+    bool failed = false;
+    while (in_flight_ < runner_.max_steps_in_flight()) {
       StepPlan plan;
       {
         std::lock_guard lock(mutex_);
@@ -131,15 +147,17 @@ void EngineCore::loop() {
       try {
         runner_.launch(plan);
       } catch (const std::exception& e) {
-        fail_all(e.what());
+        recover_or_fail(e.what());
+        failed = true;
         break;
       }
-      ++in_flight;
+      ++in_flight_;
       std::lock_guard lock(mutex_);
       ++stats_.steps;
       stats_.tokens_processed += static_cast<uint64_t>(plan.token_count());
     }
-    if (in_flight == 0) {
+    if (failed) continue;
+    if (in_flight_ == 0) {
       std::unique_lock lock(mutex_);
       wake_.wait(lock, [&] { return stopping_ || !inbox_.empty() || !cancels_.empty(); });
       continue;
@@ -148,11 +166,10 @@ void EngineCore::loop() {
     try {
       result = runner_.collect();
     } catch (const std::exception& e) {
-      --in_flight;
-      fail_all(e.what());
+      recover_or_fail(e.what());
       continue;
     }
-    --in_flight;
+    --in_flight_;
     std::vector<RequestUpdate> updates;
     {
       std::lock_guard lock(mutex_);

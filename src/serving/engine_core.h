@@ -32,6 +32,7 @@ struct EngineStats {
   int32_t total_kv_blocks = 0;
   int32_t prefix_hits = 0;
   int32_t preemptions = 0;
+  int32_t recoveries = 0;  // times the runner was rebuilt and its requests resumed
   uint64_t steps = 0;
   uint64_t tokens_processed = 0;
 };
@@ -60,9 +61,13 @@ class EngineCore {
   void drain_inbox();
   void dispatch(const std::vector<RequestUpdate>& updates);
   void deliver();
+  // The runner threw `why`: every step in flight is lost. Rebuilds the runner and
+  // resumes every request from its tokens, or fails them all when it cannot.
+  void recover_or_fail(const std::string& why);
   void fail_all(const std::string& why);
 
   ModelRunner& runner_;
+  size_t in_flight_ = 0;  // steps launched and not collected; engine thread only
   const size_t max_queued_;
   Scheduler scheduler_;  // touched only by the engine thread (check_fits is const)
   std::thread thread_;

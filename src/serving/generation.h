@@ -31,6 +31,7 @@ struct GenerationRequest {
 struct GenerationEvent {
   ParsedDelta delta;
   FinishReason finish = FinishReason::kNone;  // set on the last event
+  std::string error;                          // with kError: what went wrong
   int32_t prompt_tokens = 0;
   int32_t completion_tokens = 0;
   double seconds_to_first_token = 0;  // set on the last event

@@ -33,6 +33,14 @@ ApiFinishReason api_finish(FinishReason finish, bool saw_tool_calls) {
   return saw_tool_calls ? ApiFinishReason::kToolCalls : ApiFinishReason::kStop;
 }
 
+// A generation that ended in kError: the model could not run it (a cluster that lost
+// its nodes says so in the event); the client may retry later.
+ApiError generation_error(const GenerationEvent& event) {
+  return ApiError(ApiErrorKind::kUnavailable,
+                  event.error.empty() ? std::string("the generation failed")
+                                      : str_cat("the generation failed: ", event.error));
+}
+
 // Everything one streamed response keeps between provider calls.
 struct StreamState {
   std::shared_ptr<GenerationStream> stream;
@@ -147,8 +155,15 @@ void HttpServer::add_routes() {
         return httplib::Server::HandlerResponse::Handled;
       }));
 
-  server.Get("/health", [](const httplib::Request&, httplib::Response& response) {
-    response.set_content(R"({"status":"ok"})", "application/json");
+  server.Get("/health", [this](const httplib::Request&, httplib::Response& response) {
+    const std::string problem = model_.unavailable ? model_.unavailable() : std::string();
+    if (problem.empty()) {
+      response.set_content(R"({"status":"ok"})", "application/json");
+      return;
+    }
+    response.status = 503;
+    response.set_content(json_text({{"status", "unavailable"}, {"error", problem}}),
+                         "application/json");
   });
   server.Get("/v1/models", [this](const httplib::Request&, httplib::Response& response) {
     response.set_content(json_text(model_list_json({model_.name}, created_)), "application/json");
@@ -201,7 +216,7 @@ void HttpServer::handle_completion(ApiEndpoint endpoint, const httplib::Request&
       }
     }
     if (last.finish == FinishReason::kError) {
-      write_error(response, ApiError(ApiErrorKind::kInternal, "the generation failed"));
+      write_error(response, generation_error(last));
       return;
     }
     const Usage usage{last.prompt_tokens, last.completion_tokens};
@@ -268,8 +283,7 @@ void HttpServer::handle_completion(ApiEndpoint endpoint, const httplib::Request&
       state->finished = true;
       std::string tail;
       if (event->finish == FinishReason::kError) {
-        tail += sse_event(
-            to_http_error(ApiError(ApiErrorKind::kInternal, "the generation failed")).body);
+        tail += sse_event(to_http_error(generation_error(*event)).body);
       } else {
         const ApiFinishReason finish = api_finish(event->finish, saw_tool_calls);
         tail +=

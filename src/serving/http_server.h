@@ -4,7 +4,8 @@
 //   POST /v1/chat/completions   chat, streamed as SSE or not
 //   POST /v1/completions        plain text completion, streamed or not
 //   GET  /v1/models             the one served model
-//   GET  /health                {"status": "ok"}, never needs the key
+//   GET  /health                {"status": "ok"}, or 503 with why the model cannot
+//                               run now (a cluster with no nodes left); never needs the key
 //   GET  /metrics               Prometheus text, with the engine's gauges
 //
 // Bodies are parsed and errors mapped by openai_api.h; this file only moves bytes.
@@ -45,6 +46,8 @@ struct ServedModel {
   PromptContext prompts;
   CompletionService& service;
   std::function<ServerMetrics::Gauges()> gauges;
+  // Why the model cannot run now ("" while it can): /health then answers 503 with it.
+  std::function<std::string()> unavailable = {};
 };
 
 class HttpServer {

@@ -88,6 +88,7 @@ ServerMetrics::Gauges LocalEngine::gauges() const {
       static_cast<uint64_t>(std::max(0, stats.total_kv_blocks - stats.free_kv_blocks));
   gauges.prefix_cache_hits = static_cast<uint64_t>(std::max(0, stats.prefix_hits));
   gauges.preemptions = static_cast<uint64_t>(std::max(0, stats.preemptions));
+  gauges.recoveries = static_cast<uint64_t>(std::max(0, stats.recoveries));
   return gauges;
 }
 

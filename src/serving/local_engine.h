@@ -63,6 +63,8 @@ class LocalEngine {
   // The name clients use: the file name without directory and ".gguf".
   const std::string& model_name() const { return model_name_; }
   PromptContext prompt_context() const { return {*tokenizer_, *chat_template_, context_length_}; }
+  // Why the model cannot run now ("" while it can): a cluster with no nodes left.
+  std::string unavailable() const { return runner_->unavailable(); }
   // Engine gauges for ServerMetrics::render.
   ServerMetrics::Gauges gauges() const;
 

@@ -55,7 +55,9 @@ void LocalModelRunner::launch(const StepPlan& plan) {
   for (size_t row = 0; row < sampled_entries.size(); ++row) {
     const StepEntry& entry = plan.entries[sampled_entries[row]];
     Sampler& sampler = samplers_.at(entry.request_id).sampler;
-    result.sampled.push_back({entry.request_id, sampler.sample(logits.row(row))});
+    // The draw is numbered by the position the token takes: the same after a rebuild.
+    const auto position = static_cast<uint64_t>(entry.first_position) + entry.tokens.size();
+    result.sampled.push_back({entry.request_id, sampler.sample(logits.row(row), position)});
   }
   results_.push_back(std::move(result));
 }

@@ -75,6 +75,10 @@ std::string ServerMetrics::render(const Gauges& gauges) const {
          static_cast<double>(gauges.prefix_cache_hits));
   scalar(out, "tandem_preemptions_total", "counter", "Requests preempted for KV space",
          static_cast<double>(gauges.preemptions));
+  scalar(out, "tandem_recoveries_total", "counter",
+         "Times the model runner was rebuilt after a failure (a cluster node left) and its "
+         "requests resumed",
+         static_cast<double>(gauges.recoveries));
   time_to_first_token.render("tandem_time_to_first_token_seconds", "Time to first token", out);
   inter_token_latency.render("tandem_inter_token_latency_seconds", "Time between generated tokens", out);
   request_latency.render("tandem_request_latency_seconds", "End-to-end request latency", out);

@@ -45,6 +45,7 @@ struct ServerMetrics {
     uint64_t kv_blocks_total = 0;
     uint64_t prefix_cache_hits = 0;
     uint64_t preemptions = 0;
+    uint64_t recoveries = 0;  // runner rebuilt after a failure, requests resumed
   };
   std::string render(const Gauges& gauges) const;
 };

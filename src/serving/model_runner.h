@@ -4,6 +4,7 @@
 // plans before returning results (pipelining); results come back in launch order.
 
 #include <cstddef>
+#include <string>
 
 #include "serving/step_plan.h"
 
@@ -18,6 +19,16 @@ class ModelRunner {
   virtual void launch(const StepPlan& plan) = 0;
   // Waits for the oldest launched plan and returns its sampled tokens.
   virtual StepResult collect() = 0;
+  // Called after launch() or collect() threw `why`. Every step in flight is dropped;
+  // a runner that can rebuild itself (a pipeline re-planned over the nodes still alive)
+  // does so and returns true: it then runs again, with every cache empty, and the caller
+  // recomputes its requests from their tokens. False: it cannot run now.
+  virtual bool recover(const std::string& why) {
+    (void)why;
+    return false;
+  }
+  // Why the runner cannot run now, "" while it can (for /health). Thread-safe.
+  virtual std::string unavailable() const { return {}; }
 };
 
 }  // namespace tandem

@@ -169,6 +169,31 @@ void Scheduler::schedule_tokens(Request& request, int32_t count, StepPlan& plan)
   plan.entries.push_back(std::move(entry));
 }
 
+size_t Scheduler::restart_all() {
+  steps_in_flight_.clear();
+  std::vector<uint64_t> requeue;
+  for (uint64_t id : running_) {
+    auto it = requests_.find(id);
+    if (it == requests_.end()) continue;
+    if (it->second.aborted) {
+      requests_.erase(it);  // its step will never come back to release it
+      continue;
+    }
+    requeue.push_back(id);
+  }
+  running_.clear();
+  for (auto& [id, request] : requests_) {
+    request.in_flight = false;
+    request.slot = -1;
+    request.computed = 0;
+  }
+  for (Slot& slot : slots_) slot = Slot{};
+  used_blocks_ = 0;
+  finished_.clear();  // the new runner holds no state for them
+  waiting_.insert(waiting_.begin(), requeue.begin(), requeue.end());
+  return requeue.size();
+}
+
 StepPlan Scheduler::schedule(size_t max_entries) {
   StepPlan plan;
   int32_t budget = config_.max_step_tokens;
@@ -213,7 +238,7 @@ StepPlan Scheduler::schedule(size_t max_entries) {
 }
 
 RequestUpdate Scheduler::finish_check(const Request& request, int32_t token) const {
-  RequestUpdate update{request.spec.id, token, FinishReason::kNone};
+  RequestUpdate update{request.spec.id, token, FinishReason::kNone, {}};
   const auto& stops = request.spec.stop_tokens;
   if (std::find(stops.begin(), stops.end(), token) != stops.end()) {
     update.finish = FinishReason::kStop;

@@ -9,10 +9,11 @@
 // When the KV budget runs out, the newest running request is preempted: its slot is
 // freed and it waits again with its prompt plus what it generated, losing nothing.
 
-#include <cstdint>
 #include <cstddef>
+#include <cstdint>
 #include <deque>
 #include <optional>
+#include <string>
 #include <unordered_map>
 #include <vector>
 
@@ -46,6 +47,7 @@ struct RequestUpdate {
   uint64_t id = 0;
   std::optional<int32_t> token;  // newly generated token, if any
   FinishReason finish = FinishReason::kNone;
+  std::string error;  // with kError: what went wrong, for the client
 };
 
 class Scheduler {
@@ -60,6 +62,13 @@ class Scheduler {
   // Ends a request now (client gone). Its slot is freed at once; a result still in
   // flight for it is ignored.
   void abort(uint64_t id);
+
+  // The runner lost every sequence's KV cache and every step in flight (a pipeline node
+  // died and the pipeline was rebuilt empty). Every admitted request waits again, in
+  // admission order ahead of the queue, as if preempted: it recomputes its prompt plus
+  // what it generated and goes on. Cached prefixes are forgotten; returns how many
+  // requests were requeued.
+  size_t restart_all();
 
   // Plans the next step from requests that are not waiting for a result, with at most
   // `max_entries` requests (a pipeline splits the requests into groups that way). An
