@@ -30,12 +30,21 @@ std::vector<uint8_t> pattern(size_t size, uint8_t seed) {
   return out;
 }
 
+// connect() returns once the other side accepted (unlike TCP there is no kernel
+// backlog), so the two run at once.
 struct UcxPair {
+  UcxPair() {
+    auto connecting = std::async(std::launch::async, [this] {
+      return client_side.connect(listener->address(), Milliseconds(5000));
+    });
+    server = listener->accept(Milliseconds(5000));
+    client = connecting.get();
+  }
   UcxTransport server_side{UcxOptions{Milliseconds(5000)}};
   UcxTransport client_side{UcxOptions{Milliseconds(5000)}};
   std::unique_ptr<Listener> listener = server_side.listen({"127.0.0.1", 0});
-  std::unique_ptr<Connection> client = client_side.connect(listener->address(), Milliseconds(5000));
-  std::unique_ptr<Connection> server = listener->accept(Milliseconds(5000));
+  std::unique_ptr<Connection> server;
+  std::unique_ptr<Connection> client;
 };
 
 TEST(UcxTransport, ListenerReportsItsPort) {

@@ -28,6 +28,8 @@ constexpr uint16_t kFrameAmId = 0;
 // The progress thread also wakes this often, so a missed event costs at most this.
 constexpr int kProgressPollMs = 100;
 constexpr Milliseconds kCloseTimeout{2000};
+// shutdown() is called to wake other threads: it waits less for what was sent to arrive.
+constexpr Milliseconds kShutdownFlushTimeout{300};
 
 std::string status_text(ucs_status_t status) { return ucs_status_string(status); }
 
@@ -198,6 +200,11 @@ UcxWorker::UcxWorker(const UcxOptions& options) : options_(options) {
 }
 
 UcxWorker::~UcxWorker() {
+  {
+    // Forced closes complete within a few progress rounds; the worker outlives them.
+    std::unique_lock lock(mutex_);
+    changed_.wait_for(lock, kCloseTimeout, [this] { return closing_.empty(); });
+  }
   stopping_ = true;
   wake();
   progress_.join();
@@ -544,23 +551,33 @@ void UcxWorker::close(Endpoint& endpoint, Milliseconds wait) {
     changed_.notify_all();
   }
   release(unread);
+  ucp_request_param_t param{};
+  param.op_attr_mask = UCP_OP_ATTR_FIELD_CALLBACK | UCP_OP_ATTR_FIELD_USER_DATA;
+  param.cb.send = &UcxWorker::on_complete;
+  if (!force) {
+    // What was sent before the end is delivered first, for at most `wait`.
+    Operation* flush = start_operation();
+    param.user_data = flush;
+    const ucs_status_ptr_t flushing = ucp_ep_flush_nbx(endpoint.ep, &param);
+    api_lock.unlock();
+    (void)finish(flush, flushing, deadline_after(wait));
+    api_lock.lock();
+  }
+  // Then a forced close: it never waits on the peer (whose side learns of it from the
+  // connection manager) and cancels whatever is still pending, a timed-out flush
+  // included, so the worker can always be destroyed afterwards.
   Operation* operation = start_operation();
   operation->closing = endpoint.ep;
-  ucp_request_param_t param{};
-  param.op_attr_mask =
-      UCP_OP_ATTR_FIELD_CALLBACK | UCP_OP_ATTR_FIELD_USER_DATA | UCP_OP_ATTR_FIELD_FLAGS;
-  param.cb.send = &UcxWorker::on_complete;
+  param.op_attr_mask |= UCP_OP_ATTR_FIELD_FLAGS;
+  param.flags = UCP_EP_CLOSE_FLAG_FORCE;
   param.user_data = operation;
-  // A flushing close delivers what was sent and tells the peer; a failed endpoint can
-  // only be released.
-  param.flags = force ? UCP_EP_CLOSE_FLAG_FORCE : 0;
   const ucs_status_ptr_t request = ucp_ep_close_nbx(endpoint.ep, &param);
   api_lock.unlock();
   if (request == nullptr || UCS_PTR_IS_ERR(request)) {
     std::lock_guard lock(mutex_);
     closing_.erase(endpoint.ep);
   }
-  (void)finish(operation, request, deadline_after(wait));
+  (void)finish(operation, request, deadline_after(kCloseTimeout));
 }
 
 namespace {
@@ -584,7 +601,7 @@ class UcxConnection final : public Connection {
   }
   void shutdown() override {
     worker_->mark_closed(*endpoint_, "connection shut down");
-    worker_->close(*endpoint_, Milliseconds(0));
+    worker_->close(*endpoint_, kShutdownFlushTimeout);
   }
   std::string peer() const override { return endpoint_->peer; }
 

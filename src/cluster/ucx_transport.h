@@ -34,6 +34,8 @@ class UcxTransport final : public Transport {
   // UCX cannot start. When UCX_TLS is not set, kDefaultUcxTransports is used.
   explicit UcxTransport(UcxOptions options = {});
   ~UcxTransport() override;
+  // Returns once the listener's side accepted the connection (there is no backlog as
+  // with TCP: the peer's Listener::accept must run meanwhile).
   std::unique_ptr<Connection> connect(const HostPort& address, Milliseconds timeout) override;
   std::unique_ptr<Listener> listen(const HostPort& address) override;
 
