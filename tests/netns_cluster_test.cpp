@@ -91,8 +91,15 @@ class NetnsCluster : public ::testing::Test {
     if (!HasFailure() && !dir_.empty()) std::filesystem::remove_all(dir_);
   }
 
+  // Child spawns by path, not through PATH.
+  static std::string ip_binary() {
+    for (const char* path : {"/usr/sbin/ip", "/sbin/ip", "/usr/bin/ip", "/bin/ip"}) {
+      if (::access(path, X_OK) == 0) return path;
+    }
+    return "ip";
+  }
   std::vector<std::string> in(const std::string& ns, std::vector<std::string> args) {
-    args.insert(args.begin(), {"ip", "netns", "exec", ns});
+    args.insert(args.begin(), {ip_binary(), "netns", "exec", ns});
     return args;
   }
 
