@@ -29,13 +29,15 @@ namespace {
 using testing::Child;
 using Ms = std::chrono::milliseconds;
 
-constexpr int kDelayMs = 10;      // one way, added by the proxy in the far namespace
-constexpr int kRateMbit = 80;     // tbf rate on both veth ends
-constexpr int kPortA = 7701;      // node n0, 127.0.0.1 in ns A
-constexpr int kPortB = 7702;      // node n1, 127.0.0.1 in ns B
-constexpr int kVethOffset = 10;   // the far side's proxy listens on PORT + 10 on the veth
+constexpr int kDelayMs = 10;     // one way, added by the proxy in the far namespace
+constexpr int kRateMbit = 80;    // tbf rate on both veth ends
+constexpr int kPortA = 7701;     // node n0, 127.0.0.1 in ns A
+constexpr int kPortB = 7702;     // node n1, 127.0.0.1 in ns B
+constexpr int kVethOffset = 10;  // the far side's proxy listens on PORT + 10 on the veth
 
-bool run(const std::string& command) { return std::system((command + " >/dev/null 2>&1").c_str()) == 0; }
+bool run(const std::string& command) {
+  return std::system((command + " >/dev/null 2>&1").c_str()) == 0;
+}
 
 std::vector<float> read_floats(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -152,11 +154,11 @@ TEST_F(NetnsCluster, SplitLogitsLinkNumbersAndWrongSecret) {
                 dir_ + "/single.f32", "-t", "1"},
                dir_ + "/single.log");
   ASSERT_EQ(single.wait(Ms(20000)), 0) << single.output();
-  Child split(in(ns_a_, {testing::tandem_binary(), "logits", model, "--tokens", tokens, "--out",
-                         dir_ + "/split.f32", "-t", "1", "--join",
-                         "127.0.0.1:" + std::to_string(kPortA), "--secret-file", secret_,
-                         "--split", "2,2"}),
-              dir_ + "/split.log");
+  Child split(
+      in(ns_a_, {testing::tandem_binary(), "logits", model, "--tokens", tokens, "--out",
+                 dir_ + "/split.f32", "-t", "1", "--join", "127.0.0.1:" + std::to_string(kPortA),
+                 "--secret-file", secret_, "--split", "2,2"}),
+      dir_ + "/split.log");
   ASSERT_EQ(split.wait(Ms(20000)), 0) << split.output();
   const auto expected = read_floats(dir_ + "/single.f32");
   const auto actual = read_floats(dir_ + "/split.f32");
@@ -169,11 +171,11 @@ TEST_F(NetnsCluster, SplitLogitsLinkNumbersAndWrongSecret) {
 
   // (b) the link from ns A to n1 as measured: round trip about 2 x delay, bandwidth about
   // the tbf rate (less Ethernet/IP/TCP headers).
-  Child status(in(ns_a_, {testing::tandem_binary(), "cluster", "status", "--join",
-                          "127.0.0.1:" + std::to_string(kPortA), "--secret-file", secret_,
-                          "--json", "--pings", "5", "--bulk-bytes", std::to_string(3u << 20),
-                          "--no-node-links"}),
-               dir_ + "/status.log");
+  Child status(
+      in(ns_a_, {testing::tandem_binary(), "cluster", "status", "--join",
+                 "127.0.0.1:" + std::to_string(kPortA), "--secret-file", secret_, "--json",
+                 "--pings", "5", "--bulk-bytes", std::to_string(3u << 20), "--no-node-links"}),
+      dir_ + "/status.log");
   ASSERT_EQ(status.wait(Ms(20000)), 0) << status.output();
   const std::string text = status.output();
   const auto json = nlohmann::json::parse(text.substr(text.find('{')));

@@ -60,9 +60,9 @@ TEST(UcxTransport, FramesOfManySizesBothWays) {
   UcxPair pair;
   ASSERT_NE(pair.server, nullptr);
   // Empty, tiny, around the header size, eager sizes, and sizes that go by rendezvous.
-  const std::vector<size_t> sizes = {0,    1,         15,        16,      17,     1000,
-                                     4096, 8191,      8192,      65'535,  65'536, 65'537,
-                                     1 << 20, (1 << 20) + 3, 16u << 20};
+  const std::vector<size_t> sizes = {0,        1,    15,     16,     17,     1000,    4096,
+                                     8191,     8192, 65'535, 65'536, 65'537, 1 << 20, (1 << 20) + 3,
+                                     16u << 20};
   for (size_t size : sizes) {
     SCOPED_TRACE(size);
     const auto there = pattern(size, static_cast<uint8_t>(size));
@@ -94,8 +94,8 @@ TEST(UcxTransport, FramesKeepTheirOrderWhenSentAhead) {
 TEST(UcxTransport, FrameAtTheBulkLimit) {
   UcxPair pair;
   const auto big = pattern(kMaxBulkPayload, 3);
-  auto sender = std::async(std::launch::async,
-                           [&] { pair.client->send(MessageType::kTensor, big); });
+  auto sender =
+      std::async(std::launch::async, [&] { pair.client->send(MessageType::kTensor, big); });
   const Frame got = pair.server->receive(Milliseconds(20'000), kMaxBulkPayload);
   sender.get();
   ASSERT_EQ(got.payload.size(), big.size());
@@ -156,8 +156,7 @@ TEST(UcxTransport, NobodyListeningIsAnError) {
     unused = listener->address();
   }
   const auto start = Clock::now();
-  const std::string error =
-      error_of([&] { (void)transport.connect(unused, Milliseconds(3000)); });
+  const std::string error = error_of([&] { (void)transport.connect(unused, Milliseconds(3000)); });
   EXPECT_NE(error.find("cannot connect to 127.0.0.1"), std::string::npos) << error;
   EXPECT_LT(Clock::now() - start, Milliseconds(5000));
 }
@@ -175,9 +174,8 @@ TEST(UcxTransport, HandshakeOverUcx) {
       });
     });
     const std::string client_error = error_of([&] {
-      EXPECT_EQ(
-          authenticate_client(*pair.client, client_secret, "cli", Milliseconds(5000)).peer_id,
-          "srv");
+      EXPECT_EQ(authenticate_client(*pair.client, client_secret, "cli", Milliseconds(5000)).peer_id,
+                "srv");
     });
     const std::string server_error = server.get();
     if (same_secret) {

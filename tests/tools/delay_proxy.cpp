@@ -5,8 +5,9 @@
 //
 // Listens on 127.0.0.1:LISTEN_PORT unless a host is given. Hosts, listening or target,
 // must be in 127.0.0.0/8 or in 10.231.0.0/24, the range the network-namespace test
-// (netns_cluster_test.cpp) gives the veth pair inside its own namespaces. Each chunk read from one side is written to
-// the other side DELAY_MS after it arrived, no faster than BYTES_PER_S.
+// (netns_cluster_test.cpp) gives the veth pair inside its own namespaces. Each chunk read
+// from one side is written to the other side DELAY_MS after it arrived, no faster than
+// BYTES_PER_S.
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -78,7 +79,9 @@ class DelayedPipe {
       std::this_thread::sleep_until(chunk.due);
       size_t sent = 0;
       while (sent < chunk.bytes.size()) {
-        const ssize_t n = ::write(to_, chunk.bytes.data() + sent, chunk.bytes.size() - sent);
+        // MSG_NOSIGNAL: a peer that closed ends this connection, not the whole proxy.
+        const ssize_t n =
+            ::send(to_, chunk.bytes.data() + sent, chunk.bytes.size() - sent, MSG_NOSIGNAL);
         if (n <= 0) return;
         sent += static_cast<size_t>(n);
       }
@@ -112,12 +115,16 @@ int connect_to(const std::string& host, int port) {
 
 int main(int argc, char** argv) {
   if (argc < 5) {
-    std::fprintf(stderr, "usage: %s LISTEN_PORT TARGET_HOST TARGET_PORT DELAY_MS [BYTES_PER_S]\n", argv[0]);
+    std::fprintf(stderr,
+                 "usage: %s [LISTEN_HOST:]LISTEN_PORT TARGET_HOST TARGET_PORT DELAY_MS "
+                 "[BYTES_PER_S]\n",
+                 argv[0]);
     return 2;
   }
   const std::string listen = argv[1];
   const size_t colon = listen.rfind(':');
-  const std::string listen_host = colon == std::string::npos ? "127.0.0.1" : listen.substr(0, colon);
+  const std::string listen_host =
+      colon == std::string::npos ? "127.0.0.1" : listen.substr(0, colon);
   const int listen_port = std::atoi(listen.c_str() + (colon == std::string::npos ? 0 : colon + 1));
   const std::string target_host = argv[2];
   const int target_port = std::atoi(argv[3]);
@@ -145,7 +152,8 @@ int main(int argc, char** argv) {
     std::perror("bind");
     return 1;
   }
-  std::printf("delaying %s:%d -> %s:%d by %s ms\n", listen_host.c_str(), listen_port, target_host.c_str(), target_port, argv[4]);
+  std::printf("delaying %s:%d -> %s:%d by %s ms\n", listen_host.c_str(), listen_port,
+              target_host.c_str(), target_port, argv[4]);
   std::fflush(stdout);
   while (true) {
     const int client = ::accept(server, nullptr, nullptr);
