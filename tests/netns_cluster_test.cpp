@@ -192,6 +192,24 @@ TEST_F(NetnsCluster, SplitLogitsLinkNumbersAndWrongSecret) {
   }
   EXPECT_TRUE(found) << text;
 
+  // Placement uses the measured link: forced to split, the plan prints n0's hop to n1 as
+  // about half the round trip; left to itself, it keeps the tiny model on one node.
+  Child split_plan(in(ns_a_, {testing::tandem_binary(), "plan", model, "--join",
+                              "127.0.0.1:" + std::to_string(kPortA), "--secret-file", secret_,
+                              "--split", "2,2"}),
+                   dir_ + "/plan-split.log");
+  ASSERT_EQ(split_plan.wait(Ms(20000)), 0) << split_plan.output();
+  const auto one_way = split_plan.wait_for("\\(link ([0-9.]+) ms", Ms(10));
+  ASSERT_TRUE(one_way) << split_plan.output();
+  EXPECT_GE(std::stod(*one_way), kDelayMs * 0.9) << split_plan.output();
+  EXPECT_LE(std::stod(*one_way), kDelayMs + 5.0) << split_plan.output();
+  Child free_plan(in(ns_a_, {testing::tandem_binary(), "plan", model, "--join",
+                             "127.0.0.1:" + std::to_string(kPortA), "--secret-file", secret_}),
+                  dir_ + "/plan.log");
+  ASSERT_EQ(free_plan.wait(Ms(20000)), 0) << free_plan.output();
+  EXPECT_TRUE(free_plan.wait_for("(layers +0-3 +\\[embed\\] \\[output\\])", Ms(10)))
+      << free_plan.output();
+
   // (c) a peer with the wrong secret, across the namespaces, is refused.
   Child wrong(in(ns_a_, {testing::tandem_binary(), "cluster", "status", "--join",
                          "127.0.0.1:" + std::to_string(kPortB), "--secret-file", wrong_secret_}),

@@ -210,6 +210,11 @@ TEST_F(PipelineProcess, PlanPrintsStagesAndRefusesWhatDoesNotFit) {
   EXPECT_TRUE(fits.wait_for("n0 +layers +0-0 +\\[embed\\]", Ms(10))) << fits.output();
   EXPECT_TRUE(fits.wait_for("n1 +layers +1-3 +\\[output\\]", Ms(10))) << fits.output();
   EXPECT_TRUE(fits.wait_for("predicted: ([0-9.]+) ms per token", Ms(10))) << fits.output();
+  // The inputs: n0's measured link to n1, each node's read speed and free memory.
+  EXPECT_TRUE(fits.wait_for("n0 .* hop [0-9.]+ ms \\(link ([0-9.]+) ms, [0-9.]+ MB/s\\)", Ms(10)))
+      << fits.output();
+  EXPECT_TRUE(fits.wait_for("n1 .*node reads ([0-9.]+) GB/s, [0-9.]+ GiB free", Ms(10)))
+      << fits.output();
 
   Child too_big({testing::tandem_binary(), "plan", model, "--join", addresses_[0], "--secret-file",
                  secret_, "--ctx", "16000000", "--parallel", "1000"},

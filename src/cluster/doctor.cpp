@@ -256,8 +256,7 @@ Gate local_rdma_gate(const std::vector<std::string>& rdma_devices,
                 "libibverbs providers (and UCX built with verbs), then check UCX_TLS");
   }
   return pass(name, str_cat(measured, verbs ? " (RDMA in use with --transport ucx)"
-                                            : " (--transport ucx uses shared memory on one "
-                                              "host, TCP between hosts)"));
+                                            : " (no RDMA: --transport ucx uses these)"));
 }
 
 Gate rdma_gate(const std::vector<NodeInfo>& nodes) {
