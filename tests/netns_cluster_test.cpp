@@ -18,6 +18,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <thread>
 #include <nlohmann/json.hpp>
 
 #include "child_process.h"
@@ -73,6 +74,13 @@ class NetnsCluster : public ::testing::Test {
                                 " root tbf rate " + std::to_string(kRateMbit) +
                                 "mbit burst 32kb latency 400ms";
       if (!run(shape)) GTEST_SKIP() << "tc tbf is not available: " << shape;
+    }
+    // The veth carrier comes up a moment after `link set up`; UCX refuses a down device.
+    const auto up = [&](const std::string& ns, const std::string& device) {
+      return run("ip netns exec " + ns + " grep -q up /sys/class/net/" + device + "/operstate");
+    };
+    for (int i = 0; i < 50 && !(up(ns_a_, "veth-a") && up(ns_b_, "veth-b")); ++i) {
+      std::this_thread::sleep_for(Ms(100));
     }
     char pattern[] = "/tmp/tandem-netns-XXXXXX";
     ASSERT_NE(::mkdtemp(pattern), nullptr);
@@ -216,6 +224,43 @@ TEST_F(NetnsCluster, SplitLogitsLinkNumbersAndWrongSecret) {
               dir_ + "/wrong.log");
   EXPECT_NE(wrong.wait(Ms(10000)), 0) << wrong.output();
   EXPECT_TRUE(n1_->wait_for("(refused)", Ms(2000))) << n1_->output();
+}
+
+// The same split over UCX, its TCP transport on the veth (UCX_TLS=tcp: the namespaces
+// share /dev/shm, which UCX would otherwise use), nodes listening on the veth addresses.
+TEST_F(NetnsCluster, SplitLogitsOverUcxAcrossNamespaces) {
+  const auto ucx = [&](const std::string& device, std::vector<std::string> args) {
+    args.insert(args.begin(), {"/usr/bin/env", "UCX_TLS=tcp", "UCX_NET_DEVICES=" + device});
+    return args;
+  };
+  Child& n0 = start("ucx-n0.log",
+                    in(ns_a_, ucx("veth-a", {testing::tandem_binary(), "node", "--listen",
+                                             "10.231.0.1:7721", "--name", "n0", "--secret-file",
+                                             secret_, "--transport", "ucx"})));
+  ASSERT_TRUE(n0.wait_for("(listening on)", Ms(5000))) << n0.output();
+  Child& n1 = start("ucx-n1.log",
+                    in(ns_b_, ucx("veth-b", {testing::tandem_binary(), "node", "--listen",
+                                             "10.231.0.2:7722", "--name", "n1", "--secret-file",
+                                             secret_, "--transport", "ucx", "--join",
+                                             "10.231.0.1:7721"})));
+  ASSERT_TRUE(n1.wait_for("(listening on)", Ms(5000))) << n1.output();
+  ASSERT_TRUE(n0.wait_for("member joined: (n1-)", Ms(5000))) << n0.output();
+  const std::string model = testing::reference_path("qwen3moe-tiny-Q8_0.gguf");
+  const std::string tokens = "785,2310,326,1129,3362,1403,279,1817";
+  Child single({testing::tandem_binary(), "logits", model, "--tokens", tokens, "--out",
+                dir_ + "/single.f32", "-t", "1"},
+               dir_ + "/single.log");
+  ASSERT_EQ(single.wait(Ms(20000)), 0) << single.output();
+  Child split(in(ns_a_, ucx("veth-a", {testing::tandem_binary(), "logits", model, "--tokens",
+                                       tokens, "--out", dir_ + "/split.f32", "-t", "1", "--join",
+                                       "10.231.0.1:7721", "--secret-file", secret_, "--split",
+                                       "2,2", "--transport", "ucx"})),
+              dir_ + "/split.log");
+  ASSERT_EQ(split.wait(Ms(20000)), 0) << split.output() << n0.output() << n1.output();
+  const auto expected = read_floats(dir_ + "/single.f32");
+  const auto actual = read_floats(dir_ + "/split.f32");
+  ASSERT_EQ(expected.size(), actual.size());
+  for (size_t i = 0; i < expected.size(); ++i) ASSERT_NEAR(expected[i], actual[i], 1e-5) << i;
 }
 
 }  // namespace
