@@ -143,7 +143,7 @@ ucs_status_t UcxWorker::on_frame(void* arg, const void* header, size_t header_le
     if (item.header.payload_length != length) throw Error("bad frame: length mismatch");
   } catch (const Error& e) {
     endpoint.closed = e.what();
-    self->changed_.notify_all();
+    endpoint.signal.notify_all();
     return UCS_OK;
   }
   ucs_status_t keep = UCS_OK;
@@ -154,7 +154,7 @@ ucs_status_t UcxWorker::on_frame(void* arg, const void* header, size_t header_le
     if (endpoint.queued_bytes + length > self->options_.max_queued_bytes) {
       endpoint.closed =
           str_cat("peer sent over ", self->options_.max_queued_bytes, " bytes that were not read");
-      self->changed_.notify_all();
+      endpoint.signal.notify_all();
       return UCS_OK;
     }
     const auto* bytes = static_cast<const uint8_t*>(data);
@@ -162,7 +162,7 @@ ucs_status_t UcxWorker::on_frame(void* arg, const void* header, size_t header_le
     endpoint.queued_bytes += length;
   }
   endpoint.queue.push_back(std::move(item));
-  self->changed_.notify_all();
+  endpoint.signal.notify_all();
   return keep;
 }
 
@@ -175,7 +175,7 @@ void UcxWorker::on_endpoint_error(void* arg, ucp_ep_h ep, ucs_status_t status) {
   endpoint.failed = true;
   if (endpoint.closed.empty())
     endpoint.closed = str_cat("connection lost (", status_text(status), ")");
-  self->changed_.notify_all();
+  endpoint.signal.notify_all();
 }
 
 UcxOperation* UcxWorker::start_operation() {
@@ -198,11 +198,13 @@ void UcxWorker::on_complete(void* request, ucs_status_t status, void* user_data)
     if (status != UCS_OK && endpoint.closed.empty()) {
       endpoint.closed = str_cat("send failed (", status_text(status), ")");
     }
+    endpoint.signal.notify_all();
     operation->send_endpoint.reset();
   }
   if (operation->closing != nullptr) self.closing_.erase(operation->closing);
   if (operation->abandoned) {
     self.operations_.erase(operation);
+    self.changed_.notify_all();
     return;
   }
   operation->done = true;
@@ -266,7 +268,7 @@ std::shared_ptr<UcxEndpoint> UcxWorker::create_endpoint(ucp_ep_params_t params,
 void UcxWorker::mark_closed(UcxEndpoint& endpoint, const std::string& why) {
   std::lock_guard lock(mutex_);
   if (endpoint.closed.empty()) endpoint.closed = why;
-  changed_.notify_all();
+  endpoint.signal.notify_all();
 }
 
 void UcxWorker::send(UcxEndpoint& endpoint, MessageType type, std::span<const uint8_t> payload) {
@@ -317,13 +319,13 @@ void UcxWorker::send(UcxEndpoint& endpoint, MessageType type, std::span<const ui
   // Like a socket buffer: return once what is still in flight fits the window (a large
   // rendezvous frame completes only when the receiver fetches it).
   const size_t window = std::max(options_.max_queued_bytes, bytes);
-  const bool fits = changed_.wait_until(lock, deadline_after(options_.io_timeout), [&] {
+  const bool fits = endpoint.signal.wait_until(lock, deadline_after(options_.io_timeout), [&] {
     return endpoint.sending_bytes <= window || !endpoint.closed.empty();
   });
   if (!endpoint.closed.empty()) throw fail(endpoint.closed);
   if (!fits) {
     endpoint.closed = str_cat("no progress within ", options_.io_timeout.count(), " ms");
-    changed_.notify_all();
+    endpoint.signal.notify_all();
     throw fail(endpoint.closed);
   }
 }
@@ -335,8 +337,8 @@ Frame UcxWorker::receive(UcxEndpoint& endpoint, Milliseconds timeout, uint32_t p
   UcxIncoming item;
   {
     std::unique_lock lock(mutex_);
-    changed_.wait_for(lock, timeout,
-                      [&] { return !endpoint.queue.empty() || !endpoint.closed.empty(); });
+    endpoint.signal.wait_for(lock, timeout,
+                             [&] { return !endpoint.queue.empty() || !endpoint.closed.empty(); });
     // Frames that arrived before the end are still delivered, as on a byte stream.
     if (endpoint.queue.empty()) {
       throw fail(endpoint.closed.empty() ? str_cat("no message within ", timeout.count(), " ms")
@@ -378,8 +380,8 @@ Frame UcxWorker::receive(UcxEndpoint& endpoint, Milliseconds timeout, uint32_t p
 
 bool UcxWorker::wait_readable(UcxEndpoint& endpoint, Milliseconds timeout) {
   std::unique_lock lock(mutex_);
-  return changed_.wait_for(lock, timeout,
-                           [&] { return !endpoint.queue.empty() || !endpoint.closed.empty(); });
+  return endpoint.signal.wait_for(
+      lock, timeout, [&] { return !endpoint.queue.empty() || !endpoint.closed.empty(); });
 }
 
 void UcxWorker::wait_connected(UcxEndpoint& endpoint, Milliseconds timeout) {
@@ -415,7 +417,7 @@ void UcxWorker::close(UcxEndpoint& endpoint, Milliseconds wait) {
     endpoint.queued_bytes = 0;
     endpoints_.erase(endpoint.ep);
     closing_.insert(endpoint.ep);
-    changed_.notify_all();
+    endpoint.signal.notify_all();
   }
   release(unread);
   ucp_request_param_t param{};

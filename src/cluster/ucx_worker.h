@@ -2,7 +2,8 @@
 // The UCX worker behind UcxTransport (ucx_transport.h): one ucp context and worker in
 // UCS_THREAD_MODE_MULTI, progressed by one thread that sleeps on the worker's event fd
 // and an eventfd of ours (so posting threads can wake it). Everything a caller waits for
-// (a frame, a send window, a flush, a close) is a predicate on `changed_` under `mutex_`,
+// (a frame, a send window, a flush, a close) is a predicate under `mutex_`, on the
+// endpoint's own condition variable or on `changed_` (operations, closes, listeners),
 // which UCX callbacks update; no UCX call is made while `mutex_` is held, so the UCX
 // worker lock and ours never nest the other way round.
 
@@ -58,6 +59,9 @@ struct UcxEndpoint {
   size_t sending_bytes = 0;  // posted sends not yet completed
   // Held while a UCX call uses `ep`, so a close from another thread never races it.
   std::mutex api_mutex;
+  // Wakes only the threads waiting on this endpoint (frames, its end, its send window);
+  // guarded like the fields above by the worker's mutex.
+  std::condition_variable signal;
 };
 
 class UcxWorker {
