@@ -378,5 +378,23 @@ TEST_F(ModelHash, NodeAnswersModelFileQueriesInsideItsModelsDirOnly) {
   node.stop();
 }
 
+TEST(Doctor, LocalRdmaGateReportsDevicesAndUcxTransports) {
+  const Gate none = local_rdma_gate({}, "posix,self,sysv,tcp", "");
+  EXPECT_EQ(none.status, GateStatus::kPass);
+  EXPECT_NE(none.measured.find("no RDMA devices; UCX transports posix,self,sysv,tcp"),
+            std::string::npos)
+      << none.measured;
+  const Gate verbs = local_rdma_gate({"mlx5_0"}, "posix,rc_verbs,tcp,ud_verbs", "");
+  EXPECT_EQ(verbs.status, GateStatus::kPass);
+  EXPECT_NE(verbs.measured.find("RDMA devices mlx5_0"), std::string::npos) << verbs.measured;
+  EXPECT_NE(verbs.measured.find("RDMA in use"), std::string::npos) << verbs.measured;
+  const Gate unused = local_rdma_gate({"mlx5_0"}, "posix,tcp", "");
+  EXPECT_EQ(unused.status, GateStatus::kWarn);
+  EXPECT_NE(unused.fix.find("rdma-core"), std::string::npos);
+  const Gate broken = local_rdma_gate({}, "", "ucp_init failed");
+  EXPECT_EQ(broken.status, GateStatus::kWarn);
+  EXPECT_NE(broken.measured.find("UCX cannot start: ucp_init failed"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace tandem::cluster

@@ -1,7 +1,8 @@
 // A model split over real `tandem node` processes on 127.0.0.1 (pipeline parallelism):
 // logits across 2, 3 and 4 stages equal the single-process logits, greedy tokens through
 // PipelineRunner equal single-process greedy decoding, a wrong secret is refused, a
-// killed stage ends in an Error (no hang), and a delayed link changes nothing.
+// killed stage ends in an Error (no hang), and a delayed link changes nothing. The
+// PipelineProcessUcx tests repeat the essentials with every node on the UCX transport.
 
 #include <gtest/gtest.h>
 #include <netinet/in.h>
@@ -19,6 +20,7 @@
 #include "child_process.h"
 #include "cluster/pipeline_runner.h"
 #include "cluster/tcp_transport.h"
+#include "cluster/ucx_transport.h"
 #include "gguf/model_file.h"
 #include "model/model.h"
 #include "ops/kernels.h"
@@ -108,7 +110,7 @@ class PipelineProcess : public ::testing::Test {
       std::vector<std::string> args = {
           testing::tandem_binary(), "node",          "--listen", "127.0.0.1:0",    "--name",
           "n" + std::to_string(i),  "--secret-file", secret_,    "--heartbeat-ms", "100",
-          "--failure-timeout-ms",   "2000"};
+          "--failure-timeout-ms",   "2000",        "--transport", transport_};
       if (i > 0) args.insert(args.end(), {"--join", addresses_[0]});
       children_.push_back(std::make_unique<Child>(args, dir_ + "/n" + std::to_string(i) + ".log"));
       const auto address =
@@ -126,7 +128,8 @@ class PipelineProcess : public ::testing::Test {
                      const std::string& secret, std::string* output = nullptr) {
     Child child(
         {testing::tandem_binary(), "logits", model, "--tokens", join_ids(kPrompt), "--out", out,
-         "-t", "1", "--join", addresses_[0], "--secret-file", secret, "--split", split},
+         "-t", "1", "--join", addresses_[0], "--secret-file", secret, "--split", split,
+         "--transport", transport_},
         dir_ + "/logits.log");
     const int rc = child.wait(Ms(30000));
     if (output) *output = child.output();
@@ -140,8 +143,14 @@ class PipelineProcess : public ::testing::Test {
     options.threads = 1;
     options.context = 64;
     options.step_timeout = Ms(10000);
-    return cluster::PipelineRunner(std::make_unique<cluster::TcpTransport>(),
-                                   cluster::Secret::load_file(secret_), std::move(stages), options);
+    std::unique_ptr<cluster::Transport> transport;
+    if (transport_ == "ucx") {
+      transport = std::make_unique<cluster::UcxTransport>();
+    } else {
+      transport = std::make_unique<cluster::TcpTransport>();
+    }
+    return cluster::PipelineRunner(std::move(transport), cluster::Secret::load_file(secret_),
+                                   std::move(stages), options);
   }
   std::vector<cluster::StageAssignment> stages(const std::vector<uint32_t>& ends) {
     std::vector<cluster::StageAssignment> out;
@@ -153,6 +162,7 @@ class PipelineProcess : public ::testing::Test {
     return out;
   }
 
+  std::string transport_ = "tcp";  // what the nodes listen with
   std::string dir_;
   std::string secret_;
   std::string wrong_secret_;
@@ -200,6 +210,11 @@ TEST_F(PipelineProcess, PlanPrintsStagesAndRefusesWhatDoesNotFit) {
   EXPECT_TRUE(fits.wait_for("n0 +layers +0-0 +\\[embed\\]", Ms(10))) << fits.output();
   EXPECT_TRUE(fits.wait_for("n1 +layers +1-3 +\\[output\\]", Ms(10))) << fits.output();
   EXPECT_TRUE(fits.wait_for("predicted: ([0-9.]+) ms per token", Ms(10))) << fits.output();
+  // The inputs: n0's measured link to n1, each node's read speed and free memory.
+  EXPECT_TRUE(fits.wait_for("n0 .* hop [0-9.]+ ms \\(link ([0-9.]+) ms, [0-9.]+ MB/s\\)", Ms(10)))
+      << fits.output();
+  EXPECT_TRUE(fits.wait_for("n1 .*node reads ([0-9.]+) GB/s, [0-9.]+ GiB free", Ms(10)))
+      << fits.output();
 
   Child too_big({testing::tandem_binary(), "plan", model, "--join", addresses_[0], "--secret-file",
                  secret_, "--ctx", "16000000", "--parallel", "1000"},
@@ -321,6 +336,94 @@ TEST_F(PipelineProcess, DelayedLinkGivesIdenticalLogits) {
   const FloatMatrix expected = local_logits(model, kPrompt);
   expect_same_logits({expected.data().begin(), expected.data().end()},
                      {logits.data().begin(), logits.data().end()}, "through the delay proxy");
+}
+
+class PipelineProcessUcx : public PipelineProcess {
+ protected:
+  PipelineProcessUcx() { transport_ = "ucx"; }
+};
+
+TEST_F(PipelineProcessUcx, SplitLogitsEqualOneProcess) {
+  start_nodes(3);
+  for (const std::string name : {"qwen3moe-tiny-Q8_0.gguf", "qwen35moe-tiny-Q8_0.gguf"}) {
+    const std::string model = testing::reference_path(name);
+    const FloatMatrix single = local_logits(model, kPrompt);
+    const std::vector<float> expected(single.data().begin(), single.data().end());
+    for (const std::string split : {"2,2", "1,2,1"}) {
+      const std::string out = dir_ + "/split.f32";
+      ASSERT_EQ(cluster_logits(model, split, out, secret_), 0);
+      expect_same_logits(expected, read_floats(out), name + " over UCX, split " + split);
+    }
+  }
+}
+
+TEST_F(PipelineProcessUcx, GreedyTokensEqualOneProcess) {
+  start_nodes(2);
+  const std::string model = testing::reference_path("qwen3moe-tiny-Q8_0.gguf");
+  auto runner = make_runner(model, stages({2, 4}));
+  SchedulerConfig config;
+  config.slots = 2;
+  config.context_length = 64;
+  EngineCore engine(runner, config, 8);
+  std::mutex mutex;
+  std::condition_variable done;
+  std::vector<int32_t> tokens;
+  bool finished = false;
+  RequestSpec request;
+  request.prompt = kPrompt;
+  request.max_new_tokens = 6;
+  request.sampling.temperature = 0;
+  engine.submit(request, [&](const RequestUpdate& update) {
+    std::lock_guard lock(mutex);
+    if (update.token) tokens.push_back(*update.token);
+    if (update.finish != FinishReason::kNone) {
+      finished = true;
+      done.notify_all();
+    }
+  });
+  {
+    std::unique_lock lock(mutex);
+    ASSERT_TRUE(done.wait_for(lock, Ms(20000), [&] { return finished; }));
+  }
+  EXPECT_EQ(tokens, local_greedy(model, kPrompt, 6));
+}
+
+TEST_F(PipelineProcessUcx, WrongSecretIsRefused) {
+  start_nodes(2);
+  std::string output;
+  const int rc = cluster_logits(testing::reference_path("qwen3moe-tiny-Q8_0.gguf"), "2,2",
+                                dir_ + "/x.f32", wrong_secret_, &output);
+  EXPECT_EQ(rc, 1) << output;
+  EXPECT_TRUE(children_[0]->wait_for("(refused)", Ms(2000))) << children_[0]->output();
+}
+
+TEST_F(PipelineProcessUcx, KilledStageEndsInAnErrorNotAHang) {
+  start_nodes(2);
+  const std::string model = testing::reference_path("qwen3moe-tiny-Q8_0.gguf");
+  auto runner = make_runner(model, stages({2, 4}));
+  StepPlan plan;
+  plan.step_id = 1;
+  StepEntry entry;
+  entry.request_id = 1;
+  entry.tokens = kPrompt;
+  entry.sample = true;
+  entry.sampling.temperature = 0;
+  plan.entries.push_back(entry);
+  runner.launch(plan);
+  ASSERT_EQ(runner.collect().sampled.size(), 1u);
+  children_[1]->kill();
+  const auto start = std::chrono::steady_clock::now();
+  plan.step_id = 2;
+  plan.entries[0].keep_positions = plan.entries[0].first_position =
+      static_cast<int32_t>(kPrompt.size());
+  plan.entries[0].tokens = {42};
+  EXPECT_THROW(
+      {
+        runner.launch(plan);
+        (void)runner.collect();
+      },
+      Error);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, Ms(12000));
 }
 
 }  // namespace

@@ -98,5 +98,44 @@ TEST(Footprint, ReferenceModelsHaveTheirLayerKinds) {
   EXPECT_EQ(d.layers[0].active_bytes_per_token, d.layers[0].weight_bytes);
 }
 
+// Measured links enter the plan through hop_seconds: a slow link is avoided when the
+// model fits without it, and the printed plan names the numbers it used.
+TEST(Placement, SlowLinkKeepsTheModelOnOneNodeWhenItFits) {
+  const ModelFootprint model = uniform_model(24);
+  std::vector<NodeCapacity> nodes = {node("a", 40, 50), node("b", 40, 50)};
+  EXPECT_EQ(plan_placement(model, nodes, {}).stages.size(), 2u);  // fast link: split
+  nodes[0].link_latency_s = 0.5;  // a hop costs more than the whole model on one node
+  const Placement slow = plan_placement(model, nodes, {});
+  ASSERT_EQ(slow.stages.size(), 1u);
+  EXPECT_EQ(slow.stages[0].first_layer, 0u);
+  EXPECT_EQ(slow.stages[0].end_layer, 24u);
+  EXPECT_EQ(slow.stages[0].hop_seconds, 0);
+}
+
+TEST(Placement, SlowLinkIsRoutedAround) {
+  // No node holds the model alone (24 GiB of weights), so two stages are needed; a's
+  // link to b is slow, b's to c fast: the plan uses b and c.
+  std::vector<NodeCapacity> nodes = {node("a", 16, 50), node("b", 16, 50), node("c", 16, 50)};
+  nodes[0].link_latency_s = 0.2;
+  const Placement p = plan_placement(uniform_model(24), nodes, {});
+  ASSERT_EQ(p.stages.size(), 2u);
+  EXPECT_EQ(p.stages[0].node, 1u);
+  EXPECT_EQ(p.stages[1].node, 2u);
+}
+
+TEST(Placement, DescribeShowsTheMeasuredInputs) {
+  std::vector<NodeCapacity> nodes = {node("a", 20, 50), node("b", 20, 25)};
+  nodes[0].link_latency_s = 0.002;
+  nodes[0].link_bytes_per_s = 125e6;
+  const Placement p = plan_placement(uniform_model(24), nodes, {});
+  const std::string text = describe(p, nodes);
+  EXPECT_NE(text.find("link 2.000 ms, 125.0 MB/s"), std::string::npos) << text;
+  EXPECT_NE(text.find("node reads 50.00 GB/s"), std::string::npos) << text;
+  EXPECT_NE(text.find("node reads 25.00 GB/s"), std::string::npos) << text;
+  EXPECT_NE(text.find("20.00 GiB free"), std::string::npos) << text;
+  // hop = latency + activation bytes / bandwidth = 2 ms + 16384 B / 125 MB/s.
+  EXPECT_NEAR(p.stages[0].hop_seconds, 0.002 + 16384 / 125e6, 1e-12);
+}
+
 }  // namespace
 }  // namespace tandem

@@ -8,7 +8,7 @@
 
 #include "cli/commands.h"
 #include "cluster/status.h"
-#include "cluster/tcp_transport.h"
+#include "cluster/transport_kind.h"
 #include "platform/error.h"
 
 namespace tandem::cli {
@@ -21,6 +21,7 @@ struct StatusArguments {
   uint32_t pings = 20;
   uint64_t bulk_bytes = 16u << 20;
   bool no_node_links = false;
+  std::string transport = "tcp";
 };
 
 double gib(uint64_t bytes) { return static_cast<double>(bytes) / double(1ull << 30); }
@@ -111,15 +112,19 @@ void add_cluster_command(CLI::App& app) {
       ->capture_default_str()
       ->check(CLI::Range(uint64_t{0}, uint64_t{cluster::kMaxBulkPayload - 64}));
   status->add_flag("--no-node-links", args->no_node_links, "measure only links from here");
+  status->add_option("--transport", args->transport, "how to reach the nodes: tcp or ucx")
+      ->check(CLI::IsMember({"tcp", "ucx"}))
+      ->capture_default_str();
   status->callback([args] {
     cluster::StatusOptions options;
     options.link.ping_count = args->pings;
     options.link.bulk_bytes = args->bulk_bytes;
     options.node_to_node = !args->no_node_links;
     const cluster::Secret secret = cluster::Secret::load_file(args->secret_file);
-    cluster::TcpTransport transport;
+    const auto transport =
+        cluster::make_transport(cluster::parse_transport_kind(args->transport));
     const auto result =
-        cluster::query_cluster_status(transport, secret, parse_host_port(args->join), options);
+        cluster::query_cluster_status(*transport, secret, parse_host_port(args->join), options);
     if (args->json) {
       std::puts(to_json(result).dump(1).c_str());
     } else {

@@ -15,6 +15,9 @@ void add_cluster_options(CLI::App& command, ClusterArgs& args) {
   command.add_option("--split", args.split,
                      "layers per stage with --join, e.g. 2,2 (default: placed by memory and "
                      "speed)");
+  command.add_option("--transport", args.transport, "how to reach the nodes with --join: tcp or ucx")
+      ->check(CLI::IsMember({"tcp", "ucx"}))
+      ->capture_default_str();
 }
 
 void apply_cluster_args(const ClusterArgs& args, const std::string& model_path,
@@ -29,6 +32,7 @@ void apply_cluster_args(const ClusterArgs& args, const std::string& model_path,
   cluster.model_path = model_path;
   cluster.join = args.join;
   cluster.secret_file = args.secret_file;
+  cluster.transport = cluster::parse_transport_kind(args.transport);
   if (!args.split.empty()) cluster.split = cluster::parse_split(args.split);
   cluster.pipeline.threads = static_cast<uint32_t>(options.threads);
   options.runner_factory = [cluster](int32_t context_length,

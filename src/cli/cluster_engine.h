@@ -14,9 +14,10 @@ struct ClusterArgs {
   std::string join;         // HOST:PORT of any member; empty: run on this machine
   std::string secret_file;  // the cluster secret (with --join)
   std::string split;        // layers per stage, "2,2"; empty: placed by memory and speed
+  std::string transport = "tcp";  // what the nodes listen with: tcp or ucx
 };
 
-// Adds --join, --secret-file and --split to `command`, writing into `args`.
+// Adds --join, --secret-file, --split and --transport to `command`, writing into `args`.
 void add_cluster_options(CLI::App& command, ClusterArgs& args);
 
 // Points `options` at the cluster when args.join is set (threads are per node then);

@@ -34,6 +34,7 @@ struct LogitsArgs {
   std::string secret_file;
   std::string split;
   bool bf16_activations = false;
+  std::string transport = "tcp";
 };
 
 FloatMatrix cluster_logits(const LogitsArgs& args) {
@@ -42,6 +43,7 @@ FloatMatrix cluster_logits(const LogitsArgs& args) {
   options.model_path = args.model_path;
   options.join = args.join;
   options.secret_file = args.secret_file;
+  options.transport = cluster::parse_transport_kind(args.transport);
   if (!args.split.empty()) options.split = cluster::parse_split(args.split);
   options.placement.context_length = args.tokens.size();
   options.pipeline.threads = static_cast<uint32_t>(args.threads);
@@ -103,6 +105,9 @@ void add_logits_command(CLI::App& app) {
                       "layers per stage, e.g. 2,2 (default: placed by memory and speed)");
   command->add_flag("--bf16-activations", args->bf16_activations,
                     "send activations between stages as BF16 instead of F32");
+  command->add_option("--transport", args->transport, "how to reach the nodes: tcp or ucx")
+      ->check(CLI::IsMember({"tcp", "ucx"}))
+      ->capture_default_str();
   command->callback([args] { run_logits(*args); });
 }
 

@@ -9,7 +9,7 @@
 
 #include "cli/commands.h"
 #include "cluster/node.h"
-#include "cluster/tcp_transport.h"
+#include "cluster/transport_kind.h"
 #include "platform/error.h"
 
 #ifndef TANDEM_VERSION
@@ -30,6 +30,7 @@ struct NodeArguments {
   int failure_timeout_ms = 5000;
   std::string discover;
   std::vector<std::string> beacons;
+  std::string transport = "tcp";
 };
 
 void print_line(const std::string& line) {
@@ -59,7 +60,8 @@ void run_node(const NodeArguments& args) {
   pthread_sigmask(SIG_BLOCK, &signals, &previous);
 
   cluster::Node node(options, cluster::Secret::load_file(args.secret_file),
-                     std::make_unique<cluster::TcpTransport>(), print_line);
+                     cluster::make_transport(cluster::parse_transport_kind(args.transport)),
+                     print_line);
   try {
     node.start();
   } catch (...) {
@@ -104,6 +106,12 @@ void add_node_command(CLI::App& app) {
   command->add_option("--discover", args->discover, "HOST:PORT to listen for UDP beacons on");
   command->add_option("--beacon", args->beacons,
                       "HOST:PORT to send UDP beacons to (repeatable; a broadcast address works)");
+  command
+      ->add_option("--transport", args->transport,
+                   "tcp, or ucx (shared memory on one host, TCP or RDMA between hosts); peers "
+                   "and coordinators must use the same")
+      ->check(CLI::IsMember({"tcp", "ucx"}))
+      ->capture_default_str();
   command->callback([args] { run_node(*args); });
 }
 

@@ -12,7 +12,7 @@
 #include "cli/commands.h"
 #include "cluster/node.h"
 #include "cluster/pipeline_plan.h"
-#include "cluster/tcp_transport.h"
+#include "cluster/transport_kind.h"
 #include "gguf/model_file.h"
 #include "model/footprint.h"
 #include "platform/error.h"
@@ -27,6 +27,7 @@ struct PlanArguments {
   uint64_t context = 4096;
   uint64_t parallel = 1;
   std::string split;
+  std::string transport = "tcp";
 };
 
 std::vector<NodeCapacity> cluster_capacities(const PlanArguments& args) {
@@ -37,13 +38,14 @@ std::vector<NodeCapacity> cluster_capacities(const PlanArguments& args) {
   }
   if (args.secret_file.empty()) throw Error("--join needs --secret-file");
   const cluster::Secret secret = cluster::Secret::load_file(args.secret_file);
-  cluster::TcpTransport transport;
-  std::vector<NodeCapacity> out;
-  for (const auto& node : cluster::discover_nodes(transport, secret, parse_host_port(args.join),
-                                                  Milliseconds(10'000))) {
-    out.push_back(cluster::capacity_of(node.info));
-  }
-  return out;
+  const auto transport = cluster::make_transport(cluster::parse_transport_kind(args.transport));
+  const auto nodes =
+      cluster::discover_nodes(*transport, secret, parse_host_port(args.join), Milliseconds(10'000));
+  std::vector<std::string> warnings;
+  const cluster::LinkOptions link{10, 8u << 20, Milliseconds(10'000)};
+  auto capacities = cluster::measured_capacities(*transport, secret, nodes, link, &warnings);
+  for (const std::string& warning : warnings) std::fprintf(stderr, "warning: %s\n", warning.c_str());
+  return capacities;
 }
 
 void run_plan(const PlanArguments& args) {
@@ -66,6 +68,9 @@ void add_plan_command(CLI::App& app) {
   command->add_option("model", args->model_path, "GGUF model file")->required();
   command->add_option("--join", args->join, "HOST:PORT of any member (default: this machine)");
   command->add_option("--secret-file", args->secret_file, "cluster secret file (with --join)");
+  command->add_option("--transport", args->transport, "how to reach the nodes: tcp or ucx")
+      ->check(CLI::IsMember({"tcp", "ucx"}))
+      ->capture_default_str();
   command->add_option("--ctx", args->context, "context length per sequence")
       ->capture_default_str()
       ->check(CLI::Range(uint64_t{1}, uint64_t{1} << 24));

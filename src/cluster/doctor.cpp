@@ -236,6 +236,29 @@ std::vector<Gate> link_gates(const std::vector<LinkReport>& links,
   return gates;
 }
 
+Gate local_rdma_gate(const std::vector<std::string>& rdma_devices,
+                     const std::string& ucx_transports, const std::string& ucx_error) {
+  const std::string name = "rdma (this machine)";
+  const std::string devices =
+      rdma_devices.empty() ? "no RDMA devices" : str_cat("RDMA devices ", join_list(rdma_devices, " "));
+  if (!ucx_error.empty()) {
+    return warn(name, str_cat(devices, "; UCX cannot start: ", ucx_error),
+                "--transport ucx is unavailable here (tcp works); install libucx0 and check "
+                "UCX_TLS / UCX_NET_DEVICES");
+  }
+  const bool verbs = ucx_transports.find("rc_") != std::string::npos ||
+                     ucx_transports.find("ud_") != std::string::npos ||
+                     ucx_transports.find("dc_") != std::string::npos;
+  const std::string measured = str_cat(devices, "; UCX transports ", ucx_transports);
+  if (!rdma_devices.empty() && !verbs) {
+    return warn(name, measured,
+                "UCX sees no verbs transport for these devices: install rdma-core and "
+                "libibverbs providers (and UCX built with verbs), then check UCX_TLS");
+  }
+  return pass(name, str_cat(measured, verbs ? " (RDMA in use with --transport ucx)"
+                                            : " (no RDMA: --transport ucx uses these)"));
+}
+
 Gate rdma_gate(const std::vector<NodeInfo>& nodes) {
   std::vector<std::string> with, without;
   for (const NodeInfo& n : nodes) {

@@ -45,6 +45,12 @@ Gate memory_gate(uint64_t available_bytes, uint64_t total_bytes, const DoctorThr
 // `active_bytes_per_token`: weights read per decoded token (0 without a model).
 Gate bandwidth_gate(double read_bytes_per_s, uint64_t active_bytes_per_token,
                     const DoctorThresholds& limits);
+// "rdma (this machine)": the devices under /sys/class/infiniband and the transports UCX
+// can use here (`ucx_transports` "tcp,posix,rc_verbs,..."; `ucx_error` why UCX did not
+// start, else empty). PASS with the values; WARN when UCX cannot start (--transport ucx
+// is then unavailable) or when RDMA devices exist but UCX has no verbs transport for them.
+Gate local_rdma_gate(const std::vector<std::string>& rdma_devices,
+                     const std::string& ucx_transports, const std::string& ucx_error);
 
 // --- the model ---
 bool is_supported_architecture(const std::string& architecture);

@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "cluster/doctor.h"
+#include "cluster/ucx_transport.h"
 #include "gguf/model_file.h"
 #include "platform/bandwidth.h"
 #include "platform/error.h"
@@ -144,6 +145,14 @@ DoctorReport run_doctor(const DoctorOptions& options, Transport& transport) {
   report.gates.push_back(bandwidth_gate(
       read_bytes_per_s, model.footprint ? active_bytes_per_token(*model.footprint) : 0,
       options.limits));
+
+  std::string ucx_transports, ucx_error;
+  try {
+    ucx_transports = UcxTransport().transports();
+  } catch (const Error& e) {
+    ucx_error = e.what();
+  }
+  report.gates.push_back(local_rdma_gate(local.rdma_devices, ucx_transports, ucx_error));
 
   if (options.join) {
     check_cluster(options, transport, model, read_bytes_per_s, report);

@@ -97,6 +97,41 @@ NodeCapacity capacity_of(const NodeInfo& info) {
   return capacity;
 }
 
+std::vector<NodeCapacity> measured_capacities(Transport& transport, const Secret& secret,
+                                              const std::vector<ClusterNode>& nodes,
+                                              const LinkOptions& link,
+                                              std::vector<std::string>* warnings) {
+  std::vector<NodeCapacity> capacities;
+  for (const ClusterNode& node : nodes) capacities.push_back(capacity_of(node.info));
+  const std::string self_id = make_node_id("planner");
+  for (size_t i = 0; i + 1 < nodes.size(); ++i) {
+    const Member& from = nodes[i].member;
+    const Member& to = nodes[i + 1].member;
+    std::string error;
+    try {
+      auto connection = transport.connect(parse_host_port(from.address), link.timeout);
+      authenticate_client(*connection, secret, self_id, link.timeout);
+      connection->send_message(LinkMeasureRequest{to.address, link.ping_count, link.bulk_bytes});
+      // The node runs the whole measurement before it answers.
+      const auto report =
+          connection->receive_message<LinkReport>(link.timeout * 3, kMaxControlPayload);
+      error = report.error;
+      if (error.empty() && report.bandwidth_bytes_per_s > 0) {
+        // A hop is one way: half the round trip.
+        capacities[i].link_latency_s = report.latency_median_us * 1e-6 / 2;
+        capacities[i].link_bytes_per_s = report.bandwidth_bytes_per_s;
+      }
+    } catch (const Error& e) {
+      error = e.what();
+    }
+    if (!error.empty() && warnings != nullptr) {
+      warnings->push_back(str_cat("link ", from.name, " -> ", to.name,
+                                  " not measured (assumed numbers used): ", error));
+    }
+  }
+  return capacities;
+}
+
 Placement plan_pipeline(const ModelFootprint& model, const std::vector<NodeCapacity>& nodes,
                         const PlacementOptions& options, const std::vector<size_t>& split) {
   if (split.empty()) return plan_placement(model, nodes, options);

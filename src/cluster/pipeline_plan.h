@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "cluster/auth.h"
+#include "cluster/link.h"
 #include "cluster/placement.h"
 #include "cluster/transport.h"
 
@@ -37,6 +38,15 @@ std::vector<ClusterNode> discover_live_nodes(Transport& transport, const Secret&
 // measured single-core matmul rate times the cores (decode reads each weight byte for
 // about one multiply-add); links are assumed local-network fast unless measured.
 NodeCapacity capacity_of(const NodeInfo& info);
+
+// capacity_of for every node, with the link from each node to the next (the pipeline
+// order) measured by that node itself (LinkMeasureRequest): its median round trip and
+// bulk bandwidth replace the assumed numbers. A link that cannot be measured keeps them
+// and is named in `warnings` when given.
+std::vector<NodeCapacity> measured_capacities(Transport& transport, const Secret& secret,
+                                              const std::vector<ClusterNode>& nodes,
+                                              const LinkOptions& link,
+                                              std::vector<std::string>* warnings = nullptr);
 
 // plan_placement over the nodes, or the explicit `split` (layer counts, one per stage,
 // summing to the layer count) over the first split.size() nodes. Throws Error with the

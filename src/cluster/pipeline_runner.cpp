@@ -6,7 +6,6 @@
 #include "cluster/node.h"
 #include "cluster/resilient_pipeline.h"
 #include "cluster/shard.h"
-#include "cluster/tcp_transport.h"
 #include "gguf/model_file.h"
 #include "model/footprint.h"
 #include "platform/error.h"
@@ -242,11 +241,16 @@ FloatMatrix PipelineRunner::logits(const StepPlan& plan) {
 
 std::unique_ptr<PipelineRunner> make_pipeline_runner(const ClusterRunnerOptions& options) {
   const Secret secret = Secret::load_file(options.secret_file);
-  auto transport = std::make_unique<TcpTransport>();
+  std::unique_ptr<Transport> transport = make_transport(options.transport);
   const auto nodes = discover_nodes(*transport, secret, parse_host_port(options.join),
                                     options.pipeline.connect_timeout);
   std::vector<NodeCapacity> capacities;
-  for (const ClusterNode& node : nodes) capacities.push_back(capacity_of(node.info));
+  if (options.split.empty()) {
+    // Placement weighs each hop by the measured link between consecutive nodes.
+    capacities = measured_capacities(*transport, secret, nodes, options.link);
+  } else {
+    for (const ClusterNode& node : nodes) capacities.push_back(capacity_of(node.info));
+  }
   const ModelFootprint footprint = ModelFootprint::from_model(ModelFile(options.model_path));
   const Placement placement =
       plan_pipeline(footprint, capacities, options.placement, options.split);

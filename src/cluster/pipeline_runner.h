@@ -19,6 +19,7 @@
 #include "cluster/pipeline_plan.h"
 #include "cluster/stage_wire.h"
 #include "cluster/transport.h"
+#include "cluster/transport_kind.h"
 #include "ops/float_matrix.h"
 #include "serving/model_runner.h"
 
@@ -89,6 +90,8 @@ struct ClusterRunnerOptions {
   std::string join;           // HOST:PORT of any member
   std::string secret_file;    // the cluster secret (mode 600)
   std::vector<size_t> split;  // explicit layer counts per stage; empty: plan_placement
+  TransportKind transport = TransportKind::kTcp;  // what the nodes listen with
+  LinkOptions link{5, 4u << 20, Milliseconds(5000)};  // stage links measured for placement
   PlacementOptions placement;
   PipelineOptions pipeline;  // model_path is taken from above
 };

@@ -157,14 +157,27 @@ Placement plan_placement(const ModelFootprint& model, const std::vector<NodeCapa
 
 std::string describe(const Placement& placement, const std::vector<NodeCapacity>& nodes) {
   std::string out;
-  char line[256];
-  for (const StagePlan& s : placement.stages) {
+  char line[384];
+  for (size_t i = 0; i < placement.stages.size(); ++i) {
+    const StagePlan& s = placement.stages[i];
+    const NodeCapacity& node = nodes[s.node];
+    // The inputs of the prediction: the node's read speed and free memory, and for all but
+    // the last stage the link to the next stage's node.
+    std::string hop;
+    if (i + 1 < placement.stages.size()) {
+      char text[160];
+      std::snprintf(text, sizeof(text), " + hop %.3f ms (link %.3f ms, %.1f MB/s)",
+                    s.hop_seconds * 1e3, node.link_latency_s * 1e3, node.link_bytes_per_s / 1e6);
+      hop = text;
+    }
     std::snprintf(line, sizeof(line),
-                  "%-16s layers %3zu-%-3zu %s%s weights %s + cache %s, %.2f ms/token%s\n",
-                  nodes[s.node].name.c_str(), s.first_layer, s.end_layer == 0 ? 0 : s.end_layer - 1,
+                  "%-16s layers %3zu-%-3zu %s%s weights %s + cache %s, %.2f ms/token%s; "
+                  "node reads %.2f GB/s, %s free\n",
+                  node.name.c_str(), s.first_layer, s.end_layer == 0 ? 0 : s.end_layer - 1,
                   s.has_embedding ? "[embed] " : "", s.has_output ? "[output] " : "",
                   gib(s.weight_bytes).c_str(), gib(s.cache_bytes).c_str(), s.compute_seconds * 1e3,
-                  s.hop_seconds > 0 ? str_cat(" + hop ", s.hop_seconds * 1e3, " ms").c_str() : "");
+                  hop.c_str(), node.weight_read_bytes_per_s / 1e9,
+                  gib(node.free_memory_bytes).c_str());
     out += line;
   }
   std::snprintf(line, sizeof(line),

@@ -5,7 +5,7 @@
 #include <thread>
 
 #include "cluster/pipeline_plan.h"
-#include "cluster/tcp_transport.h"
+#include "cluster/transport_kind.h"
 #include "gguf/model_file.h"
 #include "model/footprint.h"
 #include "platform/error.h"
@@ -60,7 +60,7 @@ void ResilientPipeline::set_unavailable(const std::string& why) {
 void ResilientPipeline::build(bool use_split) {
   std::vector<HostPort> entries;
   for (const std::string& address : known_addresses_) entries.push_back(parse_host_port(address));
-  auto transport = std::make_unique<TcpTransport>();
+  std::unique_ptr<Transport> transport = make_transport(options_.transport);
   const Milliseconds timeout = std::min(options_.pipeline.connect_timeout, kMaxDiscoveryTimeout);
   std::vector<std::string> skipped;
   const std::vector<ClusterNode> nodes =
@@ -80,7 +80,19 @@ void ResilientPipeline::build(bool use_split) {
   for (const ClusterNode& node : nodes) live_names_.push_back(node.member.name);
 
   std::vector<NodeCapacity> capacities;
-  for (const ClusterNode& node : nodes) capacities.push_back(capacity_of(node.info));
+  if (!use_split) {
+    // Placement weighs each hop by the measured link between consecutive nodes; a link
+    // that cannot be measured falls back to the nodes' own figures.
+    try {
+      capacities = measured_capacities(*transport, secret_, nodes, options_.link);
+    } catch (const Error& e) {
+      std::fprintf(stderr, "tandem: pipeline: links not measured (%s)\n", e.what());
+      capacities.clear();
+    }
+  }
+  if (capacities.empty()) {
+    for (const ClusterNode& node : nodes) capacities.push_back(capacity_of(node.info));
+  }
   const ModelFootprint footprint = ModelFootprint::from_model(ModelFile(options_.model_path));
   const std::vector<size_t> no_split;
   const Placement placement = plan_pipeline(footprint, capacities, options_.placement,

@@ -1,10 +1,13 @@
 // A TCP proxy for tests that adds one-way latency and an optional rate limit to every
 // connection, standing in for a real network link (this kernel has no netem).
 //
-//   tandem_delay_proxy LISTEN_PORT TARGET_HOST TARGET_PORT DELAY_MS [BYTES_PER_S]
+//   tandem_delay_proxy [LISTEN_HOST:]LISTEN_PORT TARGET_HOST TARGET_PORT DELAY_MS [BYTES_PER_S]
 //
-// Listens on 127.0.0.1:LISTEN_PORT only. Each chunk read from one side is written to
-// the other side DELAY_MS after it arrived, no faster than BYTES_PER_S.
+// Listens on 127.0.0.1:LISTEN_PORT unless a host is given. Hosts, listening or target,
+// must be in 127.0.0.0/8 or in 10.231.0.0/24, the range the network-namespace test
+// (netns_cluster_test.cpp) gives the veth pair inside its own namespaces. Each chunk read
+// from one side is written to the other side DELAY_MS after it arrived, no faster than
+// BYTES_PER_S.
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -76,7 +79,9 @@ class DelayedPipe {
       std::this_thread::sleep_until(chunk.due);
       size_t sent = 0;
       while (sent < chunk.bytes.size()) {
-        const ssize_t n = ::write(to_, chunk.bytes.data() + sent, chunk.bytes.size() - sent);
+        // MSG_NOSIGNAL: a peer that closed ends this connection, not the whole proxy.
+        const ssize_t n =
+            ::send(to_, chunk.bytes.data() + sent, chunk.bytes.size() - sent, MSG_NOSIGNAL);
         if (n <= 0) return;
         sent += static_cast<size_t>(n);
       }
@@ -110,16 +115,26 @@ int connect_to(const std::string& host, int port) {
 
 int main(int argc, char** argv) {
   if (argc < 5) {
-    std::fprintf(stderr, "usage: %s LISTEN_PORT TARGET_HOST TARGET_PORT DELAY_MS [BYTES_PER_S]\n", argv[0]);
+    std::fprintf(stderr,
+                 "usage: %s [LISTEN_HOST:]LISTEN_PORT TARGET_HOST TARGET_PORT DELAY_MS "
+                 "[BYTES_PER_S]\n",
+                 argv[0]);
     return 2;
   }
-  const int listen_port = std::atoi(argv[1]);
+  const std::string listen = argv[1];
+  const size_t colon = listen.rfind(':');
+  const std::string listen_host =
+      colon == std::string::npos ? "127.0.0.1" : listen.substr(0, colon);
+  const int listen_port = std::atoi(listen.c_str() + (colon == std::string::npos ? 0 : colon + 1));
   const std::string target_host = argv[2];
   const int target_port = std::atoi(argv[3]);
   const auto delay = std::chrono::microseconds(static_cast<int64_t>(std::atof(argv[4]) * 1000));
   const double rate = argc > 5 ? std::atof(argv[5]) : 0;
-  if (target_host.rfind("127.", 0) != 0) {
-    std::fprintf(stderr, "only loopback targets (127.0.0.0/8) are allowed\n");
+  const auto allowed = [](const std::string& host) {
+    return host.rfind("127.", 0) == 0 || host.rfind("10.231.0.", 0) == 0;
+  };
+  if (!allowed(target_host) || !allowed(listen_host)) {
+    std::fprintf(stderr, "only 127.0.0.0/8 and 10.231.0.0/24 addresses are allowed\n");
     return 2;
   }
 
@@ -129,12 +144,16 @@ int main(int argc, char** argv) {
   sockaddr_in address{};
   address.sin_family = AF_INET;
   address.sin_port = htons(static_cast<uint16_t>(listen_port));
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::inet_pton(AF_INET, listen_host.c_str(), &address.sin_addr) != 1) {
+    std::fprintf(stderr, "bad listen address %s\n", listen_host.c_str());
+    return 2;
+  }
   if (::bind(server, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0 || ::listen(server, 64) != 0) {
     std::perror("bind");
     return 1;
   }
-  std::printf("delaying 127.0.0.1:%d -> %s:%d by %s ms\n", listen_port, target_host.c_str(), target_port, argv[4]);
+  std::printf("delaying %s:%d -> %s:%d by %s ms\n", listen_host.c_str(), listen_port,
+              target_host.c_str(), target_port, argv[4]);
   std::fflush(stdout);
   while (true) {
     const int client = ::accept(server, nullptr, nullptr);

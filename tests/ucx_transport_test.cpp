@@ -1,0 +1,192 @@
+// The UCX transport in one process, over two workers (as two processes would have):
+// frames of every size class both ways, the payload bound, timeouts, shutdown waking a
+// blocked reader, a closed peer, and the authenticated handshake on top.
+
+#include <gtest/gtest.h>
+
+#include <future>
+#include <numeric>
+#include <thread>
+
+#include "cluster/auth.h"
+#include "cluster/ucx_transport.h"
+#include "platform/error.h"
+
+namespace tandem::cluster {
+namespace {
+
+std::string error_of(const std::function<void()>& body) {
+  try {
+    body();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+std::vector<uint8_t> pattern(size_t size, uint8_t seed) {
+  std::vector<uint8_t> out(size);
+  for (size_t i = 0; i < size; ++i) out[i] = static_cast<uint8_t>(seed + i * 131 + (i >> 12));
+  return out;
+}
+
+// connect() returns once the other side accepted (unlike TCP there is no kernel
+// backlog), so the two run at once.
+struct UcxPair {
+  UcxPair() {
+    auto connecting = std::async(std::launch::async, [this] {
+      return client_side.connect(listener->address(), Milliseconds(5000));
+    });
+    server = listener->accept(Milliseconds(5000));
+    client = connecting.get();
+  }
+  UcxTransport server_side{UcxOptions{Milliseconds(5000)}};
+  UcxTransport client_side{UcxOptions{Milliseconds(5000)}};
+  std::unique_ptr<Listener> listener = server_side.listen({"127.0.0.1", 0});
+  std::unique_ptr<Connection> server;
+  std::unique_ptr<Connection> client;
+};
+
+TEST(UcxTransport, ListenerReportsItsPort) {
+  UcxTransport transport;
+  auto listener = transport.listen({"127.0.0.1", 0});
+  EXPECT_EQ(listener->address().host, "127.0.0.1");
+  EXPECT_NE(listener->address().port, 0);
+  EXPECT_EQ(listener->accept(Milliseconds(50)), nullptr);
+  EXPECT_FALSE(transport.transports().empty());
+}
+
+TEST(UcxTransport, FramesOfManySizesBothWays) {
+  UcxPair pair;
+  ASSERT_NE(pair.server, nullptr);
+  // Empty, tiny, around the header size, eager sizes, and sizes that go by rendezvous.
+  const std::vector<size_t> sizes = {0,        1,    15,     16,     17,     1000,    4096,
+                                     8191,     8192, 65'535, 65'536, 65'537, 1 << 20, (1 << 20) + 3,
+                                     16u << 20};
+  for (size_t size : sizes) {
+    SCOPED_TRACE(size);
+    const auto there = pattern(size, static_cast<uint8_t>(size));
+    pair.client->send(MessageType::kTensor, there);
+    const Frame got = pair.server->receive(Milliseconds(5000), kMaxBulkPayload);
+    EXPECT_EQ(got.type, MessageType::kTensor);
+    EXPECT_EQ(got.payload, there);
+    const auto back = pattern(size, static_cast<uint8_t>(size + 7));
+    pair.server->send(MessageType::kActivations, back);
+    const Frame answer = pair.client->receive(Milliseconds(5000), kMaxBulkPayload);
+    EXPECT_EQ(answer.type, MessageType::kActivations);
+    EXPECT_EQ(answer.payload, back);
+  }
+}
+
+TEST(UcxTransport, FramesKeepTheirOrderWhenSentAhead) {
+  UcxPair pair;
+  // Sent before anything is read: eager and rendezvous frames interleaved.
+  std::vector<std::vector<uint8_t>> sent;
+  for (size_t i = 0; i < 12; ++i) {
+    sent.push_back(pattern(i % 3 == 0 ? (2u << 20) + i : 100 + i, static_cast<uint8_t>(i)));
+    pair.client->send(MessageType::kTensor, sent.back());
+  }
+  for (size_t i = 0; i < sent.size(); ++i) {
+    EXPECT_EQ(pair.server->receive(Milliseconds(5000), kMaxBulkPayload).payload, sent[i]) << i;
+  }
+}
+
+TEST(UcxTransport, FrameAtTheBulkLimit) {
+  UcxPair pair;
+  const auto big = pattern(kMaxBulkPayload, 3);
+  auto sender =
+      std::async(std::launch::async, [&] { pair.client->send(MessageType::kTensor, big); });
+  const Frame got = pair.server->receive(Milliseconds(20'000), kMaxBulkPayload);
+  sender.get();
+  ASSERT_EQ(got.payload.size(), big.size());
+  EXPECT_TRUE(got.payload == big);
+}
+
+TEST(UcxTransport, PayloadOverTheCallersLimitIsRefused) {
+  UcxPair pair;
+  pair.client->send(MessageType::kTensor, pattern(kMaxControlPayload + 1, 1));
+  const std::string error =
+      error_of([&] { (void)pair.server->receive(Milliseconds(5000), kMaxControlPayload); });
+  EXPECT_NE(error.find("exceeds the limit of 65536"), std::string::npos) << error;
+  // The connection is unusable afterwards.
+  EXPECT_NE(error_of([&] { (void)pair.server->receive(Milliseconds(100)); }), "");
+}
+
+TEST(UcxTransport, ReceiveTimesOut) {
+  UcxPair pair;
+  const auto start = Clock::now();
+  const std::string error = error_of([&] { (void)pair.server->receive(Milliseconds(200)); });
+  const auto waited = Clock::now() - start;
+  EXPECT_NE(error.find("no message within 200 ms"), std::string::npos) << error;
+  EXPECT_GE(waited, Milliseconds(190));
+  EXPECT_LT(waited, Milliseconds(2000));
+  EXPECT_FALSE(pair.client->wait_readable(Milliseconds(50)));
+}
+
+TEST(UcxTransport, ShutdownWakesABlockedReader) {
+  UcxPair pair;
+  auto reader = std::async(std::launch::async, [&] {
+    return error_of([&] { (void)pair.server->receive(Milliseconds(30'000)); });
+  });
+  std::this_thread::sleep_for(Milliseconds(100));
+  const auto start = Clock::now();
+  pair.server->shutdown();
+  ASSERT_EQ(reader.wait_for(std::chrono::seconds(5)), std::future_status::ready);
+  EXPECT_LT(Clock::now() - start, Milliseconds(2000));
+  EXPECT_NE(reader.get().find("shut down"), std::string::npos);
+  EXPECT_NE(error_of([&] { pair.server->send(MessageType::kPing, {}); }), "");
+}
+
+TEST(UcxTransport, ClosedPeerEndsTheWaitWithAnError) {
+  UcxPair pair;
+  pair.server->send(MessageType::kPing, pattern(8, 1));
+  pair.server.reset();  // the peer closes; the frame sent before still arrives
+  EXPECT_EQ(pair.client->receive(Milliseconds(5000)).payload, pattern(8, 1));
+  const auto start = Clock::now();
+  const std::string error = error_of([&] { (void)pair.client->receive(Milliseconds(20'000)); });
+  EXPECT_NE(error, "");
+  EXPECT_LT(Clock::now() - start, Milliseconds(10'000)) << error;
+}
+
+TEST(UcxTransport, NobodyListeningIsAnError) {
+  UcxTransport transport;
+  HostPort unused;
+  {
+    auto listener = transport.listen({"127.0.0.1", 0});
+    unused = listener->address();
+  }
+  const auto start = Clock::now();
+  const std::string error = error_of([&] { (void)transport.connect(unused, Milliseconds(3000)); });
+  EXPECT_NE(error.find("cannot connect to 127.0.0.1"), std::string::npos) << error;
+  EXPECT_LT(Clock::now() - start, Milliseconds(5000));
+}
+
+TEST(UcxTransport, HandshakeOverUcx) {
+  for (const bool same_secret : {true, false}) {
+    UcxPair pair;
+    const Secret server_secret = Secret::from_string("cluster secret");
+    const Secret client_secret = Secret::from_string(same_secret ? "cluster secret" : "other");
+    auto server = std::async(std::launch::async, [&] {
+      return error_of([&] {
+        EXPECT_EQ(
+            authenticate_server(*pair.server, server_secret, "srv", Milliseconds(5000)).peer_id,
+            "cli");
+      });
+    });
+    const std::string client_error = error_of([&] {
+      EXPECT_EQ(authenticate_client(*pair.client, client_secret, "cli", Milliseconds(5000)).peer_id,
+                "srv");
+    });
+    const std::string server_error = server.get();
+    if (same_secret) {
+      EXPECT_EQ(client_error, "");
+      EXPECT_EQ(server_error, "");
+    } else {
+      EXPECT_NE(client_error, "");
+      EXPECT_NE(server_error, "");
+    }
+  }
+}
+
+}  // namespace
+}  // namespace tandem::cluster
