@@ -5,7 +5,9 @@
 // Highway code runs. The integer sums equal the portable kernels' exactly: weight levels
 // are non-negative bytes (Q6_K's offset of 32 is subtracted as 32 * activation pair sums),
 // activations are Q8 bytes in [-127, 127], so vpmaddubsw never saturates (63 * 127 * 2 <
-// 2^15), and the float scaling follows the portable kernels operation for operation.
+// 2^15). The K-quant kernels scale each super-block's integer sums in F32 lanes and sum
+// the lanes once per row, so their floats differ from the portable kernels' by rounding
+// only (tests bound the difference).
 
 #include <cstddef>
 #include <cstdint>
@@ -51,30 +53,32 @@ HWY_INLINE int32_t dot_i8_32(const int8_t* w, const int8_t* a) {
   return horizontal_sum(_mm256_madd_epi16(pairs, _mm256_set1_epi16(1)));
 }
 
-struct Q8KView {
-  float d;
-  const uint8_t* qs;  // 256 levels
-  int16_t bsums[kSuperBlock / 16];
-};
+HWY_INLINE float horizontal_sum(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
 
-HWY_INLINE Q8KView view_q8_k(const void* a, size_t b) {
-  const auto* block = static_cast<const uint8_t*>(a) + b * sizeof(BlockQ8_K);
-  Q8KView view;
-  std::memcpy(&view.d, block + offsetof(BlockQ8_K, d), sizeof(float));
-  view.qs = block + offsetof(BlockQ8_K, qs);
-  std::memcpy(view.bsums, block + offsetof(BlockQ8_K, bsums), sizeof(view.bsums));
-  return view;
+HWY_INLINE float activation_scale(const uint8_t* a, size_t b) {
+  float d;
+  std::memcpy(&d, a + b * sizeof(BlockQ8_K) + offsetof(BlockQ8_K, d), sizeof(float));
+  return d;
 }
 
 // Dot products of one Q4_K or Q5_K weight row with kTokens activation rows a[i], into
-// out[i]. The weight levels and scales of each super-block are unpacked once for all
-// kTokens rows; each row's sum takes the same operations in the same order as with
-// kTokens = 1, so the results do not depend on how tokens are grouped.
+// out[i]. The weight levels, scales and minimums of each super-block are unpacked once
+// for all kTokens rows. Each super-block's integer sums stay in 8 int32 lanes (exact),
+// are scaled in F32 lanes and accumulated there (fused multiply-add), and the lanes are
+// summed once at the end of the row: no horizontal reduction per super-block. Each
+// row's arithmetic is the same for every kTokens, so results do not depend on how
+// tokens are grouped.
 template <class Block, size_t kTokens>
 HWY_INLINE void dot_k4(const void* w, const uint8_t* const* a, size_t n, float* out) {
   const __m256i low_mask = _mm256_set1_epi8(0x0F);
   const __m256i bit4 = _mm256_set1_epi8(0x10);
-  float sum[kTokens] = {};
+  __m256 acc[kTokens];
+  for (size_t i = 0; i < kTokens; ++i) acc[i] = _mm256_setzero_ps();
   for (size_t b = 0; b < n / kSuperBlock; ++b) {
     const auto* x = static_cast<const uint8_t*>(w) + b * sizeof(Block);
     uint16_t d_bits, dmin_bits;
@@ -90,13 +94,13 @@ HWY_INLINE void dot_k4(const void* w, const uint8_t* const* a, size_t n, float* 
     }
     // Sub-block j = 2g (low nibbles) and 2g + 1 (high nibbles) of group g.
     __m256i levels[8];
-    int16_t sub_scale[8];
-    int32_t sub_min[8];
+    __m256i sub_scale[8];  // the scale of sub-block j in 16 int16 lanes
+    alignas(32) int16_t mins[16];  // sub-block j's minimum for its two 16-element bsums
     for (int g = 0; g < kSuperBlock / 64; ++g) {
       for (int j = 2 * g; j < 2 * g + 2; ++j) {
         const ScaleMin sm = unpack_k4_scale_min(j, scales);
-        sub_scale[j] = static_cast<int16_t>(sm.scale);
-        sub_min[j] = sm.min;
+        sub_scale[j] = _mm256_set1_epi16(static_cast<int16_t>(sm.scale));
+        mins[2 * j] = mins[2 * j + 1] = static_cast<int16_t>(sm.min);
       }
       const __m256i q = load(qs + 32 * g);
       __m256i low = _mm256_and_si256(q, low_mask);
@@ -113,33 +117,34 @@ HWY_INLINE void dot_k4(const void* w, const uint8_t* const* a, size_t n, float* 
       levels[2 * g] = low;
       levels[2 * g + 1] = high;
     }
+    const __m256i min_lanes = _mm256_load_si256(reinterpret_cast<const __m256i*>(mins));
     for (size_t i = 0; i < kTokens; ++i) {
-      const Q8KView y = view_q8_k(a[i], b);
-      __m256i acc = _mm256_setzero_si256();
-      int32_t min_sum = 0;
-      for (int g = 0; g < kSuperBlock / 64; ++g) {
-        acc = _mm256_add_epi32(acc, scaled_dot(levels[2 * g], load(y.qs + 64 * g),
-                                               _mm256_set1_epi16(sub_scale[2 * g])));
-        acc = _mm256_add_epi32(acc, scaled_dot(levels[2 * g + 1], load(y.qs + 64 * g + 32),
-                                               _mm256_set1_epi16(sub_scale[2 * g + 1])));
-        min_sum += sub_min[2 * g] * (y.bsums[4 * g] + y.bsums[4 * g + 1]) +
-                   sub_min[2 * g + 1] * (y.bsums[4 * g + 2] + y.bsums[4 * g + 3]);
+      const uint8_t* y = a[i] + b * sizeof(BlockQ8_K);
+      const uint8_t* y_qs = y + offsetof(BlockQ8_K, qs);
+      __m256i sumi = _mm256_setzero_si256();
+      for (int j = 0; j < 8; ++j) {
+        sumi = _mm256_add_epi32(sumi, scaled_dot(levels[j], load(y_qs + 32 * j), sub_scale[j]));
       }
-      const int32_t sumi = horizontal_sum(acc);
-      sum[i] += d * y.d * static_cast<float>(sumi);
-      sum[i] -= dmin * y.d * static_cast<float>(min_sum);
+      // sum over sub-blocks of min * (sum of its 32 activations), in 8 int32 lanes.
+      const __m256i min_sum =
+          _mm256_madd_epi16(load(y + offsetof(BlockQ8_K, bsums)), min_lanes);
+      const float y_d = activation_scale(a[i], b);
+      acc[i] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sumi), _mm256_set1_ps(d * y_d), acc[i]);
+      acc[i] = _mm256_fnmadd_ps(_mm256_cvtepi32_ps(min_sum), _mm256_set1_ps(dmin * y_d), acc[i]);
     }
   }
-  for (size_t i = 0; i < kTokens; ++i) out[i] = sum[i];
+  for (size_t i = 0; i < kTokens; ++i) out[i] = horizontal_sum(acc[i]);
 }
 
-// As dot_k4, for Q6_K.
+// As dot_k4, for Q6_K (integer sums of a super-block in 8 int32 lanes, scaled and
+// accumulated in F32 lanes).
 template <size_t kTokens>
 HWY_INLINE void dot_q6_k(const void* w, const uint8_t* const* a, size_t n, float* out) {
   const __m256i low_mask = _mm256_set1_epi8(0x0F);
   const __m256i high_mask = _mm256_set1_epi8(0x30);
   const __m256i offset = _mm256_set1_epi8(32);
-  float sum[kTokens] = {};
+  __m256 sum[kTokens];
+  for (size_t i = 0; i < kTokens; ++i) sum[i] = _mm256_setzero_ps();
   for (size_t b = 0; b < n / kSuperBlock; ++b) {
     const auto* x = static_cast<const uint8_t*>(w) + b * sizeof(BlockQ6_K);
     uint16_t d_bits;
@@ -182,12 +187,11 @@ HWY_INLINE void dot_q6_k(const void* w, const uint8_t* const* a, size_t n, float
       }
     }
     for (size_t i = 0; i < kTokens; ++i) {
-      float y_d;
-      std::memcpy(&y_d, a[i] + b * sizeof(BlockQ8_K) + offsetof(BlockQ8_K, d), sizeof(float));
-      sum[i] += d * y_d * static_cast<float>(horizontal_sum(acc[i]));
+      const float y_d = activation_scale(a[i], b);
+      sum[i] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(acc[i]), _mm256_set1_ps(d * y_d), sum[i]);
     }
   }
-  for (size_t i = 0; i < kTokens; ++i) out[i] = sum[i];
+  for (size_t i = 0; i < kTokens; ++i) out[i] = horizontal_sum(sum[i]);
 }
 
 // One activation row, in the signature of the portable kernels.
