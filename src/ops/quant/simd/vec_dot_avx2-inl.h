@@ -96,6 +96,7 @@ HWY_INLINE void dot_k4(const void* w, const uint8_t* const* a, size_t n, float* 
     __m256i levels[8];
     __m256i sub_scale[8];  // the scale of sub-block j in 16 int16 lanes
     alignas(32) int16_t mins[16];  // sub-block j's minimum for its two 16-element bsums
+#pragma GCC unroll 4
     for (int g = 0; g < kSuperBlock / 64; ++g) {
       for (int j = 2 * g; j < 2 * g + 2; ++j) {
         const ScaleMin sm = unpack_k4_scale_min(j, scales);
@@ -118,10 +119,14 @@ HWY_INLINE void dot_k4(const void* w, const uint8_t* const* a, size_t n, float* 
       levels[2 * g + 1] = high;
     }
     const __m256i min_lanes = _mm256_load_si256(reinterpret_cast<const __m256i*>(mins));
+    // Unrolled so that the levels and the accumulators stay in registers (-O2 keeps
+    // loops rolled, and a rolled loop indexes these arrays in memory).
+#pragma GCC unroll 4
     for (size_t i = 0; i < kTokens; ++i) {
       const uint8_t* y = a[i] + b * sizeof(BlockQ8_K);
       const uint8_t* y_qs = y + offsetof(BlockQ8_K, qs);
       __m256i sumi = _mm256_setzero_si256();
+#pragma GCC unroll 8
       for (int j = 0; j < 8; ++j) {
         sumi = _mm256_add_epi32(sumi, scaled_dot(levels[j], load(y_qs + 32 * j), sub_scale[j]));
       }
@@ -175,8 +180,10 @@ HWY_INLINE void dot_q6_k(const void* w, const uint8_t* const* a, size_t n, float
         group_scales[quarter] =
             _mm256_set_m128i(_mm_set1_epi16(scales[group + 1]), _mm_set1_epi16(scales[group]));
       }
+#pragma GCC unroll 4
       for (size_t i = 0; i < kTokens; ++i) {
         const uint8_t* q8 = a[i] + b * sizeof(BlockQ8_K) + offsetof(BlockQ8_K, qs) + 128 * h;
+#pragma GCC unroll 4
         for (int quarter = 0; quarter < 4; ++quarter) {
           const __m256i activations = load(q8 + 32 * quarter);
           // (level - 32) * a summed in pairs, as level * a - 32 * a.
