@@ -92,17 +92,30 @@ HWY_INLINE void dot_k4(const void* w, const uint8_t* const* a, size_t n, float* 
     if constexpr (sizeof(Block) == sizeof(BlockQ5_K)) {
       high_bits = load(x + offsetof(BlockQ5_K, qh));
     }
+    // The 6-bit scales and minimums of the 8 sub-blocks, four at a time from the 12 packed
+    // bytes read as 32-bit words (unpack_k4_scale_min's layout: sub-blocks 0-3 in the
+    // low 6 bits of bytes 0-3 / 4-7, sub-blocks 4-7 in the nibbles of bytes 8-11 with
+    // their top 2 bits in the top bits of bytes 0-3 / 4-7).
+    uint32_t packed[3];
+    std::memcpy(packed, scales, sizeof(packed));
+    const uint32_t scale_words[2] = {
+        packed[0] & 0x3F3F3F3Fu,
+        (packed[2] & 0x0F0F0F0Fu) | (((packed[0] >> 6) & 0x03030303u) << 4)};
+    const uint32_t min_words[2] = {
+        packed[1] & 0x3F3F3F3Fu,
+        ((packed[2] >> 4) & 0x0F0F0F0Fu) | (((packed[1] >> 6) & 0x03030303u) << 4)};
+    uint8_t sub_scales[8];
+    std::memcpy(sub_scales, scale_words, sizeof(sub_scales));
+    // Sub-block j's minimum in the lanes of its two 16-element bsums: [16] int16.
+    const __m128i min_bytes = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(min_words));
+    const __m256i min_lanes = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(min_bytes, min_bytes));
     // Sub-block j = 2g (low nibbles) and 2g + 1 (high nibbles) of group g.
     __m256i levels[8];
     __m256i sub_scale[8];  // the scale of sub-block j in 16 int16 lanes
-    alignas(32) int16_t mins[16];  // sub-block j's minimum for its two 16-element bsums
+#pragma GCC unroll 8
+    for (int j = 0; j < 8; ++j) sub_scale[j] = _mm256_set1_epi16(sub_scales[j]);
 #pragma GCC unroll 4
     for (int g = 0; g < kSuperBlock / 64; ++g) {
-      for (int j = 2 * g; j < 2 * g + 2; ++j) {
-        const ScaleMin sm = unpack_k4_scale_min(j, scales);
-        sub_scale[j] = _mm256_set1_epi16(static_cast<int16_t>(sm.scale));
-        mins[2 * j] = mins[2 * j + 1] = static_cast<int16_t>(sm.min);
-      }
       const __m256i q = load(qs + 32 * g);
       __m256i low = _mm256_and_si256(q, low_mask);
       __m256i high = _mm256_and_si256(_mm256_srli_epi16(q, 4), low_mask);
@@ -118,7 +131,6 @@ HWY_INLINE void dot_k4(const void* w, const uint8_t* const* a, size_t n, float* 
       levels[2 * g] = low;
       levels[2 * g + 1] = high;
     }
-    const __m256i min_lanes = _mm256_load_si256(reinterpret_cast<const __m256i*>(mins));
     // Unrolled so that the levels and the accumulators stay in registers (-O2 keeps
     // loops rolled, and a rolled loop indexes these arrays in memory).
 #pragma GCC unroll 4
