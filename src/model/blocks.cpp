@@ -15,7 +15,8 @@ namespace tandem {
 FloatMatrix embed_tokens(const EmbeddingWeights& weights, const Batch& batch, size_t hidden) {
   FloatMatrix out(batch.size(), hidden);  // [tokens][hidden]
   for (size_t t = 0; t < batch.size(); ++t) {
-    dequantize_weight_row(weights.token_embedding, static_cast<size_t>(batch.tokens[t]), out.row(t));
+    dequantize_weight_row(weights.token_embedding, static_cast<size_t>(batch.tokens[t]),
+                          out.row(t));
   }
   return out;
 }

@@ -77,8 +77,8 @@ bool moe_fast_supported(const MoeFfnWeights& weights) {
   if (!uniform(weights.gate) || !uniform(weights.up) || !uniform(weights.down)) return false;
   const WeightMatrix& gate = weights.gate.front();
   const WeightMatrix& up = weights.up.front();
-  return fast_activation_type(gate.type) == fast_activation_type(up.type) &&
-         gate.rows == up.rows && gate.cols == up.cols && weights.down.front().cols == gate.rows;
+  return fast_activation_type(gate.type) == fast_activation_type(up.type) && gate.rows == up.rows &&
+         gate.cols == up.cols && weights.down.front().cols == gate.rows;
 }
 
 void mixture_of_experts_fast(const MoeFfnWeights& weights, const Routing& routing,
@@ -129,8 +129,8 @@ void mixture_of_experts_fast(const MoeFfnWeights& weights, const Routing& routin
     float* gate = buffer.data();
     float* up = gate + count * rows;
     const uint8_t* rows_in = gathered.data() + first * stride;
-    dot_weight_rows(weights.gate[item.expert], item.row_begin, item.row_end, rows_in, stride,
-                    count, gate, rows);
+    dot_weight_rows(weights.gate[item.expert], item.row_begin, item.row_end, rows_in, stride, count,
+                    gate, rows);
     dot_weight_rows(weights.up[item.expert], item.row_begin, item.row_end, rows_in, stride, count,
                     up, rows);
     for (size_t t = 0; t < count; ++t) {
@@ -152,8 +152,8 @@ void mixture_of_experts_fast(const MoeFfnWeights& weights, const Routing& routin
     const size_t rows = item.row_end - item.row_begin;
     std::vector<float>& buffer = scratch[worker];
     buffer.resize(count * rows);  // [count][rows]
-    dot_weight_rows(weights.down[item.expert], item.row_begin, item.row_end,
-                    down_input.row(first), down_input.stride, count, buffer.data(), rows);
+    dot_weight_rows(weights.down[item.expert], item.row_begin, item.row_end, down_input.row(first),
+                    down_input.stride, count, buffer.data(), rows);
     for (size_t t = 0; t < count; ++t) {
       const size_t pair = members[first + t];
       const float weight = routing.weights[pair];

@@ -55,7 +55,8 @@ ThreadPool::~ThreadPool() {
 
 void ThreadPool::parallel_for(size_t count, const RangeTask& task, size_t min_chunk) {
   if (count == 0) return;
-  size_t workers = std::min(thread_count_, (count + min_chunk - 1) / std::max<size_t>(1, min_chunk));
+  size_t workers =
+      std::min(thread_count_, (count + min_chunk - 1) / std::max<size_t>(1, min_chunk));
   workers = std::max<size_t>(1, workers);
   if (workers == 1 || thread_count_ == 1) {
     task(0, count, 0);

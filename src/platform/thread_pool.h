@@ -52,7 +52,7 @@ class ThreadPool {
   // The current dispatch: generation << 32 | slot count << 16 | next unclaimed slot, in
   // one word so that a claim can never take a slot of another dispatch.
   std::atomic<uint64_t> state_{0};
-  std::atomic<size_t> done_{0};     // slots of the current dispatch finished
+  std::atomic<size_t> done_{0};      // slots of the current dispatch finished
   std::atomic<size_t> sleepers_{0};  // helpers waiting on wake_
   std::atomic<bool> stopping_{false};
   const RangeTask* task_ = nullptr;  // valid while a dispatch has unfinished slots

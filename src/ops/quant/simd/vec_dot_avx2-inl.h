@@ -143,8 +143,7 @@ HWY_INLINE void dot_k4(const void* w, const uint8_t* const* a, size_t n, float* 
         sumi = _mm256_add_epi32(sumi, scaled_dot(levels[j], load(y_qs + 32 * j), sub_scale[j]));
       }
       // sum over sub-blocks of min * (sum of its 32 activations), in 8 int32 lanes.
-      const __m256i min_sum =
-          _mm256_madd_epi16(load(y + offsetof(BlockQ8_K, bsums)), min_lanes);
+      const __m256i min_sum = _mm256_madd_epi16(load(y + offsetof(BlockQ8_K, bsums)), min_lanes);
       const float y_d = activation_scale(a[i], b);
       acc[i] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sumi), _mm256_set1_ps(d * y_d), acc[i]);
       acc[i] = _mm256_fnmadd_ps(_mm256_cvtepi32_ps(min_sum), _mm256_set1_ps(dmin * y_d), acc[i]);

@@ -89,9 +89,8 @@ void BlockSumsQ8_0x4(const void* w, const uint8_t* const* a, size_t first, size_
       products[i] = _mm256_madd_epi16(_mm256_maddubs_epi16(magnitudes, signed_a), ones);
     }
     // Lane sums of the four rows: [row 0, 1, 2, 3] per 128-bit half, then the halves added.
-    const __m256i pairs =
-        _mm256_hadd_epi32(_mm256_hadd_epi32(products[0], products[1]),
-                          _mm256_hadd_epi32(products[2], products[3]));
+    const __m256i pairs = _mm256_hadd_epi32(_mm256_hadd_epi32(products[0], products[1]),
+                                            _mm256_hadd_epi32(products[2], products[3]));
     const __m128i total =
         _mm_add_epi32(_mm256_castsi256_si128(pairs), _mm256_extracti128_si256(pairs, 1));
     alignas(16) int32_t row_sums[4];
@@ -99,8 +98,7 @@ void BlockSumsQ8_0x4(const void* w, const uint8_t* const* a, size_t first, size_
     for (size_t i = 0; i < 4; ++i) sums[i * count + b - first] = row_sums[i];
 #else
     for (size_t i = 0; i < 4; ++i) {
-      sums[i * count + b - first] =
-          dot_i8_32(x, reinterpret_cast<const int8_t*>(a[i] + offset));
+      sums[i * count + b - first] = dot_i8_32(x, reinterpret_cast<const int8_t*>(a[i] + offset));
     }
 #endif
   }
