@@ -3,7 +3,8 @@
 // compiled only for x86 targets with AVX2 (Highway's target attributes enable the
 // intrinsics there) and set TANDEM_AVX2_KERNELS to 1; elsewhere it is 0 and the portable
 // Highway code runs. The integer sums equal the portable kernels' exactly: weight levels
-// are non-negative bytes (Q6_K's offset of 32 is subtracted as 32 * activation pair sums),
+// are non-negative bytes (Q6_K's offset of 32 is subtracted as 32 * scale * the activation
+// sums of each 16-element group, Q8_K's bsums),
 // activations are Q8 bytes in [-127, 127], so vpmaddubsw never saturates (63 * 127 * 2 <
 // 2^15). The K-quant kernels scale each super-block's integer sums in F32 lanes and sum
 // the lanes once per row, so their floats differ from the portable kernels' by rounding
@@ -158,7 +159,6 @@ template <size_t kTokens>
 HWY_INLINE void dot_q6_k(const void* w, const uint8_t* const* a, size_t n, float* out) {
   const __m256i low_mask = _mm256_set1_epi8(0x0F);
   const __m256i high_mask = _mm256_set1_epi8(0x30);
-  const __m256i offset = _mm256_set1_epi8(32);
   __m256 sum[kTokens];
   for (size_t i = 0; i < kTokens; ++i) sum[i] = _mm256_setzero_ps();
   for (size_t b = 0; b < n / kSuperBlock; ++b) {
@@ -197,14 +197,20 @@ HWY_INLINE void dot_q6_k(const void* w, const uint8_t* const* a, size_t n, float
 #pragma GCC unroll 4
         for (int quarter = 0; quarter < 4; ++quarter) {
           const __m256i activations = load(q8 + 32 * quarter);
-          // (level - 32) * a summed in pairs, as level * a - 32 * a.
-          const __m256i pairs = _mm256_sub_epi16(_mm256_maddubs_epi16(levels[quarter], activations),
-                                                 _mm256_maddubs_epi16(offset, activations));
+          // level * a summed in pairs (level - 32 is taken care of below).
+          const __m256i pairs = _mm256_maddubs_epi16(levels[quarter], activations);
           acc[i] = _mm256_add_epi32(acc[i], _mm256_madd_epi16(pairs, group_scales[quarter]));
         }
       }
     }
+    // The offset of 32 of every level: 32 * sum over the 16 groups of scale * (sum of the
+    // group's 16 activations, Q8_K's bsums), in 8 int32 lanes.
+    const __m256i group_scales16 =
+        _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(scales)));
     for (size_t i = 0; i < kTokens; ++i) {
+      const __m256i offsets = _mm256_madd_epi16(
+          load(a[i] + b * sizeof(BlockQ8_K) + offsetof(BlockQ8_K, bsums)), group_scales16);
+      acc[i] = _mm256_sub_epi32(acc[i], _mm256_slli_epi32(offsets, 5));
       const float y_d = activation_scale(a[i], b);
       sum[i] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(acc[i]), _mm256_set1_ps(d * y_d), sum[i]);
     }
