@@ -161,7 +161,7 @@ TEST(QuantSimd, KQuantDotsMatchScalar) {
 // One weight row with several activation rows gives each row's single dot product
 // (groups of rows share the weight unpacking, not the arithmetic of a row).
 TEST(QuantSimd, SeveralTokensMatchOneTokenDots) {
-  const size_t n = 1024;
+  const size_t n = 4096;   // Q8_0: two chunks of 64 blocks
   const size_t count = 7;  // one group of 4 and a remainder of 3
   for_each_target([&] {
     for (TensorType type :

@@ -2,7 +2,9 @@
 
 #include <atomic>
 #include <cmath>
+#include <initializer_list>
 
+#include "model/moe_fast.h"
 #include "ops/attention.h"
 #include "ops/kernels.h"
 #include "ops/router.h"
@@ -13,7 +15,8 @@ namespace tandem {
 FloatMatrix embed_tokens(const EmbeddingWeights& weights, const Batch& batch, size_t hidden) {
   FloatMatrix out(batch.size(), hidden);  // [tokens][hidden]
   for (size_t t = 0; t < batch.size(); ++t) {
-    dequantize_weight_row(weights.token_embedding, static_cast<size_t>(batch.tokens[t]), out.row(t));
+    dequantize_weight_row(weights.token_embedding, static_cast<size_t>(batch.tokens[t]),
+                          out.row(t));
   }
   return out;
 }
@@ -31,6 +34,24 @@ FloatMatrix output_logits(const EmbeddingWeights& weights, const Batch& batch,
   matmul(context.mode, weights.output, normed, logits, context.pool);
   return logits;
 }
+
+namespace {
+
+// ys[i] = ws[i] x, in one pool dispatch (and one quantization of x) on the fast path.
+void matmul_shared_input(const ComputeContext& context,
+                         std::initializer_list<const WeightMatrix*> ws, const FloatMatrix& x,
+                         std::initializer_list<FloatMatrix*> ys) {
+  if (context.mode == ComputeMode::kFast) {
+    matmul_fast_shared_input(std::span(ws.begin(), ws.size()), x, std::span(ys.begin(), ys.size()),
+                             context.pool);
+    return;
+  }
+  for (size_t i = 0; i < ws.size(); ++i) {
+    matmul_reference(*ws.begin()[i], x, *ys.begin()[i], context.pool);
+  }
+}
+
+}  // namespace
 
 void rms_norm_rows(const FloatMatrix& x, std::span<const float> weight, float eps,
                    FloatMatrix& out) {
@@ -50,9 +71,7 @@ void attention_block(const AttentionWeights& weights, const AttentionOptions& op
   FloatMatrix q;  // [tokens][head_count * dim]
   FloatMatrix k;  // [tokens][kv_head_count * dim]
   FloatMatrix v;  // [tokens][kv_head_count * dim]
-  matmul(context.mode, weights.q, normed, q, context.pool);
-  matmul(context.mode, weights.k, normed, k, context.pool);
-  matmul(context.mode, weights.v, normed, v, context.pool);
+  matmul_shared_input(context, {&weights.q, &weights.k, &weights.v}, normed, {&q, &k, &v});
 
   // Per-head QK-norm, then RoPE at each token's position (one set of angles per token,
   // shared by its heads).
@@ -119,8 +138,7 @@ void swiglu_ffn(const WeightMatrix& gate, const WeightMatrix& up, const WeightMa
                 const FloatMatrix& x, FloatMatrix& out, const ComputeContext& context) {
   FloatMatrix gated;  // [tokens][ffn]
   FloatMatrix upped;  // [tokens][ffn]
-  matmul(context.mode, gate, x, gated, context.pool);
-  matmul(context.mode, up, x, upped, context.pool);
+  matmul_shared_input(context, {&gate, &up}, x, {&gated, &upped});
   for (size_t t = 0; t < x.rows(); ++t) swiglu(gated.row(t), upped.row(t), gated.row(t));
   matmul(context.mode, down, gated, out, context.pool);
 }
@@ -151,6 +169,10 @@ Routing route_tokens(const WeightMatrix& router, const FloatMatrix& x, const Moe
 
 void mixture_of_experts(const MoeFfnWeights& weights, const Routing& routing, const FloatMatrix& x,
                         FloatMatrix& out, const ComputeContext& context) {
+  if (context.mode == ComputeMode::kFast && moe_fast_supported(weights)) {
+    mixture_of_experts_fast(weights, routing, x, out, context.pool);
+    return;
+  }
   const size_t tokens = x.rows();
   const size_t k = routing.experts_used;
   const size_t width = weights.down.empty() ? 0 : weights.down.front().rows;

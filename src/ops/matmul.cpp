@@ -69,15 +69,6 @@ TensorType fast_activation_type(TensorType weight_type) {
 
 namespace {
 
-// A dot product of one weight row with one prepared activation row (quantized bytes, or
-// F32 values for float weights).
-using RowDot = float (*)(TensorType type, const void* weight_row, const void* activation_row,
-                         size_t n);
-
-float float_dot(TensorType type, const void* weight_row, const void* activation_row, size_t n) {
-  return simd_float_dot(type, weight_row, static_cast<const float*>(activation_row), n);
-}
-
 // Work split of the fast path. Weight rows go in tiles of kRowTile, taken by workers
 // from a shared counter, so a worker slowed by other load on the machine does not hold
 // the others back. Within a tile, tokens go in groups of kTokenTile: the tile's weight
@@ -93,73 +84,137 @@ constexpr size_t kMinParallelWork = size_t{1} << 19;
 
 }  // namespace
 
-void matmul_fast(const WeightMatrix& w, const FloatMatrix& x, FloatMatrix& y, ThreadPool& pool) {
-  check_shapes(w, x);
-  y.reset(x.rows(), w.rows);
-  const size_t tokens = x.rows();
-  const TensorType activation_type = fast_activation_type(w.type);
-  if (activation_type == TensorType::kF32 && !has_simd_float_dot(w.type)) {
-    // Half-precision weights with F32 activations: the weights widen exactly, so this is
-    // the reference product.
-    matmul_reference(w, x, y, pool);
-    return;
-  }
-  // Prepared activations: [tokens][activation_bytes], quantized once per matmul (F32
-  // rows are read in place).
-  const size_t activation_bytes = row_bytes(activation_type, w.cols);
-  std::vector<uint8_t> quantized;
-  const uint8_t* activations = reinterpret_cast<const uint8_t*>(x.data().data());
-  RowDot dot = float_dot;
-  if (activation_type != TensorType::kF32) {
-    quantized.resize(tokens * activation_bytes);
-    const bool simd_quantize = has_simd_quantize(activation_type);
-    pool.parallel_for(tokens, [&](size_t begin, size_t end, size_t) {
-      for (size_t t = begin; t < end; ++t) {
-        uint8_t* out = quantized.data() + t * activation_bytes;
-        if (simd_quantize) {
-          simd_quantize_row(activation_type, x.row(t), out);
-        } else {
-          quantize_row(activation_type, x.row(t), out);
-        }
-      }
-    });
-    activations = quantized.data();
-    dot = has_simd_vec_dot(w.type) ? simd_vec_dot : vec_dot;
-  }
-  const size_t activation_stride =
-      activation_type == TensorType::kF32 ? x.cols() * sizeof(float) : activation_bytes;
-  TANDEM_CHECK(activation_type != TensorType::kF32 || x.cols() == w.cols, "activation width");
+bool fast_path_quantizes(TensorType weight_type) {
+  return fast_activation_type(weight_type) != TensorType::kF32 && has_vec_dot(weight_type);
+}
 
-  const size_t tiles = (w.rows + kRowTile - 1) / kRowTile;
-  std::atomic<size_t> next_tile{0};
-  const bool several_tokens = activation_type != TensorType::kF32 && has_simd_vec_dot(w.type);
-  const auto run_tiles = [&](size_t, size_t, size_t) {
-    float results[kTokenTile];  // one weight row with the tokens of a group
-    for (size_t tile = next_tile.fetch_add(1); tile < tiles; tile = next_tile.fetch_add(1)) {
-      const size_t row_begin = tile * kRowTile;
-      const size_t row_end = std::min(w.rows, row_begin + kRowTile);
-      for (size_t t0 = 0; t0 < tokens; t0 += kTokenTile) {
-        const size_t t1 = std::min(tokens, t0 + kTokenTile);
-        for (size_t r = row_begin; r < row_end; ++r) {
-          const uint8_t* weight_row = w.row_data(r);
-          if (several_tokens) {
-            simd_vec_dot_tokens(w.type, weight_row, activations + t0 * activation_stride,
-                                activation_stride, t1 - t0, w.cols, results);
-            for (size_t t = t0; t < t1; ++t) y.row(t)[r] = results[t - t0];
-            continue;
+void prepare_rows(TensorType weight_type, const FloatMatrix& x, PreparedRows& out,
+                  ThreadPool& pool) {
+  TANDEM_CHECK(fast_path_quantizes(weight_type), "no quantized activations for ",
+               type_name(weight_type));
+  const TensorType activation_type = fast_activation_type(weight_type);
+  out.weight_type = weight_type;
+  out.rows = x.rows();
+  out.cols = x.cols();
+  out.stride = row_bytes(activation_type, x.cols());
+  out.bytes.resize(out.rows * out.stride);
+  const bool simd_quantize = has_simd_quantize(activation_type);
+  // Rows are quantized in chunks of 8: one row is a few microseconds of work.
+  pool.parallel_for(
+      x.rows(),
+      [&](size_t begin, size_t end, size_t) {
+        for (size_t t = begin; t < end; ++t) {
+          uint8_t* row = out.bytes.data() + t * out.stride;
+          if (simd_quantize) {
+            simd_quantize_row(activation_type, x.row(t), row);
+          } else {
+            quantize_row(activation_type, x.row(t), row);
           }
-          for (size_t t = t0; t < t1; ++t) {
-            y.row(t)[r] = dot(w.type, weight_row, activations + t * activation_stride, w.cols);
-          }
+        }
+      },
+      8);
+}
+
+void dot_weight_rows(const WeightMatrix& w, size_t row_begin, size_t row_end,
+                     const uint8_t* activations, size_t stride, size_t tokens, float* out,
+                     size_t out_stride) {
+  const bool float_activations = fast_activation_type(w.type) == TensorType::kF32;
+  const bool several_tokens = !float_activations && has_simd_vec_dot(w.type);
+  const auto dot = has_simd_vec_dot(w.type) ? simd_vec_dot : vec_dot;
+  float results[kTokenTile];  // one weight row with the tokens of a group
+  for (size_t t0 = 0; t0 < tokens; t0 += kTokenTile) {
+    const size_t t1 = std::min(tokens, t0 + kTokenTile);
+    for (size_t r = row_begin; r < row_end; ++r) {
+      const uint8_t* weight_row = w.row_data(r);
+      float* column = out + (r - row_begin);
+      if (several_tokens) {
+        simd_vec_dot_tokens(w.type, weight_row, activations + t0 * stride, stride, t1 - t0, w.cols,
+                            results);
+        for (size_t t = t0; t < t1; ++t) column[t * out_stride] = results[t - t0];
+      } else if (float_activations) {
+        for (size_t t = t0; t < t1; ++t) {
+          column[t * out_stride] = simd_float_dot(
+              w.type, weight_row, reinterpret_cast<const float*>(activations + t * stride), w.cols);
+        }
+      } else {
+        for (size_t t = t0; t < t1; ++t) {
+          column[t * out_stride] = dot(w.type, weight_row, activations + t * stride, w.cols);
         }
       }
     }
+  }
+}
+
+void matmul_fast_shared_input(std::span<const WeightMatrix* const> ws, const FloatMatrix& x,
+                              std::span<FloatMatrix* const> ys, ThreadPool& pool) {
+  TANDEM_CHECK(ws.size() == ys.size(), ws.size(), " matrices, ", ys.size(), " outputs");
+  const size_t tokens = x.rows();
+  // Per matrix: its prepared input (F32 rows are read in place), or none when the
+  // reference product runs instead.
+  std::vector<PreparedRows> prepared;
+  prepared.reserve(ws.size());
+  struct Input {
+    const uint8_t* rows = nullptr;
+    size_t stride = 0;
   };
-  if (tiles == 1 || tokens * w.rows * w.cols < kMinParallelWork) {
+  std::vector<Input> inputs(ws.size());
+  std::vector<size_t> tile_ends;  // cumulative tile counts of the matrices run here
+  size_t tiles = 0;
+  size_t work = 0;
+  for (size_t i = 0; i < ws.size(); ++i) {
+    const WeightMatrix& w = *ws[i];
+    check_shapes(w, x);
+    ys[i]->reset(tokens, w.rows);
+    if (fast_path_quantizes(w.type)) {
+      const TensorType activation_type = fast_activation_type(w.type);
+      const PreparedRows* shared = nullptr;
+      for (const PreparedRows& p : prepared) {
+        if (fast_activation_type(p.weight_type) == activation_type) shared = &p;
+      }
+      if (shared == nullptr) {
+        prepare_rows(w.type, x, prepared.emplace_back(), pool);
+        shared = &prepared.back();
+      }
+      inputs[i] = {shared->bytes.data(), shared->stride};
+    } else if (has_simd_float_dot(w.type)) {
+      inputs[i] = {reinterpret_cast<const uint8_t*>(x.data().data()), x.cols() * sizeof(float)};
+    } else {
+      // Half-precision weights without a SIMD kernel: the weights widen exactly, so this
+      // is the reference product.
+      matmul_reference(w, x, *ys[i], pool);
+    }
+    if (inputs[i].rows != nullptr) {
+      tiles += (w.rows + kRowTile - 1) / kRowTile;
+      work += tokens * w.rows * w.cols;
+    }
+    tile_ends.push_back(tiles);
+  }
+  std::atomic<size_t> next_tile{0};
+  const auto run_tiles = [&](size_t, size_t, size_t) {
+    size_t matrix = 0;
+    for (size_t tile = next_tile.fetch_add(1); tile < tiles; tile = next_tile.fetch_add(1)) {
+      while (tile >= tile_ends[matrix]) ++matrix;
+      const WeightMatrix& w = *ws[matrix];
+      const size_t first_tile = matrix == 0 ? 0 : tile_ends[matrix - 1];
+      const size_t row_begin = (tile - first_tile) * kRowTile;
+      const size_t row_end = std::min(w.rows, row_begin + kRowTile);
+      FloatMatrix& y = *ys[matrix];
+      dot_weight_rows(w, row_begin, row_end, inputs[matrix].rows, inputs[matrix].stride, tokens,
+                      y.data().data() + row_begin, y.cols());
+    }
+  };
+  if (tiles == 0) return;
+  if (tiles == 1 || work < kMinParallelWork) {
     run_tiles(0, 1, 0);
   } else {
     pool.run_on_all(run_tiles);
   }
+}
+
+void matmul_fast(const WeightMatrix& w, const FloatMatrix& x, FloatMatrix& y, ThreadPool& pool) {
+  const WeightMatrix* ws[] = {&w};
+  FloatMatrix* ys[] = {&y};
+  matmul_fast_shared_input(ws, x, ys, pool);
 }
 
 void matmul(ComputeMode mode, const WeightMatrix& w, const FloatMatrix& x, FloatMatrix& y,

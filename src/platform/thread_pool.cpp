@@ -1,6 +1,7 @@
 #include "platform/thread_pool.h"
 
 #include <algorithm>
+#include <thread>
 
 #include "platform/error.h"
 
@@ -26,9 +27,19 @@ Range split_range(size_t total, size_t parts, size_t index) {
   return {begin, begin + base + (index < extra ? 1 : 0)};
 }
 
-ThreadPool::ThreadPool(size_t thread_count) : thread_count_(std::max<size_t>(1, thread_count)) {
+namespace {
+constexpr uint64_t generation_of(uint64_t state) { return state >> 32; }
+constexpr uint64_t parts_of(uint64_t state) { return (state >> 16) & 0xFFFF; }
+constexpr uint64_t next_of(uint64_t state) { return state & 0xFFFF; }
+constexpr uint64_t make_state(uint64_t generation, uint64_t parts, uint64_t next) {
+  return generation << 32 | parts << 16 | next;
+}
+}  // namespace
+
+ThreadPool::ThreadPool(size_t thread_count)
+    : thread_count_(std::clamp<size_t>(thread_count, 1, 0xFFFF)) {
   for (size_t worker = 1; worker < thread_count_; ++worker) {
-    threads_.emplace_back([this, worker] { worker_loop(worker); });
+    threads_.emplace_back([this] { worker_loop(); });
   }
 }
 
@@ -36,7 +47,7 @@ ThreadPool::~ThreadPool() {
   {
     std::lock_guard lock(mutex_);
     stopping_.store(true);
-    generation_.fetch_add(1);
+    state_.store(make_state(++generation_, 0, 0));
   }
   wake_.notify_all();
   for (auto& thread : threads_) thread.join();
@@ -44,7 +55,8 @@ ThreadPool::~ThreadPool() {
 
 void ThreadPool::parallel_for(size_t count, const RangeTask& task, size_t min_chunk) {
   if (count == 0) return;
-  size_t workers = std::min(thread_count_, (count + min_chunk - 1) / std::max<size_t>(1, min_chunk));
+  size_t workers =
+      std::min(thread_count_, (count + min_chunk - 1) / std::max<size_t>(1, min_chunk));
   workers = std::max<size_t>(1, workers);
   if (workers == 1 || thread_count_ == 1) {
     task(0, count, 0);
@@ -61,43 +73,64 @@ void ThreadPool::run_on_all(const RangeTask& task) {
   dispatch(task, thread_count_, thread_count_);
 }
 
-// Runs `task` over [0, count) split into `parts` ranges, worker w taking range w.
+void ThreadPool::run_slots(uint64_t generation) {
+  uint64_t state = state_.load(std::memory_order_acquire);
+  while (generation_of(state) == generation && next_of(state) < parts_of(state)) {
+    if (!state_.compare_exchange_weak(state, state + 1, std::memory_order_acq_rel)) continue;
+    // The slot is ours; the dispatch cannot end before it is done, so task_ and count_
+    // are this generation's.
+    const size_t slot = next_of(state);
+    const Range range = split_range(count_, parts_of(state), slot);
+    if (range.begin < range.end) (*task_)(range.begin, range.end, slot);
+    done_.fetch_add(1, std::memory_order_acq_rel);
+    state = state_.load(std::memory_order_acquire);
+  }
+}
+
+// Runs `task` over [0, count) split into `parts` ranges, slot w taking range w.
 void ThreadPool::dispatch(const RangeTask& task, size_t count, size_t parts) {
   std::lock_guard run_lock(run_mutex_);
   task_ = &task;
   count_ = count;
-  chunk_ = parts;
-  pending_.store(thread_count_ - 1, std::memory_order_relaxed);
-  {
-    std::lock_guard lock(mutex_);
-    generation_.fetch_add(1, std::memory_order_release);
+  done_.store(0, std::memory_order_relaxed);
+  const uint64_t generation = ++generation_ & 0xFFFFFFFF;
+  // Publishes the dispatch (seq_cst, paired with the sleepers_ count: either a helper
+  // going to sleep sees the new state, or this thread sees it sleeping and wakes it).
+  state_.store(make_state(generation, parts, 0));
+  if (sleepers_.load() != 0) {
+    { std::lock_guard lock(mutex_); }
+    wake_.notify_all();
   }
-  wake_.notify_all();
-  Range mine = split_range(count, parts, 0);
-  if (mine.begin < mine.end) task(mine.begin, mine.end, 0);
-  while (pending_.load(std::memory_order_acquire) != 0) cpu_relax();
+  run_slots(generation);
+  // Every slot is claimed; wait for the ones other threads are running.
+  for (int spins = 0; done_.load(std::memory_order_acquire) != parts; ++spins) {
+    if (spins < kSpinIterations) {
+      cpu_relax();
+    } else {
+      std::this_thread::yield();
+    }
+  }
   task_ = nullptr;
 }
 
-void ThreadPool::worker_loop(size_t worker) {
+void ThreadPool::worker_loop() {
   uint64_t seen = 0;
   while (true) {
     int spins = 0;
-    while (generation_.load(std::memory_order_acquire) == seen && spins < kSpinIterations) {
+    while (generation_of(state_.load(std::memory_order_acquire)) == seen &&
+           spins < kSpinIterations) {
       cpu_relax();
       ++spins;
     }
-    if (generation_.load(std::memory_order_acquire) == seen) {
+    if (generation_of(state_.load(std::memory_order_acquire)) == seen) {
       std::unique_lock lock(mutex_);
-      wake_.wait(lock, [&] { return generation_.load(std::memory_order_acquire) != seen; });
+      sleepers_.fetch_add(1);
+      wake_.wait(lock, [&] { return generation_of(state_.load()) != seen; });
+      sleepers_.fetch_sub(1);
     }
-    seen = generation_.load(std::memory_order_acquire);
     if (stopping_.load()) return;
-    if (worker < chunk_) {
-      Range mine = split_range(count_, chunk_, worker);
-      if (mine.begin < mine.end) (*task_)(mine.begin, mine.end, worker);
-    }
-    pending_.fetch_sub(1, std::memory_order_acq_rel);
+    seen = generation_of(state_.load(std::memory_order_acquire));
+    run_slots(seen);
   }
 }
 

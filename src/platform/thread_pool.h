@@ -1,7 +1,14 @@
 #pragma once
 // The one thread-pool contract of the project: a task receives a range of work items
-// and the index of the worker running it. The calling thread is worker 0, so a pool
+// and the index of the worker slot running it. The calling thread works too, so a pool
 // of N threads starts N-1 helpers. Idle helpers spin briefly, then sleep.
+//
+// A dispatch splits its items into one range per slot; slots are claimed by whichever
+// thread comes first (the caller takes slot 0, then any slot no helper has started), so
+// a helper that the OS has not scheduled yet never holds the caller back: the caller
+// runs that slot itself. Each slot runs exactly once, on one thread, with its own
+// index as `worker` (so per-worker scratch indexed by it is never shared), and the split
+// depends only on the item count and the pool size, not on which thread runs what.
 
 #include <atomic>
 #include <condition_variable>
@@ -33,20 +40,25 @@ class ThreadPool {
   void run_on_all(const RangeTask& task);
 
  private:
-  void worker_loop(size_t worker);
-  void dispatch(const RangeTask& task, size_t count, size_t chunk);
+  void worker_loop();
+  void dispatch(const RangeTask& task, size_t count, size_t parts);
+  // Claims and runs slots of dispatch `generation` until none is left.
+  void run_slots(uint64_t generation);
 
   size_t thread_count_;
   std::vector<std::thread> threads_;
   std::mutex mutex_;
   std::condition_variable wake_;
-  std::atomic<uint64_t> generation_{0};
-  std::atomic<size_t> pending_{0};
+  // The current dispatch: generation << 32 | slot count << 16 | next unclaimed slot, in
+  // one word so that a claim can never take a slot of another dispatch.
+  std::atomic<uint64_t> state_{0};
+  std::atomic<size_t> done_{0};      // slots of the current dispatch finished
+  std::atomic<size_t> sleepers_{0};  // helpers waiting on wake_
   std::atomic<bool> stopping_{false};
-  const RangeTask* task_ = nullptr;
+  const RangeTask* task_ = nullptr;  // valid while a dispatch has unfinished slots
   size_t count_ = 0;
-  size_t chunk_ = 0;
-  std::mutex run_mutex_;  // one parallel_for at a time
+  uint64_t generation_ = 0;  // of the last dispatch, written by the dispatching thread
+  std::mutex run_mutex_;     // one parallel_for at a time
 };
 
 // Splits [0, total) into `parts` near-equal contiguous ranges; returns range `index`.

@@ -5,7 +5,8 @@
 // - simd_quantize_row (Q8_0, Q8_K) gives the same bytes as quantize_row;
 // - simd_vec_dot for Q8_0 gives the same float as vec_dot (same integer block sums,
 //   same float order); for Q4_K / Q5_K / Q6_K the integer parts are equal and the float
-//   scaling is summed per super-block instead of in 8 lanes, so results agree with
+//   scaling is summed per super-block (portable kernels) or in 8 F32 lanes reduced once
+//   per row (AVX2) instead of in the scalar kernel's 8 lanes, so results agree with
 //   vec_dot up to float rounding.
 
 #include <cstddef>

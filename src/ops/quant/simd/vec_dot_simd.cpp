@@ -71,6 +71,39 @@ void BlockSumsQ8_0(const void* w, const void* a, size_t first, size_t count, int
   }
 }
 
+// As BlockSumsQ8_0 for four activation rows a[0..3] at once (each weight block is loaded
+// and sign-folded once): sums[i * count + b - first] for row i.
+void BlockSumsQ8_0x4(const void* w, const uint8_t* const* a, size_t first, size_t count,
+                     int32_t* sums) {
+  const auto* wb = static_cast<const uint8_t*>(w);
+  for (size_t b = first; b < first + count; ++b) {
+    const size_t offset = b * sizeof(BlockQ8_0) + 2;
+    const auto* x = reinterpret_cast<const int8_t*>(wb + offset);
+#if TANDEM_AVX2_KERNELS
+    const __m256i levels = avx2::load(x);
+    const __m256i magnitudes = _mm256_sign_epi8(levels, levels);
+    const __m256i ones = _mm256_set1_epi16(1);
+    __m256i products[4];
+    for (size_t i = 0; i < 4; ++i) {
+      const __m256i signed_a = _mm256_sign_epi8(avx2::load(a[i] + offset), levels);
+      products[i] = _mm256_madd_epi16(_mm256_maddubs_epi16(magnitudes, signed_a), ones);
+    }
+    // Lane sums of the four rows: [row 0, 1, 2, 3] per 128-bit half, then the halves added.
+    const __m256i pairs = _mm256_hadd_epi32(_mm256_hadd_epi32(products[0], products[1]),
+                                            _mm256_hadd_epi32(products[2], products[3]));
+    const __m128i total =
+        _mm_add_epi32(_mm256_castsi256_si128(pairs), _mm256_extracti128_si256(pairs, 1));
+    alignas(16) int32_t row_sums[4];
+    _mm_store_si128(reinterpret_cast<__m128i*>(row_sums), total);
+    for (size_t i = 0; i < 4; ++i) sums[i * count + b - first] = row_sums[i];
+#else
+    for (size_t i = 0; i < 4; ++i) {
+      sums[i * count + b - first] = dot_i8_32(x, reinterpret_cast<const int8_t*>(a[i] + offset));
+    }
+#endif
+  }
+}
+
 float DotQ4_K(const void* w, const void* a, size_t n) {
 #if TANDEM_AVX2_KERNELS
   return avx2::dot_q4_k(w, a, n);
@@ -309,6 +342,7 @@ HWY_AFTER_NAMESPACE();
 namespace tandem {
 namespace quant {
 HWY_EXPORT(BlockSumsQ8_0);
+HWY_EXPORT(BlockSumsQ8_0x4);
 HWY_EXPORT(DotQ4_K);
 HWY_EXPORT(DotQ5_K);
 HWY_EXPORT(DotQ6_K);
@@ -341,6 +375,31 @@ float dot_q8_0(const void* w, const void* a, size_t n) {
   return sum;
 }
 
+// dot_q8_0 of one weight row with four activation rows: the block sums of the four rows
+// share the weight loads; each row's float operations are dot_q8_0's, in its order.
+void dot_q8_0_x4(const void* w, const uint8_t* const* a, size_t n, float* out) {
+  constexpr size_t kChunk = 64;  // blocks per dispatched call
+  int32_t sums[4 * kChunk];
+  const auto* wb = static_cast<const uint8_t*>(w);
+  const size_t blocks = n / quant::kLegacyBlock;
+  float sum[4] = {};
+  for (size_t first = 0; first < blocks; first += kChunk) {
+    const size_t count = std::min(kChunk, blocks - first);
+    HWY_DYNAMIC_DISPATCH(quant::BlockSumsQ8_0x4)(w, a, first, count, sums);
+    for (size_t i = 0; i < count; ++i) {
+      uint16_t dx;
+      std::memcpy(&dx, wb + (first + i) * sizeof(quant::BlockQ8_0), 2);
+      const float weight_scale = f16_to_f32(dx);
+      for (size_t r = 0; r < 4; ++r) {
+        uint16_t dy;
+        std::memcpy(&dy, a[r] + (first + i) * sizeof(quant::BlockQ8_0), 2);
+        sum[r] += static_cast<float>(sums[r * count + i]) * (weight_scale * f16_to_f32(dy));
+      }
+    }
+  }
+  for (size_t r = 0; r < 4; ++r) out[r] = sum[r];
+}
+
 }  // namespace
 
 bool has_simd_vec_dot(TensorType weight_type) {
@@ -358,7 +417,15 @@ void simd_vec_dot_tokens(TensorType weight_type, const void* weight_row, const u
     (weight_type, weight_row, activations, activation_stride, count, n, out);
     return;
   }
-  for (size_t i = 0; i < count; ++i) {
+  size_t i = 0;
+  if (weight_type == TensorType::kQ8_0) {
+    for (; i + 4 <= count; i += 4) {
+      const uint8_t* rows[4];
+      for (size_t r = 0; r < 4; ++r) rows[r] = activations + (i + r) * activation_stride;
+      dot_q8_0_x4(weight_row, rows, n, out + i);
+    }
+  }
+  for (; i < count; ++i) {
     out[i] = simd_vec_dot(weight_type, weight_row, activations + i * activation_stride, n);
   }
 }
