@@ -1,5 +1,5 @@
 // `tandem serve MODEL [--host H] [--port P] [--api-key KEY] [--ctx N] [--parallel N]
-// [-t THREADS] [--kv-blocks N] [--join HOST:PORT --secret-file F [--split a,b]]`: an
+// [-t THREADS] [--kv-blocks N] [--queue-limit N] [--join HOST:PORT --secret-file F [--split a,b]]`: an
 // OpenAI-compatible HTTP server with continuous batching over the model on this machine,
 // or split over a cluster's nodes with --join. SIGINT / SIGTERM stop it cleanly.
 
@@ -29,6 +29,7 @@ struct ServeArgs {
   int32_t parallel = 4;
   size_t threads = 0;
   int32_t kv_blocks = 0;
+  int32_t queue_limit = 0;  // 0: 16 x parallel
   ClusterArgs cluster;
 };
 
@@ -53,7 +54,8 @@ void run_serve(const ServeArgs& args) {
   engine_options.context_length = args.context_length;
   engine_options.parallel = args.parallel;
   engine_options.kv_blocks = args.kv_blocks;
-  engine_options.max_queued = static_cast<size_t>(args.parallel) * 16;
+  engine_options.max_queued =
+      static_cast<size_t>(args.queue_limit > 0 ? args.queue_limit : args.parallel * 16);
   apply_cluster_args(args.cluster, args.model_path, engine_options);
   LocalEngine engine(args.model_path, engine_options);
 
@@ -112,6 +114,11 @@ void add_serve_command(CLI::App& app) {
       ->add_option("--kv-blocks", args->kv_blocks,
                    "KV budget in blocks of 16 positions (default: --parallel full contexts)")
       ->check(CLI::NonNegativeNumber);
+  command
+      ->add_option("--queue-limit", args->queue_limit,
+                   "requests running or waiting at once; more get HTTP 503 with Retry-After "
+                   "(default: 16 x --parallel)")
+      ->check(CLI::Range(1, 1 << 20));
   add_cluster_options(*command, args->cluster);
   command->callback([args] { run_serve(*args); });
 }
