@@ -22,6 +22,7 @@
 #   DECODE_LEVELS   concurrency levels of the decode-heavy load   [1,4,8]
 #   PREFILL_LEVELS  concurrency levels of the prefill-heavy load  [1,4]
 #   LOADS           which loads to run                            [decode prefill]
+#   STEP_TOKENS     tandem serve --step-tokens (tokens per step)  [the server's default]
 #   PORT            port the servers listen on                    [8090]
 #   HEALTH_TIMEOUT  seconds to wait for /health after start       [600]
 #
@@ -56,6 +57,7 @@ fi
 mkdir -p "$OUT"
 URL=http://127.0.0.1:$PORT
 SERVER_PID=
+BENCH_PID=
 
 stop_server() {
   if [[ -n $SERVER_PID ]]; then
@@ -64,14 +66,21 @@ stop_server() {
     SERVER_PID=
   fi
 }
-trap stop_server EXIT INT TERM
+stop_all() {
+  [[ -n $BENCH_PID ]] && kill "$BENCH_PID" 2>/dev/null
+  stop_server
+}
+# The load generator runs in the background and is waited for, so that a signal stops
+# it and the server at once.
+trap stop_all EXIT
+trap 'stop_all; exit 130' INT TERM
 
 start_server() {
   local name=$1
   case $name in
     tandem)
       "$TANDEM" serve "$MODEL" --port "$PORT" --parallel "$PARALLEL" --ctx "$CTX" \
-        -t "$THREADS" >"$OUT/$name.log" 2>&1 &
+        -t "$THREADS" ${STEP_TOKENS:+--step-tokens "$STEP_TOKENS"} >"$OUT/$name.log" 2>&1 &
       ;;
     llama)
       [[ -x ${LLAMA_SERVER:-} ]] || { echo "LLAMA_SERVER is not an executable" >&2; exit 1; }
@@ -115,7 +124,16 @@ run_load() {
   "$TANDEM" bench --url "$URL" --completions --tokenizer "$MODEL" \
     --prompt-tokens "$prompt" --max-tokens "$answer" -c "$levels" \
     --requests "$REQUESTS" --warmup "$WARMUP" \
-    --json "$OUT/$name-$load.json" --plot "$OUT/$name-$load.svg" | tee "$OUT/$name-$load.txt"
+    --json "$OUT/$name-$load.json" --plot "$OUT/$name-$load.svg" >"$OUT/$name-$load.txt" &
+  BENCH_PID=$!
+  local status=0
+  wait "$BENCH_PID" || status=$?
+  BENCH_PID=
+  cat "$OUT/$name-$load.txt"
+  if ((status != 0)); then
+    echo "tandem bench failed ($status) on $name $load" >&2
+    exit 1
+  fi
 }
 
 for name in $SERVERS; do

@@ -1,5 +1,5 @@
 // `tandem serve MODEL [--host H] [--port P] [--api-key KEY] [--ctx N] [--parallel N]
-// [-t THREADS] [--kv-blocks N] [--queue-limit N] [--join HOST:PORT --secret-file F [--split a,b]]`: an
+// [-t THREADS] [--kv-blocks N] [--queue-limit N] [--step-tokens N] [--join HOST:PORT --secret-file F [--split a,b]]`: an
 // OpenAI-compatible HTTP server with continuous batching over the model on this machine,
 // or split over a cluster's nodes with --join. SIGINT / SIGTERM stop it cleanly.
 
@@ -30,6 +30,7 @@ struct ServeArgs {
   size_t threads = 0;
   int32_t kv_blocks = 0;
   int32_t queue_limit = 0;  // 0: 16 x parallel
+  int32_t step_tokens = 0;  // 0: the engine's default
   ClusterArgs cluster;
 };
 
@@ -54,6 +55,7 @@ void run_serve(const ServeArgs& args) {
   engine_options.context_length = args.context_length;
   engine_options.parallel = args.parallel;
   engine_options.kv_blocks = args.kv_blocks;
+  if (args.step_tokens > 0) engine_options.max_step_tokens = args.step_tokens;
   engine_options.max_queued =
       static_cast<size_t>(args.queue_limit > 0 ? args.queue_limit : args.parallel * 16);
   apply_cluster_args(args.cluster, args.model_path, engine_options);
@@ -119,6 +121,10 @@ void add_serve_command(CLI::App& app) {
                    "requests running or waiting at once; more get HTTP 503 with Retry-After "
                    "(default: 16 x --parallel)")
       ->check(CLI::Range(1, 1 << 20));
+  command
+      ->add_option("--step-tokens", args->step_tokens,
+                   "tokens per engine step: decode tokens plus prefill chunks (default: 512)")
+      ->check(CLI::Range(1, 1 << 16));
   add_cluster_options(*command, args->cluster);
   command->callback([args] { run_serve(*args); });
 }
