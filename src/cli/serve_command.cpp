@@ -123,7 +123,7 @@ void add_serve_command(CLI::App& app) {
       ->check(CLI::Range(1, 1 << 20));
   command
       ->add_option("--step-tokens", args->step_tokens,
-                   "tokens per engine step: decode tokens plus prefill chunks (default: 512)")
+                   "tokens per engine step: decode tokens plus prefill chunks (default: 64)")
       ->check(CLI::Range(1, 1 << 16));
   add_cluster_options(*command, args->cluster);
   command->callback([args] { run_serve(*args); });
