@@ -47,9 +47,10 @@ class RawRequest {
     address.sin_port = htons(static_cast<uint16_t>(port));
     address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     if (connect(fd_, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) return;
-    const std::string request = "POST /v1/completions HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-                                "Content-Type: application/json\r\nContent-Length: " +
-                                std::to_string(body.size()) + "\r\n\r\n" + body;
+    const std::string request =
+        "POST /v1/completions HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        "Content-Type: application/json\r\nContent-Length: " +
+        std::to_string(body.size()) + "\r\n\r\n" + body;
     sent_ = send(fd_, request.data(), request.size(), 0) == static_cast<ssize_t>(request.size());
   }
   ~RawRequest() { close_now(); }
@@ -75,13 +76,12 @@ class ServeCancelTest : public ::testing::Test {
     ASSERT_NE(mkdtemp(dir), nullptr);
     dir_ = dir;
     server_ = std::make_unique<testing::Child>(
-        std::vector<std::string>{testing::tandem_binary(), "serve",
-                                 testing::reference_path("qwen3moe-tiny-Q8_0.gguf"), "--port",
-                                 "0", "--ctx", "2048", "--parallel", "1", "--queue-limit", "1",
-                                 "-t", "1"},
+        std::vector<std::string>{
+            testing::tandem_binary(), "serve", testing::reference_path("qwen3moe-tiny-Q8_0.gguf"),
+            "--port", "0", "--ctx", "2048", "--parallel", "1", "--queue-limit", "1", "-t", "1"},
         dir_ + "/serve.log");
-    const auto port = server_->wait_for(R"(listening on http://127\.0\.0\.1:(\d+))",
-                                        std::chrono::seconds(20));
+    const auto port =
+        server_->wait_for(R"(listening on http://127\.0\.0\.1:(\d+))", std::chrono::seconds(20));
     ASSERT_TRUE(port) << server_->output();
     port_ = std::stoi(*port);
   }

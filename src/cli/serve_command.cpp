@@ -1,7 +1,7 @@
 // `tandem serve MODEL [--host H] [--port P] [--api-key KEY] [--ctx N] [--parallel N]
-// [-t THREADS] [--kv-blocks N] [--queue-limit N] [--step-tokens N] [--join HOST:PORT --secret-file F [--split a,b]]`: an
-// OpenAI-compatible HTTP server with continuous batching over the model on this machine,
-// or split over a cluster's nodes with --join. SIGINT / SIGTERM stop it cleanly.
+// [-t THREADS] [--kv-blocks N] [--queue-limit N] [--step-tokens N] [--join HOST:PORT --secret-file
+// F [--split a,b]]`: an OpenAI-compatible HTTP server with continuous batching over the model on
+// this machine, or split over a cluster's nodes with --join. SIGINT / SIGTERM stop it cleanly.
 
 #include <pthread.h>
 #include <CLI/CLI.hpp>

@@ -21,8 +21,8 @@ struct Address {
 bool numeric_address(const sockaddr_storage& address, socklen_t length, Address& out) {
   char host[NI_MAXHOST];
   char service[NI_MAXSERV];
-  if (getnameinfo(reinterpret_cast<const sockaddr*>(&address), length, host, sizeof host,
-                  service, sizeof service, NI_NUMERICHOST | NI_NUMERICSERV) != 0) {
+  if (getnameinfo(reinterpret_cast<const sockaddr*>(&address), length, host, sizeof host, service,
+                  sizeof service, NI_NUMERICHOST | NI_NUMERICSERV) != 0) {
     return false;
   }
   out.host = host;

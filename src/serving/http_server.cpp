@@ -184,9 +184,9 @@ void HttpServer::handle_completion(ApiEndpoint endpoint, const httplib::Request&
   ResponseMeta meta{response_id(endpoint), unix_seconds(), model_.name};
   const bool chat = endpoint == ApiEndpoint::kChatCompletions;
 
-  auto probe = std::make_unique<ConnectionProbe>(
-      http_request.local_addr, http_request.local_port, http_request.remote_addr,
-      http_request.remote_port);
+  auto probe =
+      std::make_unique<ConnectionProbe>(http_request.local_addr, http_request.local_port,
+                                        http_request.remote_addr, http_request.remote_port);
   if (!request.stream) {
     ChatOutput output;
     GenerationEvent last;

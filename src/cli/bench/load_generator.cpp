@@ -265,8 +265,7 @@ LevelResult run_closed_level(const BenchOptions& options, const BenchResult& ben
       auto client = make_client(bench.endpoint, options.timeout_s);
       for (int w = 0; w < options.warmup; ++w) {
         const uint64_t seed = prompt_seed(options, level, 1'000'000 + c * 1000 + w);
-        const std::string body =
-            request_body(options, bench.model, prompt_json(options, seed));
+        const std::string body = request_body(options, bench.model, prompt_json(options, seed));
         send_request(*client, bench.endpoint, headers, body, Clock::now());
       }
       std::call_once(started, [&] { level_start = Clock::now(); });
@@ -279,8 +278,7 @@ LevelResult run_closed_level(const BenchOptions& options, const BenchResult& ben
         const int index = next_index.fetch_add(1);
         if (total > 0 && index >= total) break;
         const std::string body = request_body(
-            options, bench.model,
-            prompt_json(options, prompt_seed(options, level, index)));
+            options, bench.model, prompt_json(options, prompt_seed(options, level, index)));
         const Clock::time_point start = Clock::now();
         RequestRecord record = send_request(*client, bench.endpoint, headers, body, start);
         record.start_s = seconds_between(level_start, start);
@@ -309,8 +307,7 @@ LevelResult run_open_level(const BenchOptions& options, const BenchResult& bench
     auto client = make_client(bench.endpoint, options.timeout_s);
     for (int w = 0; w < options.warmup; ++w) {
       const std::string body = request_body(
-          options, bench.model,
-          prompt_json(options, prompt_seed(options, level, 1'000'000 + w)));
+          options, bench.model, prompt_json(options, prompt_seed(options, level, 1'000'000 + w)));
       send_request(*client, bench.endpoint, headers, body, Clock::now());
     }
   }
@@ -342,8 +339,7 @@ LevelResult run_open_level(const BenchOptions& options, const BenchResult& bench
           queue.pop_front();
         }
         const std::string body = request_body(
-            options, bench.model,
-            prompt_json(options, prompt_seed(options, level, arrival.index)));
+            options, bench.model, prompt_json(options, prompt_seed(options, level, arrival.index)));
         RequestRecord record = send_request(*client, bench.endpoint, headers, body, arrival.at);
         record.start_s = seconds_between(level_start, arrival.at);
         std::lock_guard lock(mutex);

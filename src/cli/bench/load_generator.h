@@ -4,8 +4,8 @@
 // Closed loop: at each concurrency level c, c clients each send streaming requests back
 // to back, after warm-up requests that are not counted; a client goes on to its measured
 // requests as soon as its own warm-up ends (no barrier), so the clients are in the
-// steady state of the server's scheduling, not lined up at one instant. Open loop (rate > 0): requests
-// arrive as a Poisson process of `rate` per second, each measured from its scheduled
+// steady state of the server's scheduling, not lined up at one instant. Open loop (rate > 0):
+// requests arrive as a Poisson process of `rate` per second, each measured from its scheduled
 // arrival, so a server that falls behind shows it in latency instead of slowing the
 // arrivals down.
 //
