@@ -13,6 +13,7 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <sstream>
 #include <thread>
 
 #include <sys/wait.h>
@@ -93,9 +94,15 @@ class MockOpenAiServer {
     }
     const bool chat = req.path == "/v1/chat/completions";
     const int tokens = body.at("max_tokens").get<int>();
-    const std::string prompt = chat ? body.at("messages").at(0).at("content").get<std::string>()
-                                    : body.at("prompt").get<std::string>();
-    const int prompt_tokens = static_cast<int>(std::count(prompt.begin(), prompt.end(), ' ')) + 1;
+    // A prompt of token ids counts its ids; a text prompt its words.
+    int prompt_tokens = 0;
+    if (!chat && body.at("prompt").is_array()) {
+      prompt_tokens = static_cast<int>(body.at("prompt").size());
+    } else {
+      const std::string prompt = chat ? body.at("messages").at(0).at("content").get<std::string>()
+                                      : body.at("prompt").get<std::string>();
+      prompt_tokens = static_cast<int>(std::count(prompt.begin(), prompt.end(), ' ')) + 1;
+    }
     const MockBehaviour b = behaviour_;
     res.set_chunked_content_provider("text/event-stream", [b, chat, tokens, prompt_tokens](
                                                               size_t, httplib::DataSink& sink) {
@@ -228,6 +235,43 @@ TEST(BenchIntegration, ClosedLoopMeasuresTheMock) {
   EXPECT_EQ(svg.rfind("<svg", 0), 0u);
   EXPECT_NE(svg.find("</svg>"), std::string::npos);
   EXPECT_EQ(std::count(svg.begin(), svg.end(), '\n') > 10, true);
+}
+
+// With a tokenizer, every prompt is exactly prompt_tokens token ids, cut from text that
+// differs per request. The stand-in tokenizer gives each word its length as an id.
+TEST(BenchIntegration, TokenizerGivesExactTokenIdPrompts) {
+  MockBehaviour behaviour;
+  behaviour.first_token_delay_ms = 5;
+  MockOpenAiServer server(behaviour);
+  BenchOptions options = options_for(server);
+  options.chat = false;
+  options.concurrency = {2};
+  options.prompt_tokens = 37;
+  int calls = 0;
+  options.tokenize = [&calls](const std::string& text) {
+    ++calls;
+    std::vector<int32_t> ids;
+    std::stringstream words(text);
+    std::string word;
+    while (words >> word) ids.push_back(static_cast<int32_t>(word.size()));
+    return ids;
+  };
+  const BenchResult result = run_bench(options);
+  ASSERT_EQ(result.levels.size(), 1u);
+  EXPECT_EQ(result.levels[0].errors, 0);
+  EXPECT_EQ(result.levels[0].mean_prompt_tokens, 37);
+  EXPECT_EQ(calls, server.received());
+  std::set<std::vector<int32_t>> prompts;
+  for (const json& body : server.bodies()) {
+    ASSERT_TRUE(body.at("prompt").is_array());
+    EXPECT_EQ(body.at("prompt").size(), 37u);
+    prompts.insert(body.at("prompt").get<std::vector<int32_t>>());
+  }
+  EXPECT_GT(prompts.size(), server.bodies().size() / 2) << "prompts must differ";
+  EXPECT_EQ(to_json(result)["settings"]["prompt_tokens_exact"], true);
+
+  options.chat = true;  // a chat template would add tokens: refused
+  EXPECT_THROW(run_bench(options), Error);
 }
 
 TEST(BenchIntegration, CompletionsWithoutUsageCountsDeltas) {

@@ -62,6 +62,42 @@ TEST(Scheduler, MixesDecodeWithChunkedPrefill) {
   EXPECT_EQ(updates[0].id, 1u);
 }
 
+// Prompts that arrive together prefill first come, first served: the older prompt takes
+// the step budget left after the decode tokens until it is done, and the newer one gets
+// only what remains. Their first tokens come several steps apart, so their answers end
+// apart too and the clients do not arrive in lockstep again.
+TEST(Scheduler, PrefillsPromptsFirstComeFirstServed) {
+  SchedulerConfig config;
+  config.max_step_tokens = 64;
+  Scheduler scheduler(config);
+  FakeRunner runner;
+  scheduler.add({1, iota_tokens(10), 40, {}, {}});
+  scheduler.update(runner.run(scheduler.schedule()));  // request 1 decodes from now on
+  scheduler.add({2, iota_tokens(150, 2000), 4, {}, {}});
+  scheduler.add({3, iota_tokens(150, 4000), 4, {}, {}});
+  std::map<uint64_t, int> first_token_step;
+  for (int step = 0; step < 8; ++step) {
+    const StepPlan plan = scheduler.schedule();
+    EXPECT_LE(plan.token_count(), 64);
+    ASSERT_FALSE(plan.entries.empty());
+    EXPECT_EQ(plan.entries[0].request_id, 1u);  // the decode never waits for a prefill
+    EXPECT_EQ(plan.entries[0].tokens.size(), 1u);
+    int32_t tokens_of_3 = 0;
+    for (const StepEntry& e : plan.entries) {
+      if (e.request_id == 3) tokens_of_3 += static_cast<int32_t>(e.tokens.size());
+    }
+    // Request 2's 150 prompt tokens go 63, 63, 24 (then it decodes); request 3 gets
+    // the rest of step 2, then what the two decode tokens leave, then decodes.
+    constexpr int32_t kExpected[] = {0, 0, 39, 62, 49, 1, 1, 1};
+    EXPECT_EQ(tokens_of_3, kExpected[step]) << "step " << step;
+    for (const RequestUpdate& u : scheduler.update(runner.run(plan))) {
+      if (u.id != 1 && first_token_step.count(u.id) == 0) first_token_step[u.id] = step;
+    }
+  }
+  EXPECT_EQ(first_token_step[2], 2);
+  EXPECT_EQ(first_token_step[3], 4);
+}
+
 TEST(Scheduler, FinishesAtLengthAndStopToken) {
   Scheduler scheduler(SchedulerConfig{});
   FakeRunner runner;

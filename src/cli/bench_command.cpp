@@ -10,7 +10,9 @@
 #include "cli/bench/load_generator.h"
 #include "cli/bench/report.h"
 #include "cli/commands.h"
+#include "gguf/model_file.h"
 #include "platform/error.h"
+#include "text/tokenizer.h"
 
 namespace tandem::cli {
 namespace {
@@ -22,6 +24,7 @@ struct BenchFlags {
   bool chat = false;
   std::string json_path;
   std::string svg_path;
+  std::string tokenizer_path;
 };
 
 std::vector<int> parse_levels(const std::string& text) {
@@ -55,6 +58,14 @@ void run(BenchFlags& flags) {
   if (flags.chat && flags.completions) throw Error("give --chat or --completions, not both");
   flags.options.chat = !flags.completions;
   flags.options.concurrency = parse_levels(flags.concurrency);
+  if (!flags.tokenizer_path.empty()) {
+    const ModelFile file(flags.tokenizer_path);
+    auto tokenizer = std::make_shared<const Tokenizer>(Tokenizer::from_model(file));
+    flags.options.tokenize = [tokenizer](const std::string& text) {
+      return tokenizer->encode(text, false);
+    };
+    flags.options.tokenizer = flags.tokenizer_path;
+  }
   const bench::BenchResult result =
       bench::run_bench(flags.options, [](const bench::LevelResult& level) {
         std::fprintf(stderr, "level %s: %d requests, %d errors, %.1f output tok/s in %.1f s\n",
@@ -85,8 +96,13 @@ void add_bench_command(CLI::App& app) {
       ->add_option("-c,--concurrency", flags->concurrency,
                    "Closed-loop concurrency levels, comma-separated")
       ->capture_default_str();
-  command->add_option("--prompt-tokens", o.prompt_tokens, "Approximate prompt length in tokens")
+  command
+      ->add_option("--prompt-tokens", o.prompt_tokens,
+                   "Prompt length in tokens (approximate; exact with --tokenizer)")
       ->capture_default_str();
+  command->add_option("--tokenizer", flags->tokenizer_path,
+                      "GGUF file of the served model: send prompts as exactly --prompt-tokens "
+                      "token ids (needs --completions)");
   command->add_option("--max-tokens", o.max_tokens, "Output tokens per request (ignore_eos is set)")
       ->capture_default_str();
   auto* requests =

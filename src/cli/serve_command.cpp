@@ -1,7 +1,7 @@
 // `tandem serve MODEL [--host H] [--port P] [--api-key KEY] [--ctx N] [--parallel N]
-// [-t THREADS] [--kv-blocks N] [--join HOST:PORT --secret-file F [--split a,b]]`: an
-// OpenAI-compatible HTTP server with continuous batching over the model on this machine,
-// or split over a cluster's nodes with --join. SIGINT / SIGTERM stop it cleanly.
+// [-t THREADS] [--kv-blocks N] [--queue-limit N] [--step-tokens N] [--join HOST:PORT --secret-file
+// F [--split a,b]]`: an OpenAI-compatible HTTP server with continuous batching over the model on
+// this machine, or split over a cluster's nodes with --join. SIGINT / SIGTERM stop it cleanly.
 
 #include <pthread.h>
 #include <CLI/CLI.hpp>
@@ -29,6 +29,8 @@ struct ServeArgs {
   int32_t parallel = 4;
   size_t threads = 0;
   int32_t kv_blocks = 0;
+  int32_t queue_limit = 0;  // 0: 16 x parallel
+  int32_t step_tokens = 0;  // 0: the engine's default
   ClusterArgs cluster;
 };
 
@@ -53,7 +55,9 @@ void run_serve(const ServeArgs& args) {
   engine_options.context_length = args.context_length;
   engine_options.parallel = args.parallel;
   engine_options.kv_blocks = args.kv_blocks;
-  engine_options.max_queued = static_cast<size_t>(args.parallel) * 16;
+  if (args.step_tokens > 0) engine_options.max_step_tokens = args.step_tokens;
+  engine_options.max_queued =
+      static_cast<size_t>(args.queue_limit > 0 ? args.queue_limit : args.parallel * 16);
   apply_cluster_args(args.cluster, args.model_path, engine_options);
   LocalEngine engine(args.model_path, engine_options);
 
@@ -113,6 +117,15 @@ void add_serve_command(CLI::App& app) {
       ->add_option("--kv-blocks", args->kv_blocks,
                    "KV budget in blocks of 16 positions (default: --parallel full contexts)")
       ->check(CLI::NonNegativeNumber);
+  command
+      ->add_option("--queue-limit", args->queue_limit,
+                   "requests running or waiting at once; more get HTTP 503 with Retry-After "
+                   "(default: 16 x --parallel)")
+      ->check(CLI::Range(1, 1 << 20));
+  command
+      ->add_option("--step-tokens", args->step_tokens,
+                   "tokens per engine step: decode tokens plus prefill chunks (default: 64)")
+      ->check(CLI::Range(1, 1 << 16));
   add_cluster_options(*command, args->cluster);
   command->callback([args] { run_serve(*args); });
 }

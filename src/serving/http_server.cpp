@@ -9,16 +9,17 @@
 #include <vector>
 
 #include "platform/error.h"
+#include "serving/connection_probe.h"
 
 namespace tandem {
 namespace {
 
 using Clock = GenerationStream::Clock;
 
-// How long a waiting handler sleeps between checks for shutdown, and how long a stream
-// may stay silent (a long prefill) before a comment line probes whether the client is
-// still there.
-constexpr auto kPollInterval = std::chrono::milliseconds(250);
+// How long a waiting handler sleeps between checks for shutdown and for a client that
+// hung up, and how long a stream may stay silent (a long prefill) before a comment line
+// probes whether the client is still there (when its socket could not be found).
+constexpr auto kPollInterval = std::chrono::milliseconds(100);
 constexpr auto kHeartbeatAfter = std::chrono::seconds(1);
 constexpr size_t kMaxBodyBytes = size_t{32} << 20;
 
@@ -44,6 +45,7 @@ ApiError generation_error(const GenerationEvent& event) {
 // Everything one streamed response keeps between provider calls.
 struct StreamState {
   std::shared_ptr<GenerationStream> stream;
+  std::unique_ptr<ConnectionProbe> probe;
   ResponseMeta meta;
   ApiEndpoint endpoint = ApiEndpoint::kChatCompletions;
   bool include_usage = false;
@@ -197,12 +199,22 @@ void HttpServer::handle_completion(ApiEndpoint endpoint, const httplib::Request&
   ResponseMeta meta{response_id(endpoint), unix_seconds(), model_.name};
   const bool chat = endpoint == ApiEndpoint::kChatCompletions;
 
+  auto probe =
+      std::make_unique<ConnectionProbe>(http_request.local_addr, http_request.local_port,
+                                        http_request.remote_addr, http_request.remote_port);
   if (!request.stream) {
-    std::string text;
     ChatOutput output;
     GenerationEvent last;
+    bool client_gone = false;
     while (true) {
       if (stopping_) stream->cancel();
+      if (!client_gone && probe->closed()) {
+        // Nobody will read the answer: free the slot now, then wait for the engine's
+        // final (aborted) event so that the stream is not dropped mid-flight.
+        client_gone = true;
+        stream->cancel();
+        std::fprintf(stderr, "tandem serve: %s cancelled: client disconnected\n", meta.id.c_str());
+      }
       std::optional<GenerationEvent> event = stream->next(Clock::now() + kPollInterval);
       if (!event) continue;
       output.content += event->delta.content;
@@ -214,6 +226,10 @@ void HttpServer::handle_completion(ApiEndpoint endpoint, const httplib::Request&
         last = std::move(*event);
         break;
       }
+    }
+    if (client_gone) {
+      write_error(response, ApiError(ApiErrorKind::kInvalidRequest, "the client disconnected"));
+      return;
     }
     if (last.finish == FinishReason::kError) {
       write_error(response, generation_error(last));
@@ -234,6 +250,7 @@ void HttpServer::handle_completion(ApiEndpoint endpoint, const httplib::Request&
 
   auto state = std::make_shared<StreamState>();
   state->stream = stream;
+  state->probe = std::move(probe);
   state->meta = meta;
   state->endpoint = endpoint;
   state->include_usage = request.include_usage;
@@ -251,6 +268,7 @@ void HttpServer::handle_completion(ApiEndpoint endpoint, const httplib::Request&
     bool saw_tool_calls = false;
     while (true) {
       if (stopping_) state->stream->cancel();
+      if (state->probe->closed()) return false;
       std::optional<GenerationEvent> event = state->stream->next(Clock::now() + kPollInterval);
       if (!event) {
         // A client that left is only noticed by writing to it.

@@ -41,7 +41,10 @@ struct LocalEngineOptions {
   int32_t parallel = 4;        // sequences decoded at once
   int32_t kv_blocks = 0;       // KV budget in blocks of 16 positions; 0: parallel full contexts
   size_t max_queued = 64;      // requests waiting beyond that are refused (QueueFullError)
-  int32_t max_step_tokens = 512;
+  // Tokens per step. Small prefill chunks keep running decodes going during a long
+  // prompt and spread the first tokens of prompts that arrive together over many steps,
+  // so that closed-loop clients fall out of lockstep (see Scheduler).
+  int32_t max_step_tokens = 64;
   RunnerFactory runner_factory;  // empty: the model runs on this machine
 };
 

@@ -4,6 +4,13 @@
 // KV-cache budget in blocks. There are no separate prefill and decode phases: a
 // request simply has tokens it has not run yet.
 //
+// Prefill is first come, first served: the oldest unfinished prompt takes what the
+// decode tokens leave of the step budget until it is done. With a small budget (64) a
+// prompt's prefill spans many steps while the others keep decoding, so prompts that
+// arrive together get their first tokens many steps apart, their answers end apart, and
+// closed-loop clients stop arriving in lockstep (with one whole prompt per step they
+// would stay one step apart and each would wait for the previous one's prefill).
+//
 // Requests own a sequence slot while admitted. A finished request leaves its tokens
 // in the slot, so a later prompt that shares a prefix (a system prompt) reuses them.
 // When the KV budget runs out, the newest running request is preempted: its slot is

@@ -7,7 +7,6 @@
 #include <chrono>
 #include <condition_variable>
 #include <deque>
-#include <latch>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <random>
@@ -66,8 +65,25 @@ std::string discover_model(const BenchOptions& options, const Endpoint& endpoint
   throw Error(str_cat("GET ", models_path, " listed no model (give --model)"));
 }
 
+// The prompt of request `seed`: text of about prompt_tokens tokens, or exactly
+// prompt_tokens token ids when the options carry the model's tokenizer.
+json prompt_json(const BenchOptions& options, uint64_t seed) {
+  if (!options.tokenize) return synthetic_prompt(options.prompt_tokens, seed);
+  // A few spare words, so that the encoded text has at least prompt_tokens tokens.
+  int extra = 16;
+  while (true) {
+    std::vector<int32_t> tokens =
+        options.tokenize(synthetic_prompt(options.prompt_tokens + extra, seed));
+    if (static_cast<int>(tokens.size()) >= options.prompt_tokens) {
+      tokens.resize(static_cast<size_t>(options.prompt_tokens));
+      return tokens;
+    }
+    extra *= 2;
+  }
+}
+
 std::string request_body(const BenchOptions& options, const std::string& model,
-                         const std::string& prompt) {
+                         const json& prompt) {
   json body = json::object();
   body["model"] = model;
   if (options.chat) {
@@ -235,8 +251,11 @@ LevelResult run_closed_level(const BenchOptions& options, const BenchResult& ben
                                              : 4 * concurrency;
   const httplib::Headers headers = auth_headers(options);
   std::atomic<int> next_index{0};
-  std::latch ready(concurrency);
-  std::latch go(1);
+  // Clients are not lined up again after their warm-up: each starts its measured requests
+  // as soon as its own warm-up ends, so the level sees c clients in their steady state
+  // rather than c requests arriving in the same instant once more. The level starts when
+  // the first client is done warming up.
+  std::once_flag started;
   Clock::time_point level_start;
   std::vector<std::vector<RequestRecord>> per_client(concurrency);
   std::vector<std::thread> clients;
@@ -246,12 +265,10 @@ LevelResult run_closed_level(const BenchOptions& options, const BenchResult& ben
       auto client = make_client(bench.endpoint, options.timeout_s);
       for (int w = 0; w < options.warmup; ++w) {
         const uint64_t seed = prompt_seed(options, level, 1'000'000 + c * 1000 + w);
-        const std::string body =
-            request_body(options, bench.model, synthetic_prompt(options.prompt_tokens, seed));
+        const std::string body = request_body(options, bench.model, prompt_json(options, seed));
         send_request(*client, bench.endpoint, headers, body, Clock::now());
       }
-      ready.count_down();
-      go.wait();
+      std::call_once(started, [&] { level_start = Clock::now(); });
       const Clock::time_point deadline =
           level_start + std::chrono::duration_cast<Clock::duration>(
                             std::chrono::duration<double>(options.duration_s));
@@ -261,8 +278,7 @@ LevelResult run_closed_level(const BenchOptions& options, const BenchResult& ben
         const int index = next_index.fetch_add(1);
         if (total > 0 && index >= total) break;
         const std::string body = request_body(
-            options, bench.model,
-            synthetic_prompt(options.prompt_tokens, prompt_seed(options, level, index)));
+            options, bench.model, prompt_json(options, prompt_seed(options, level, index)));
         const Clock::time_point start = Clock::now();
         RequestRecord record = send_request(*client, bench.endpoint, headers, body, start);
         record.start_s = seconds_between(level_start, start);
@@ -270,9 +286,6 @@ LevelResult run_closed_level(const BenchOptions& options, const BenchResult& ben
       }
     });
   }
-  ready.wait();
-  level_start = Clock::now();
-  go.count_down();
   for (std::thread& t : clients) t.join();
   LevelResult result;
   result.concurrency = concurrency;
@@ -294,8 +307,7 @@ LevelResult run_open_level(const BenchOptions& options, const BenchResult& bench
     auto client = make_client(bench.endpoint, options.timeout_s);
     for (int w = 0; w < options.warmup; ++w) {
       const std::string body = request_body(
-          options, bench.model,
-          synthetic_prompt(options.prompt_tokens, prompt_seed(options, level, 1'000'000 + w)));
+          options, bench.model, prompt_json(options, prompt_seed(options, level, 1'000'000 + w)));
       send_request(*client, bench.endpoint, headers, body, Clock::now());
     }
   }
@@ -327,8 +339,7 @@ LevelResult run_open_level(const BenchOptions& options, const BenchResult& bench
           queue.pop_front();
         }
         const std::string body = request_body(
-            options, bench.model,
-            synthetic_prompt(options.prompt_tokens, prompt_seed(options, level, arrival.index)));
+            options, bench.model, prompt_json(options, prompt_seed(options, level, arrival.index)));
         RequestRecord record = send_request(*client, bench.endpoint, headers, body, arrival.at);
         record.start_s = seconds_between(level_start, arrival.at);
         std::lock_guard lock(mutex);
@@ -377,6 +388,9 @@ void validate(const BenchOptions& options) {
     throw Error("give --requests or --duration, not both");
   }
   if (options.warmup < 0) throw Error("--warmup must not be negative");
+  if (options.tokenize && options.chat) {
+    throw Error("--tokenizer needs --completions: a chat template adds tokens to the prompt");
+  }
   if (options.rate < 0) throw Error("--rate must not be negative");
   if (options.max_in_flight < 1) throw Error("--max-in-flight must be at least 1");
   if (!(options.timeout_s > 0)) throw Error("--timeout must be positive");

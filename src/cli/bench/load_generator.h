@@ -2,8 +2,10 @@
 // Load generator for OpenAI-compatible servers (llama-server, vLLM, exo, tandem).
 //
 // Closed loop: at each concurrency level c, c clients each send streaming requests back
-// to back, after warm-up requests that are not counted. Open loop (rate > 0): requests
-// arrive as a Poisson process of `rate` per second, each measured from its scheduled
+// to back, after warm-up requests that are not counted; a client goes on to its measured
+// requests as soon as its own warm-up ends (no barrier), so the clients are in the
+// steady state of the server's scheduling, not lined up at one instant. Open loop (rate > 0):
+// requests arrive as a Poisson process of `rate` per second, each measured from its scheduled
 // arrival, so a server that falls behind shows it in latency instead of slowing the
 // arrivals down.
 //
@@ -35,6 +37,12 @@ struct BenchOptions {
   int max_in_flight = 256;  // open loop: the most requests outstanding at once
   double timeout_s = 600;   // per request, for connecting and between received bytes
   uint64_t seed = 1;        // prompts and arrival times
+  // When set, every prompt is sent as exactly prompt_tokens token ids (completions API
+  // only: a chat template would add tokens), cut from the synthetic text as this
+  // function (the served model's tokenizer) encodes it. Both llama-server and tandem
+  // take token-id prompts, so the prompt length is the same on either.
+  std::function<std::vector<int32_t>(const std::string&)> tokenize;
+  std::string tokenizer;  // where `tokenize` came from, for the report
 };
 
 // Where requests go: "http://host:port" and "/v1/chat/completions".

@@ -86,6 +86,8 @@ ordered_json to_json(const BenchResult& result) {
       {"api", o.chat ? "chat" : "completions"},
       {"concurrency", o.concurrency},
       {"prompt_tokens", o.prompt_tokens},
+      {"prompt_tokens_exact", static_cast<bool>(o.tokenize)},
+      {"tokenizer", o.tokenizer},
       {"max_tokens", o.max_tokens},
       {"requests", o.requests},
       {"duration_s", o.duration_s},

@@ -1,0 +1,144 @@
+#!/usr/bin/env bash
+# Serving load measurements of one model, for tandem serve and (optionally) llama-server,
+# with the same settings, one server at a time:
+#
+#   decode-heavy:  64-token prompts, 256-token answers, ignore_eos, c = 1, 4, 8
+#   prefill-heavy: 512-token prompts, 128-token answers, ignore_eos, c = 1, 4
+#
+# Every level runs one uncounted warm-up request per client, then REQUESTS measured
+# requests. Prompts are sent as token ids (/v1/completions), exactly N tokens as the
+# model file's own tokenizer encodes them, so both servers see the same prompt lengths.
+#
+# Usage: scripts/bench-serving.sh MODEL.gguf [OUT_DIR]
+# Environment (defaults in brackets):
+#   TANDEM          tandem binary, used for `serve` and `bench`   [build/tandem]
+#   LLAMA_SERVER    llama-server binary; when set, it is measured after tandem
+#   SERVERS         which servers to run                         [tandem, plus llama if set]
+#   THREADS         compute threads of each server                [2]
+#   PARALLEL        sequences decoded at once                     [8]
+#   CTX             positions per sequence                        [1024]
+#   REQUESTS        measured requests per level                   [32]
+#   WARMUP          warm-up requests per client                   [1]
+#   DECODE_LEVELS   concurrency levels of the decode-heavy load   [1,4,8]
+#   PREFILL_LEVELS  concurrency levels of the prefill-heavy load  [1,4]
+#   LOADS           which loads to run                            [decode prefill]
+#   STEP_TOKENS     tandem serve --step-tokens (tokens per step)  [the server's default]
+#   PORT            port the servers listen on                    [8090]
+#   HEALTH_TIMEOUT  seconds to wait for /health after start       [600]
+#
+# Writes OUT_DIR/<server>-<load>.json (every request and summary), .svg (plot), .txt (table)
+# and <server>.log (the server's output). OUT_DIR defaults to bench-serving-<UTC time>.
+set -euo pipefail
+
+if [[ $# -lt 1 || $# -gt 2 ]]; then
+  sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'
+  exit 2
+fi
+MODEL=$1
+OUT=${2:-bench-serving-$(date -u +%Y%m%d-%H%M%S)}
+TANDEM=${TANDEM:-build/tandem}
+THREADS=${THREADS:-2}
+PARALLEL=${PARALLEL:-8}
+CTX=${CTX:-1024}
+REQUESTS=${REQUESTS:-32}
+WARMUP=${WARMUP:-1}
+DECODE_LEVELS=${DECODE_LEVELS:-1,4,8}
+PREFILL_LEVELS=${PREFILL_LEVELS:-1,4}
+LOADS=${LOADS:-decode prefill}
+PORT=${PORT:-8090}
+HEALTH_TIMEOUT=${HEALTH_TIMEOUT:-600}
+if [[ -z ${SERVERS:-} ]]; then
+  SERVERS=tandem
+  [[ -n ${LLAMA_SERVER:-} ]] && SERVERS="tandem llama"
+fi
+
+[[ -f $MODEL ]] || { echo "no model file $MODEL" >&2; exit 1; }
+[[ -x $TANDEM ]] || { echo "no tandem binary at $TANDEM (set TANDEM)" >&2; exit 1; }
+mkdir -p "$OUT"
+URL=http://127.0.0.1:$PORT
+SERVER_PID=
+BENCH_PID=
+
+stop_server() {
+  if [[ -n $SERVER_PID ]]; then
+    kill "$SERVER_PID" 2>/dev/null || true
+    wait "$SERVER_PID" 2>/dev/null || true
+    SERVER_PID=
+  fi
+}
+stop_all() {
+  [[ -n $BENCH_PID ]] && kill "$BENCH_PID" 2>/dev/null
+  stop_server
+}
+# The load generator runs in the background and is waited for, so that a signal stops
+# it and the server at once.
+trap stop_all EXIT
+trap 'stop_all; exit 130' INT TERM
+
+start_server() {
+  local name=$1
+  case $name in
+    tandem)
+      "$TANDEM" serve "$MODEL" --port "$PORT" --parallel "$PARALLEL" --ctx "$CTX" \
+        -t "$THREADS" ${STEP_TOKENS:+--step-tokens "$STEP_TOKENS"} >"$OUT/$name.log" 2>&1 &
+      ;;
+    llama)
+      [[ -x ${LLAMA_SERVER:-} ]] || { echo "LLAMA_SERVER is not an executable" >&2; exit 1; }
+      # llama-server's -c is the context of all slots together.
+      "$LLAMA_SERVER" -m "$MODEL" --port "$PORT" -np "$PARALLEL" -c $((CTX * PARALLEL)) \
+        -t "$THREADS" --cont-batching >"$OUT/$name.log" 2>&1 &
+      ;;
+    *)
+      echo "unknown server '$name' (tandem or llama)" >&2
+      exit 1
+      ;;
+  esac
+  SERVER_PID=$!
+  local waited=0
+  # llama-server answers 503 on /health while it loads the model.
+  until curl -sf -o /dev/null "$URL/health"; do
+    if ! kill -0 "$SERVER_PID" 2>/dev/null; then
+      echo "$name exited; see $OUT/$name.log" >&2
+      tail -5 "$OUT/$name.log" >&2
+      exit 1
+    fi
+    if ((waited >= HEALTH_TIMEOUT)); then
+      echo "$name not healthy after ${HEALTH_TIMEOUT}s" >&2
+      exit 1
+    fi
+    sleep 1
+    waited=$((waited + 1))
+  done
+  echo "$name ready after ${waited}s (pid $SERVER_PID)"
+}
+
+run_load() {
+  local name=$1 load=$2 prompt answer levels
+  case $load in
+    decode) prompt=64 answer=256 levels=$DECODE_LEVELS ;;
+    prefill) prompt=512 answer=128 levels=$PREFILL_LEVELS ;;
+    *) echo "unknown load '$load' (decode or prefill)" >&2; exit 1 ;;
+  esac
+  echo "== $name $load: prompt $prompt, answer $answer, c=$levels, $REQUESTS requests/level," \
+    "load average $(cut -d' ' -f1-3 /proc/loadavg), $(date -u +%H:%M:%S) UTC"
+  "$TANDEM" bench --url "$URL" --completions --tokenizer "$MODEL" \
+    --prompt-tokens "$prompt" --max-tokens "$answer" -c "$levels" \
+    --requests "$REQUESTS" --warmup "$WARMUP" \
+    --json "$OUT/$name-$load.json" --plot "$OUT/$name-$load.svg" >"$OUT/$name-$load.txt" &
+  BENCH_PID=$!
+  local status=0
+  wait "$BENCH_PID" || status=$?
+  BENCH_PID=
+  cat "$OUT/$name-$load.txt"
+  if ((status != 0)); then
+    echo "tandem bench failed ($status) on $name $load" >&2
+    exit 1
+  fi
+}
+
+for name in $SERVERS; do
+  start_server "$name"
+  for load in $LOADS; do run_load "$name" "$load"; done
+  stop_server
+done
+echo "results in $OUT"
