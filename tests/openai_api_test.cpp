@@ -2,7 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <limits>
 #include <stdexcept>
+#include <utility>
+#include <vector>
 #include <string>
 
 #include "serving/engine_core.h"
@@ -319,6 +322,28 @@ TEST(OpenAiParse, DefaultsAndNulls) {
   EXPECT_EQ(
       parse_request(ApiEndpoint::kChatCompletions, "{" + kUserHi + R"(, "stop": "x"})", {}).stop,
       std::vector<std::string>{"x"});
+}
+
+TEST(OpenAiParse, LogitBias) {
+  auto parse = [](const std::string& members) {
+    return parse_request(ApiEndpoint::kCompletions, R"({"prompt": "x", )" + members + "}", {});
+  };
+  const auto inf = std::numeric_limits<float>::infinity();
+  using Biases = std::vector<std::pair<int32_t, float>>;
+  EXPECT_EQ(parse(R"("logit_bias": {"12": -100, "3": 5.5, "7": false})").sampling.logit_bias,
+            (Biases{{3, 5.5f}, {7, -inf}, {12, -100.0f}}));
+  EXPECT_EQ(parse(R"("logit_bias": [[9, 1], [2, false]])").sampling.logit_bias,
+            (Biases{{2, -inf}, {9, 1.0f}}));
+  EXPECT_TRUE(parse(R"("logit_bias": {})").sampling.logit_bias.empty());
+  for (const std::string bad :
+       {R"("logit_bias": {"x": 1})", R"("logit_bias": {"-1": 1})", R"("logit_bias": {"1": 101})",
+        R"("logit_bias": {"1": "a"})", R"("logit_bias": {"1": true})", R"("logit_bias": 3)",
+        R"("logit_bias": [[1]])", R"("logit_bias": {"99999999999": 1})"}) {
+    const HttpError error = rejection(ApiEndpoint::kCompletions, R"({"prompt": "x", )" + bad + "}");
+    SCOPED_TRACE(bad);
+    EXPECT_EQ(error.status, 400);
+    EXPECT_EQ(error.body["error"]["param"], "logit_bias");
+  }
 }
 
 TEST(OpenAiParse, CompletionPrompts) {

@@ -1,11 +1,11 @@
 #include "model/sampler.h"
-#include "ops/kernels.h"
 
 #include "ops/kernels.h"
 
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <limits>
 #include <map>
 #include <vector>
 
@@ -26,6 +26,26 @@ TEST(Sampler, GreedyTakesLowestIdOnTies) {
   std::vector<float> logits = {1.0f, 3.0f, 3.0f, -2.0f};
   EXPECT_EQ(sampler.sample(logits), 1);
   EXPECT_EQ(argmax(logits), 1u);
+}
+
+TEST(Sampler, LogitBiasMovesAndBansTokens) {
+  const std::vector<float> logits = {1.0f, 3.0f, 2.5f, -2.0f};
+  SamplingParams banned = plain(0.0f);
+  banned.logit_bias = {{1, -std::numeric_limits<float>::infinity()}};
+  EXPECT_EQ(Sampler(banned).sample(logits), 2);
+  SamplingParams lifted = plain(0.0f);
+  lifted.logit_bias = {{3, 5.5f}, {7, 100.0f}};  // an id past the vocabulary is ignored
+  EXPECT_EQ(Sampler(lifted).sample(logits), 3);
+  // A banned token is never drawn at any temperature.
+  SamplingParams hot = plain(2.0f);
+  hot.seed = 5;
+  hot.logit_bias = {{0, -std::numeric_limits<float>::infinity()},
+                    {1, -std::numeric_limits<float>::infinity()}};
+  Sampler sampler(hot);
+  for (int i = 0; i < 200; ++i) {
+    const int32_t token = sampler.sample(logits);
+    EXPECT_TRUE(token == 2 || token == 3) << token;
+  }
 }
 
 TEST(Sampler, SameSeedSameTokens) {

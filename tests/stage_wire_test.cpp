@@ -80,6 +80,7 @@ TEST(StageWire, RunStepRoundTrip) {
   a.sampling.temperature = 0.5f;
   a.sampling.top_k = 20;
   a.sampling.seed = 99;
+  a.sampling.logit_bias = {{3, -100.0f}, {8, 2.5f}};
   step.plan.entries = {a, StepEntry{}};
   step.plan.cleared_slots = {1, 2};
   step.plan.finished_requests = {4};
@@ -94,6 +95,8 @@ TEST(StageWire, RunStepRoundTrip) {
   EXPECT_EQ(back.plan.entries[0].sampling.temperature, 0.5f);
   EXPECT_EQ(back.plan.entries[0].sampling.top_k, 20);
   EXPECT_EQ(back.plan.entries[0].sampling.seed, 99u);
+  EXPECT_EQ(back.plan.entries[0].sampling.logit_bias, a.sampling.logit_bias);
+  EXPECT_TRUE(back.plan.entries[1].sampling.logit_bias.empty());
   EXPECT_EQ(back.plan.cleared_slots, step.plan.cleared_slots);
   EXPECT_EQ(back.plan.finished_requests, step.plan.finished_requests);
 

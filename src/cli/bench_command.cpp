@@ -13,6 +13,7 @@
 #include "gguf/model_file.h"
 #include "platform/error.h"
 #include "text/tokenizer.h"
+#include "text/unicode.h"
 
 namespace tandem::cli {
 namespace {
@@ -25,6 +26,7 @@ struct BenchFlags {
   std::string json_path;
   std::string svg_path;
   std::string tokenizer_path;
+  bool whole_characters = false;
 };
 
 std::vector<int> parse_levels(const std::string& text) {
@@ -65,6 +67,15 @@ void run(BenchFlags& flags) {
       return tokenizer->encode(text, false);
     };
     flags.options.tokenizer = flags.tokenizer_path;
+    if (flags.whole_characters) {
+      for (int32_t id = 0; id < tokenizer->vocab_size(); ++id) {
+        if (!tokenizer->is_control(id) && !text::is_valid_utf8(tokenizer->token_text(id))) {
+          flags.options.biased_away.push_back(id);
+        }
+      }
+    }
+  } else if (flags.whole_characters) {
+    throw Error("--whole-characters needs --tokenizer");
   }
   const bench::BenchResult result =
       bench::run_bench(flags.options, [](const bench::LevelResult& level) {
@@ -103,6 +114,9 @@ void add_bench_command(CLI::App& app) {
   command->add_option("--tokenizer", flags->tokenizer_path,
                       "GGUF file of the served model: send prompts as exactly --prompt-tokens "
                       "token ids (needs --completions)");
+  command->add_flag("--whole-characters", flags->whole_characters,
+                    "Bias away (logit_bias -100) the tokens that are not whole UTF-8 characters: "
+                    "llama-server fails requests whose output ends inside one (needs --tokenizer)");
   command->add_option("--max-tokens", o.max_tokens, "Output tokens per request (ignore_eos is set)")
       ->capture_default_str();
   auto* requests =

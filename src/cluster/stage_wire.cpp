@@ -29,6 +29,11 @@ void encode_sampling(WireWriter& out, const SamplingParams& p) {
   put_f32(out, p.frequency_penalty);
   put_i32(out, p.penalty_last_n);
   out.u64(p.seed);
+  out.u32(static_cast<uint32_t>(p.logit_bias.size()));
+  for (const auto& [token, bias] : p.logit_bias) {
+    put_i32(out, token);
+    put_f32(out, bias);
+  }
 }
 void decode_sampling(WireReader& in, SamplingParams& p) {
   p.temperature = get_f32(in);
@@ -40,10 +45,18 @@ void decode_sampling(WireReader& in, SamplingParams& p) {
   p.frequency_penalty = get_f32(in);
   p.penalty_last_n = get_i32(in);
   p.seed = in.u64();
+  const uint32_t biases = in.count(8);
+  p.logit_bias.clear();
+  p.logit_bias.reserve(biases);
+  for (uint32_t i = 0; i < biases; ++i) {
+    const int32_t token = get_i32(in);
+    const float bias = get_f32(in);
+    p.logit_bias.emplace_back(token, bias);
+  }
 }
 
 // Sizes of the fixed part of an encoded StepEntry, for list-count checks.
-constexpr size_t kEntryMinBytes = 8 + 4 * 3 + 4 + 1 + 4 * 8 + 8;
+constexpr size_t kEntryMinBytes = 8 + 4 * 3 + 4 + 1 + 4 * 8 + 8 + 4;
 
 }  // namespace
 

@@ -28,7 +28,7 @@
 
 namespace tandem::cluster {
 
-inline constexpr uint16_t kStageProtocolVersion = 2;
+inline constexpr uint16_t kStageProtocolVersion = 3;
 inline constexpr uint32_t kShardChunkBytes = 4u << 20;  // well under kMaxBulkPayload
 
 enum class ActivationFormat : uint8_t {

@@ -55,12 +55,20 @@ void Sampler::apply_penalties(std::vector<Candidate>& candidates) const {
   }
 }
 
+void Sampler::apply_logit_bias(std::vector<Candidate>& candidates) const {
+  for (const auto& [token, bias] : params_.logit_bias) {
+    if (token < 0 || static_cast<size_t>(token) >= candidates.size()) continue;
+    candidates[static_cast<size_t>(token)].logit += bias;
+  }
+}
+
 int32_t Sampler::sample(std::span<const float> logits, uint64_t draw_index) {
   TANDEM_CHECK(!logits.empty());
   std::vector<Candidate>& candidates = scratch_;
   candidates.resize(logits.size());
   for (size_t i = 0; i < logits.size(); ++i) candidates[i] = {static_cast<int32_t>(i), logits[i]};
   apply_penalties(candidates);
+  apply_logit_bias(candidates);
 
   const auto better = [](const Candidate& a, const Candidate& b) {
     return a.logit > b.logit || (a.logit == b.logit && a.id < b.id);

@@ -10,6 +10,7 @@
 #include <deque>
 #include <span>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 namespace tandem {
@@ -24,6 +25,9 @@ struct SamplingParams {
   float frequency_penalty = 0.0f;   // subtracted per occurrence
   int penalty_last_n = 64;          // how many recent tokens the penalties look at; -1 = all
   uint64_t seed = 0;
+  // Added to the logits of these tokens after the penalties (OpenAI's logit_bias);
+  // -infinity bans a token. Sorted by id, one entry per id.
+  std::vector<std::pair<int32_t, float>> logit_bias;
 };
 
 // Small, portable, well-mixed generator (SplitMix64): the same stream everywhere.
@@ -63,6 +67,7 @@ class Sampler {
     float logit;
   };
   void apply_penalties(std::vector<Candidate>& candidates) const;
+  void apply_logit_bias(std::vector<Candidate>& candidates) const;
 
   SamplingParams params_;
   uint64_t draws_ = 0;

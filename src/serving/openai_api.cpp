@@ -4,8 +4,10 @@
 
 #include <algorithm>
 #include <cctype>
+#include <charconv>
 #include <cmath>
 #include <limits>
+#include <map>
 
 #include "serving/engine_core.h"
 
@@ -359,6 +361,43 @@ void parse_prompt(const ordered_json& value, CompletionRequest& request) {
   }
 }
 
+// logit_bias: OpenAI's {"token id": bias in [-100, 100]}; as in llama-server, a bias of
+// false bans the token, and [[id, bias], ...] is accepted too. Ids are checked against the
+// vocabulary when the prompt is built.
+void parse_logit_bias(const ordered_json& value, SamplingParams& s) {
+  constexpr const char* kParam = "logit_bias";
+  std::map<int32_t, float> biases;
+  const auto add = [&](int64_t token, const ordered_json& bias) {
+    if (token < 0 || token > std::numeric_limits<int32_t>::max()) {
+      fail(kParam, str_cat("'logit_bias' token id ", token, " is out of range"));
+    }
+    if (bias.is_boolean()) {
+      if (bias.get<bool>()) fail(kParam, "'logit_bias' takes a number or false for each token");
+      biases[static_cast<int32_t>(token)] = -std::numeric_limits<float>::infinity();
+    } else {
+      biases[static_cast<int32_t>(token)] = static_cast<float>(get_number(bias, kParam, -100, 100));
+    }
+  };
+  if (value.is_object()) {
+    for (const auto& [key, bias] : value.items()) {
+      int64_t token = 0;
+      const auto [end, error] = std::from_chars(key.data(), key.data() + key.size(), token);
+      if (error != std::errc() || end != key.data() + key.size()) {
+        fail(kParam, str_cat("'logit_bias' keys must be token ids, got '", key, "'"));
+      }
+      add(token, bias);
+    }
+  } else if (value.is_array()) {
+    for (const ordered_json& pair : value) {
+      if (!pair.is_array() || pair.size() != 2) wrong_type(kParam, "an object or [[id, bias], ...]");
+      add(get_integer(pair[0], kParam, 0, std::numeric_limits<int32_t>::max()), pair[1]);
+    }
+  } else {
+    wrong_type(kParam, "an object");
+  }
+  s.logit_bias.assign(biases.begin(), biases.end());
+}
+
 void parse_sampling(const ordered_json& body, CompletionRequest& request) {
   SamplingParams& s = request.sampling;
   if (const auto* v = member(body, "temperature"))
@@ -395,6 +434,7 @@ void parse_sampling(const ordered_json& body, CompletionRequest& request) {
         v->is_number_unsigned() ? v->get<uint64_t>() : static_cast<uint64_t>(v->get<int64_t>());
     request.seed_given = true;
   }
+  if (const auto* v = member(body, "logit_bias")) parse_logit_bias(*v, s);
 }
 
 void parse_stop(const ordered_json& value, CompletionRequest& request,

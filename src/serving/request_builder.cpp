@@ -88,6 +88,14 @@ GenerationRequest build_generation(const CompletionRequest& request, const Promp
   }
   generation.max_new_tokens = request.max_tokens.value_or(room);
   generation.sampling = request.sampling;
+  for (const auto& [token, bias] : generation.sampling.logit_bias) {
+    if (token >= context.tokenizer.vocab_size()) {
+      throw ApiError(ApiErrorKind::kInvalidRequest,
+                     str_cat("logit_bias token id ", token, " is outside the vocabulary of ",
+                             context.tokenizer.vocab_size()),
+                     "logit_bias");
+    }
+  }
   if (!request.seed_given) generation.sampling.seed = seed;
   generation.stop = request.stop;
   generation.ignore_eos = request.ignore_eos;

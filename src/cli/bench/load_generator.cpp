@@ -95,6 +95,11 @@ std::string request_body(const BenchOptions& options, const std::string& model,
   body["stream"] = true;
   body["stream_options"] = {{"include_usage", true}};
   body["ignore_eos"] = true;
+  if (!options.biased_away.empty()) {
+    json bias = json::object();
+    for (int32_t id : options.biased_away) bias[std::to_string(id)] = -100;
+    body["logit_bias"] = std::move(bias);
+  }
   return body.dump();
 }
 

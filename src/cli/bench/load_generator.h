@@ -43,6 +43,10 @@ struct BenchOptions {
   // take token-id prompts, so the prompt length is the same on either.
   std::function<std::vector<int32_t>(const std::string&)> tokenize;
   std::string tokenizer;  // where `tokenize` came from, for the report
+  // Sent as logit_bias -100 with every request (--whole-characters): the tokens whose
+  // text is not whole UTF-8 characters. llama-server refuses (HTTP 500) output that
+  // ends inside a character, which random-weight models produce.
+  std::vector<int32_t> biased_away;
 };
 
 // Where requests go: "http://host:port" and "/v1/chat/completions".

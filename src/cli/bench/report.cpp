@@ -88,6 +88,7 @@ ordered_json to_json(const BenchResult& result) {
       {"prompt_tokens", o.prompt_tokens},
       {"prompt_tokens_exact", static_cast<bool>(o.tokenize)},
       {"tokenizer", o.tokenizer},
+      {"biased_away_tokens", o.biased_away.size()},
       {"max_tokens", o.max_tokens},
       {"requests", o.requests},
       {"duration_s", o.duration_s},
