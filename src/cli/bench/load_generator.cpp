@@ -215,7 +215,15 @@ RequestRecord send_request(httplib::Client& client, const Endpoint& endpoint,
   };
   httplib::Response response;
   httplib::Error error = httplib::Error::Success;
-  const bool sent = client.send(request, response, error);
+  bool sent = client.send(request, response, error);
+  if (!sent && status == 0 && (error == httplib::Error::Read || error == httplib::Error::Write)) {
+    // The kept-alive connection was closed by the server between requests (llama-server
+    // does so after a stream): nothing was answered, so send again on a new connection,
+    // as HTTP clients do. The time lost stays in this request's figures.
+    client.stop();
+    error = httplib::Error::Success;
+    sent = client.send(request, response, error);
+  }
   const Clock::time_point end = Clock::now();
   record.e2e_s = seconds_between(start, end);
   record.http_status = status;
