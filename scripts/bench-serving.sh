@@ -14,6 +14,14 @@
 #   TANDEM          tandem binary, used for `serve` and `bench`   [build/tandem]
 #   LLAMA_SERVER    llama-server binary; when set, it is measured after tandem
 #   SERVERS         which servers to run                         [tandem, plus llama if set]
+#                   tandem | llama | tandem-split | llama-rpc; the last two split the
+#                   layers over two local processes: two `tandem node`s behind
+#                   `tandem serve --join`, or two ggml-rpc-servers behind llama-server
+#   SPLIT           layers per stage of tandem-split              [half and half]
+#   RPC_SERVER      ggml-rpc-server binary for llama-rpc   [next to LLAMA_SERVER]
+#   WHOLE_CHARACTERS 1: bias away tokens that are not whole UTF-8 characters (tandem
+#                   bench --whole-characters), without which llama-server fails the
+#                   requests of random-weight models                              [1]
 #   THREADS         compute threads of each server                [2]
 #   PARALLEL        sequences decoded at once                     [8]
 #   CTX             positions per sequence                        [1024]
@@ -47,6 +55,8 @@ PREFILL_LEVELS=${PREFILL_LEVELS:-1,4}
 LOADS=${LOADS:-decode prefill}
 PORT=${PORT:-8090}
 HEALTH_TIMEOUT=${HEALTH_TIMEOUT:-600}
+WHOLE_CHARACTERS=${WHOLE_CHARACTERS:-1}
+RPC_SERVER=${RPC_SERVER:-${LLAMA_SERVER:+$(dirname "$LLAMA_SERVER")/ggml-rpc-server}}
 if [[ -z ${SERVERS:-} ]]; then
   SERVERS=tandem
   [[ -n ${LLAMA_SERVER:-} ]] && SERVERS="tandem llama"
@@ -58,6 +68,7 @@ mkdir -p "$OUT"
 URL=http://127.0.0.1:$PORT
 SERVER_PID=
 BENCH_PID=
+HELPER_PIDS=()
 
 stop_server() {
   if [[ -n $SERVER_PID ]]; then
@@ -65,6 +76,21 @@ stop_server() {
     wait "$SERVER_PID" 2>/dev/null || true
     SERVER_PID=
   fi
+  local pid
+  for pid in "${HELPER_PIDS[@]}"; do
+    kill "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  done
+  HELPER_PIDS=()
+}
+
+# Waits until something accepts connections on 127.0.0.1:$1.
+wait_port() {
+  local waited=0
+  until (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; do
+    ((waited++ < 60)) || { echo "nothing listens on port $1 after 60 s" >&2; exit 1; }
+    sleep 1
+  done
 }
 stop_all() {
   [[ -n $BENCH_PID ]] && kill "$BENCH_PID" 2>/dev/null
@@ -81,6 +107,42 @@ start_server() {
     tandem)
       "$TANDEM" serve "$MODEL" --port "$PORT" --parallel "$PARALLEL" --ctx "$CTX" \
         -t "$THREADS" ${STEP_TOKENS:+--step-tokens "$STEP_TOKENS"} >"$OUT/$name.log" 2>&1 &
+      ;;
+    tandem-split)
+      local secret=$OUT/cluster.secret layers split
+      head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$secret"
+      chmod 600 "$secret"
+      layers=$("$TANDEM" inspect "$MODEL" --json |
+        python3 -c 'import json,sys; m=json.load(sys.stdin)["metadata"]
+print(m[m["general.architecture"] + ".block_count"])')
+      split=${SPLIT:-$((layers / 2)),$((layers - layers / 2))}
+      local i join=()
+      for i in 1 2; do
+        "$TANDEM" node --listen "127.0.0.1:$((PORT + i))" --name "n$i" --secret-file "$secret" \
+          --cache-dir "$OUT/node$i-cache" "${join[@]}" >"$OUT/$name-node$i.log" 2>&1 &
+        HELPER_PIDS+=($!)
+        wait_port $((PORT + i))
+        join=(--join "127.0.0.1:$((PORT + 1))")
+      done
+      sleep 2  # membership: the second node joins through the first
+      "$TANDEM" serve "$MODEL" --port "$PORT" --parallel "$PARALLEL" --ctx "$CTX" \
+        -t "$THREADS" ${STEP_TOKENS:+--step-tokens "$STEP_TOKENS"} \
+        --join "127.0.0.1:$((PORT + 1))" --secret-file "$secret" --split "$split" \
+        >"$OUT/$name.log" 2>&1 &
+      ;;
+    llama-rpc)
+      [[ -x ${LLAMA_SERVER:-} && -x ${RPC_SERVER:-} ]] ||
+        { echo "llama-rpc needs LLAMA_SERVER and RPC_SERVER" >&2; exit 1; }
+      local i
+      for i in 1 2; do
+        "$RPC_SERVER" -H 127.0.0.1 -p $((PORT + i)) -t "$THREADS" >"$OUT/$name-rpc$i.log" 2>&1 &
+        HELPER_PIDS+=($!)
+        wait_port $((PORT + i))
+      done
+      # Every layer on the two RPC servers, divided evenly, as tandem-split does.
+      "$LLAMA_SERVER" -m "$MODEL" --port "$PORT" -np "$PARALLEL" -c $((CTX * PARALLEL)) \
+        -t "$THREADS" --cont-batching --rpc "127.0.0.1:$((PORT + 1)),127.0.0.1:$((PORT + 2))" \
+        -ngl 999 --tensor-split 1,1 >"$OUT/$name.log" 2>&1 &
       ;;
     llama)
       [[ -x ${LLAMA_SERVER:-} ]] || { echo "LLAMA_SERVER is not an executable" >&2; exit 1; }
@@ -121,9 +183,11 @@ run_load() {
   esac
   echo "== $name $load: prompt $prompt, answer $answer, c=$levels, $REQUESTS requests/level," \
     "load average $(cut -d' ' -f1-3 /proc/loadavg), $(date -u +%H:%M:%S) UTC"
+  local whole=()
+  [[ $WHOLE_CHARACTERS == 1 ]] && whole=(--whole-characters)
   "$TANDEM" bench --url "$URL" --completions --tokenizer "$MODEL" \
     --prompt-tokens "$prompt" --max-tokens "$answer" -c "$levels" \
-    --requests "$REQUESTS" --warmup "$WARMUP" \
+    --requests "$REQUESTS" --warmup "$WARMUP" "${whole[@]}" \
     --json "$OUT/$name-$load.json" --plot "$OUT/$name-$load.svg" >"$OUT/$name-$load.txt" &
   BENCH_PID=$!
   local status=0
