@@ -9,7 +9,8 @@
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   try {
-    tandem::GgufFile file = tandem::GgufFile::parse(std::span<const uint8_t>(data, size), "fuzz.gguf");
+    tandem::GgufFile file =
+        tandem::GgufFile::parse(std::span<const uint8_t>(data, size), "fuzz.gguf");
     // Touch every view so an out-of-range span would be caught by ASan.
     uint8_t sum = 0;
     for (const auto& tensor : file.tensors()) {

@@ -19,8 +19,8 @@
 #include <sstream>
 #include <thread>
 
-#include "platform/socket.h"
 #include "child_process.h"
+#include "platform/socket.h"
 #include "test_paths.h"
 
 extern char** environ;

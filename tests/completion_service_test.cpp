@@ -32,10 +32,11 @@ class ScriptRunner : public ModelRunner {
 };
 
 // Token i is the text of kPieces[i]; 9 is the end-of-generation token.
-const std::vector<std::string> kPieces = {"<think>", "hm", "</think>", "\n\n", "Hel", "lo", " wor",
-                                          "ld", "\xe2\x82", "\xac"};
+const std::vector<std::string> kPieces = {"<think>", "hm",   "</think>", "\n\n",     "Hel",
+                                          "lo",      " wor", "ld",       "\xe2\x82", "\xac"};
 VocabularyView vocabulary() {
-  return {[](int32_t id) { return id == 9 ? std::string() : kPieces[static_cast<size_t>(id)]; }, {9}};
+  return {[](int32_t id) { return id == 9 ? std::string() : kPieces[static_cast<size_t>(id)]; },
+          {9}};
 }
 
 struct Outcome {

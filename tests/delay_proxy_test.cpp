@@ -70,15 +70,17 @@ TEST(DelayProxy, AddsLatencyBothWays) {
   const std::string listen = std::to_string(proxy_port), target = std::to_string(echo_port);
   const char* argv[] = {binary.c_str(), listen.c_str(), "127.0.0.1", target.c_str(), "25", nullptr};
   pid_t pid = 0;
-  ASSERT_EQ(::posix_spawn(&pid, binary.c_str(), nullptr, nullptr, const_cast<char**>(argv), environ), 0);
+  ASSERT_EQ(
+      ::posix_spawn(&pid, binary.c_str(), nullptr, nullptr, const_cast<char**>(argv), environ), 0);
   const int fd = connect_retry(proxy_port);
   ASSERT_GE(fd, 0);
   const auto start = std::chrono::steady_clock::now();
   ASSERT_EQ(::write(fd, "ping", 4), 4);
   char reply[4];
   ASSERT_EQ(::read(fd, reply, 4), 4);
-  const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
-  EXPECT_GE(ms, 50.0);   // 25 ms each way
+  const double ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+  EXPECT_GE(ms, 50.0);  // 25 ms each way
   EXPECT_LT(ms, 1000.0);
   ::close(fd);
   ::kill(pid, SIGTERM);

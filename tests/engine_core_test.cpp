@@ -60,7 +60,8 @@ struct Collected {
   }
   bool wait(int ms = 5000) {
     std::unique_lock lock(mutex);
-    return done_cv.wait_for(lock, std::chrono::milliseconds(ms), [&] { return finish != FinishReason::kNone; });
+    return done_cv.wait_for(lock, std::chrono::milliseconds(ms),
+                            [&] { return finish != FinishReason::kNone; });
   }
 };
 

@@ -39,9 +39,9 @@ Bytes small_file() {
   b.u32(kGgufMagic).u32(3).u64(1).u64(3);
   b.str("general.architecture").u32(8).str("qwen3");
   b.str("qwen3.block_count").u32(4).u32(2);
-  b.str("nested").u32(9).u32(9).u64(2);      // array of arrays
-  b.u32(4).u64(2).u32(7).u32(8);             //   [7, 8]
-  b.u32(8).u64(1).str("x");                  //   ["x"]
+  b.str("nested").u32(9).u32(9).u64(2);            // array of arrays
+  b.u32(4).u64(2).u32(7).u32(8);                   //   [7, 8]
+  b.u32(8).u64(1).str("x");                        //   ["x"]
   b.str("w").u32(2).u64(32).u64(2).u32(0).u64(0);  // f32 tensor 32 x 2 at offset 0
   b.pad_to(32);
   for (int i = 0; i < 64; ++i) b.f32(static_cast<float>(i));
@@ -97,7 +97,16 @@ TEST(GgufFile, RefusesBadFiles) {
   bad_type.u32(kGgufMagic).u32(3).u64(1).u64(0).str("w").u32(1).u64(32).u32(99).u64(0);
   expect_error(bad_type.data, "unknown tensor type 99");
   Bytes overflow;
-  overflow.u32(kGgufMagic).u32(3).u64(1).u64(0).str("w").u32(2).u64(1ull << 40).u64(1ull << 40).u32(0).u64(0);
+  overflow.u32(kGgufMagic)
+      .u32(3)
+      .u64(1)
+      .u64(0)
+      .str("w")
+      .u32(2)
+      .u64(1ull << 40)
+      .u64(1ull << 40)
+      .u32(0)
+      .u64(0);
   expect_error(overflow.data, "overflows");
   Bytes huge_array;
   huge_array.u32(kGgufMagic).u32(3).u64(0).u64(1).str("a").u32(9).u32(6).u64(1ull << 40);

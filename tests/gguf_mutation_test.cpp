@@ -20,8 +20,8 @@
 
 namespace {
 
-using tandem::testing::RunResult;
 using tandem::testing::run_tandem;
+using tandem::testing::RunResult;
 
 std::vector<uint8_t> read_all(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -30,9 +30,11 @@ std::vector<uint8_t> read_all(const std::string& path) {
 
 TEST(GgufMutation, HundredMutatedCopiesFailCleanly) {
   TANDEM_REQUIRE_SHARED();
-  const std::vector<uint8_t> original = read_all(tandem::testing::reference_path("tokenizer-tiny4096.gguf"));
+  const std::vector<uint8_t> original =
+      read_all(tandem::testing::reference_path("tokenizer-tiny4096.gguf"));
   ASSERT_GT(original.size(), 1000u);
-  const auto dir = std::filesystem::temp_directory_path() / ("tandem-mutation-" + std::to_string(getpid()));
+  const auto dir =
+      std::filesystem::temp_directory_path() / ("tandem-mutation-" + std::to_string(getpid()));
   std::filesystem::create_directories(dir);
   std::mt19937_64 random(12345);
   int refused = 0;
@@ -44,7 +46,8 @@ TEST(GgufMutation, HundredMutatedCopiesFailCleanly) {
       bytes.resize(random() % (bytes.size() - 1));
       must_fail = true;
     } else if (kind == 1) {  // a few bit flips in the first 4 KiB (header and metadata)
-      for (int f = 0; f < 4; ++f) bytes[random() % 4096] ^= static_cast<uint8_t>(1u << (random() % 8));
+      for (int f = 0; f < 4; ++f)
+        bytes[random() % 4096] ^= static_cast<uint8_t>(1u << (random() % 8));
     } else if (kind == 2) {  // tensor or key-value count absurdly large
       const size_t at = (random() % 2 == 0) ? 8 : 16;
       const uint64_t huge = (1ull << 40) + random() % 1000;
@@ -52,11 +55,13 @@ TEST(GgufMutation, HundredMutatedCopiesFailCleanly) {
       must_fail = true;
     } else {  // a random 8-byte run overwritten with 0xff (lengths, counts, types)
       const size_t at = 24 + random() % 2048;
-      std::fill(bytes.begin() + static_cast<long>(at), bytes.begin() + static_cast<long>(at) + 8, 0xff);
+      std::fill(bytes.begin() + static_cast<long>(at), bytes.begin() + static_cast<long>(at) + 8,
+                0xff);
     }
     const std::string path = (dir / ("m" + std::to_string(i) + ".gguf")).string();
-    std::ofstream(path, std::ios::binary).write(reinterpret_cast<const char*>(bytes.data()),
-                                                static_cast<std::streamsize>(bytes.size()));
+    std::ofstream(path, std::ios::binary)
+        .write(reinterpret_cast<const char*>(bytes.data()),
+               static_cast<std::streamsize>(bytes.size()));
     const RunResult r = run_tandem({"inspect", path}, path);
     ASSERT_TRUE(r.exit_code == 0 || r.exit_code == 1) << "copy " << i << " crashed: " << r.err;
     if (must_fail) {
@@ -94,19 +99,21 @@ TEST(GgufMutation, InspectJsonMatchesTheReferenceReadme) {
   };
   for (const Expected& e : expected) {
     const std::string path = tandem::testing::reference_path(e.file);
-    const RunResult r = run_tandem({"inspect", "--json", path}, "/tmp/tandem-inspect-" + std::to_string(getpid()));
+    const RunResult r =
+        run_tandem({"inspect", "--json", path}, "/tmp/tandem-inspect-" + std::to_string(getpid()));
     ASSERT_EQ(r.exit_code, 0) << r.err;
     const auto json = nlohmann::json::parse(r.out);
     EXPECT_EQ(json["architecture"], e.architecture) << e.file;
     EXPECT_EQ(json["tensors"].size(), e.tensors) << e.file;
     EXPECT_EQ(json["metadata"][e.architecture + ".block_count"], 4) << e.file;
     // Cross-check with the reference JSON's tensor list.
-    std::ifstream meta(tandem::testing::reference_path(e.file.substr(0, e.file.size() - 5) + ".json"));
+    std::ifstream meta(
+        tandem::testing::reference_path(e.file.substr(0, e.file.size() - 5) + ".json"));
     const auto reference = nlohmann::json::parse(meta);
     EXPECT_EQ(json["tensors"].size(), reference["tensors"].size()) << e.file;
     for (const auto& t : json["tensors"]) {
-      EXPECT_TRUE(t.contains("name") && t.contains("type") && t.contains("shape") && t.contains("offset") &&
-                  t.contains("bytes"));
+      EXPECT_TRUE(t.contains("name") && t.contains("type") && t.contains("shape") &&
+                  t.contains("offset") && t.contains("bytes"));
     }
   }
 }

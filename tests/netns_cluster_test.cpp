@@ -18,8 +18,8 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
-#include <thread>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "child_process.h"
 #include "test_paths.h"
@@ -233,16 +233,16 @@ TEST_F(NetnsCluster, SplitLogitsOverUcxAcrossNamespaces) {
     args.insert(args.begin(), {"/usr/bin/env", "UCX_TLS=tcp", "UCX_NET_DEVICES=" + device});
     return args;
   };
-  Child& n0 = start("ucx-n0.log",
-                    in(ns_a_, ucx("veth-a", {testing::tandem_binary(), "node", "--listen",
-                                             "10.231.0.1:7721", "--name", "n0", "--secret-file",
-                                             secret_, "--transport", "ucx"})));
+  Child& n0 = start(
+      "ucx-n0.log",
+      in(ns_a_, ucx("veth-a", {testing::tandem_binary(), "node", "--listen", "10.231.0.1:7721",
+                               "--name", "n0", "--secret-file", secret_, "--transport", "ucx"})));
   ASSERT_TRUE(n0.wait_for("(listening on)", Ms(5000))) << n0.output();
-  Child& n1 = start("ucx-n1.log",
-                    in(ns_b_, ucx("veth-b", {testing::tandem_binary(), "node", "--listen",
-                                             "10.231.0.2:7722", "--name", "n1", "--secret-file",
-                                             secret_, "--transport", "ucx", "--join",
-                                             "10.231.0.1:7721"})));
+  Child& n1 =
+      start("ucx-n1.log",
+            in(ns_b_, ucx("veth-b", {testing::tandem_binary(), "node", "--listen",
+                                     "10.231.0.2:7722", "--name", "n1", "--secret-file", secret_,
+                                     "--transport", "ucx", "--join", "10.231.0.1:7721"})));
   ASSERT_TRUE(n1.wait_for("(listening on)", Ms(5000))) << n1.output();
   ASSERT_TRUE(n0.wait_for("member joined: (n1-)", Ms(5000))) << n0.output();
   const std::string model = testing::reference_path("qwen3moe-tiny-Q8_0.gguf");
@@ -251,11 +251,11 @@ TEST_F(NetnsCluster, SplitLogitsOverUcxAcrossNamespaces) {
                 dir_ + "/single.f32", "-t", "1"},
                dir_ + "/single.log");
   ASSERT_EQ(single.wait(Ms(20000)), 0) << single.output();
-  Child split(in(ns_a_, ucx("veth-a", {testing::tandem_binary(), "logits", model, "--tokens",
-                                       tokens, "--out", dir_ + "/split.f32", "-t", "1", "--join",
-                                       "10.231.0.1:7721", "--secret-file", secret_, "--split",
-                                       "2,2", "--transport", "ucx"})),
-              dir_ + "/split.log");
+  Child split(
+      in(ns_a_, ucx("veth-a", {testing::tandem_binary(), "logits", model, "--tokens", tokens,
+                               "--out", dir_ + "/split.f32", "-t", "1", "--join", "10.231.0.1:7721",
+                               "--secret-file", secret_, "--split", "2,2", "--transport", "ucx"})),
+      dir_ + "/split.log");
   ASSERT_EQ(split.wait(Ms(20000)), 0) << split.output() << n0.output() << n1.output();
   const auto expected = read_floats(dir_ + "/single.f32");
   const auto actual = read_floats(dir_ + "/split.f32");

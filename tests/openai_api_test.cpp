@@ -4,9 +4,9 @@
 
 #include <limits>
 #include <stdexcept>
+#include <string>
 #include <utility>
 #include <vector>
-#include <string>
 
 #include "serving/engine_core.h"
 

@@ -38,7 +38,8 @@ TEST(OutputParser, StartsInReasoningWhenThePromptOpenedIt) {
 
 TEST(OutputParser, ExtractsToolCalls) {
   const std::string text =
-      "Checking.\n<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\"}}\n</tool_call>";
+      "Checking.\n<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": "
+      "\"Paris\"}}\n</tool_call>";
   for (size_t step : {1u, 2u, 7u, 100u}) {
     const ParsedDelta d = run(text, step);
     EXPECT_EQ(d.content, "Checking.\n");

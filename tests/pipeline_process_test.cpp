@@ -108,9 +108,9 @@ class PipelineProcess : public ::testing::Test {
   void start_nodes(size_t count) {
     for (size_t i = 0; i < count; ++i) {
       std::vector<std::string> args = {
-          testing::tandem_binary(), "node",          "--listen", "127.0.0.1:0",    "--name",
-          "n" + std::to_string(i),  "--secret-file", secret_,    "--heartbeat-ms", "100",
-          "--failure-timeout-ms",   "2000",        "--transport", transport_};
+          testing::tandem_binary(), "node",          "--listen",    "127.0.0.1:0",    "--name",
+          "n" + std::to_string(i),  "--secret-file", secret_,       "--heartbeat-ms", "100",
+          "--failure-timeout-ms",   "2000",          "--transport", transport_};
       if (i > 0) args.insert(args.end(), {"--join", addresses_[0]});
       children_.push_back(std::make_unique<Child>(args, dir_ + "/n" + std::to_string(i) + ".log"));
       const auto address =
@@ -126,11 +126,10 @@ class PipelineProcess : public ::testing::Test {
   // `tandem logits --join` with a split; returns the exit code.
   int cluster_logits(const std::string& model, const std::string& split, const std::string& out,
                      const std::string& secret, std::string* output = nullptr) {
-    Child child(
-        {testing::tandem_binary(), "logits", model, "--tokens", join_ids(kPrompt), "--out", out,
-         "-t", "1", "--join", addresses_[0], "--secret-file", secret, "--split", split,
-         "--transport", transport_},
-        dir_ + "/logits.log");
+    Child child({testing::tandem_binary(), "logits", model, "--tokens", join_ids(kPrompt), "--out",
+                 out, "-t", "1", "--join", addresses_[0], "--secret-file", secret, "--split", split,
+                 "--transport", transport_},
+                dir_ + "/logits.log");
     const int rc = child.wait(Ms(30000));
     if (output) *output = child.output();
     EXPECT_TRUE(rc == 0 || output) << child.output();

@@ -48,7 +48,8 @@ TEST(Placement, SplitsEqualNodesEvenly) {
 }
 
 TEST(Placement, FasterNodeTakesMoreLayersMemoryPermitting) {
-  const Placement p = plan_placement(uniform_model(24), {node("slow", 30, 20), node("fast", 30, 60)}, {});
+  const Placement p =
+      plan_placement(uniform_model(24), {node("slow", 30, 20), node("fast", 30, 60)}, {});
   ASSERT_EQ(p.stages.size(), 2u);
   const size_t slow_layers = p.stages[0].end_layer - p.stages[0].first_layer;
   EXPECT_LT(slow_layers, 9u);  // about a quarter of the work
@@ -56,7 +57,8 @@ TEST(Placement, FasterNodeTakesMoreLayersMemoryPermitting) {
 }
 
 TEST(Placement, RespectsMemory) {
-  const Placement p = plan_placement(uniform_model(24), {node("small", 6, 50), node("big", 40, 50)}, {});
+  const Placement p =
+      plan_placement(uniform_model(24), {node("small", 6, 50), node("big", 40, 50)}, {});
   ASSERT_EQ(p.stages.size(), 2u);
   EXPECT_LE(p.stages[0].total_bytes, 6ull << 30);
 }

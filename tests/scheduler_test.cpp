@@ -30,7 +30,8 @@ struct FakeRunner {
       cache.resize(static_cast<size_t>(e.keep_positions));
       EXPECT_EQ(e.first_position, static_cast<int32_t>(cache.size()));
       cache.insert(cache.end(), e.tokens.begin(), e.tokens.end());
-      if (e.sample) result.sampled.push_back({e.request_id, static_cast<int32_t>(1000 + e.request_id)});
+      if (e.sample)
+        result.sampled.push_back({e.request_id, static_cast<int32_t>(1000 + e.request_id)});
     }
     return result;
   }

@@ -5,7 +5,8 @@
 namespace tandem {
 namespace {
 
-std::pair<std::string, bool> run(const std::vector<std::string>& stops, const std::string& text, size_t step) {
+std::pair<std::string, bool> run(const std::vector<std::string>& stops, const std::string& text,
+                                 size_t step) {
   StopMatcher matcher(stops);
   std::string out;
   for (size_t i = 0; i < text.size(); i += step) {

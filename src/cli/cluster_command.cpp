@@ -121,8 +121,7 @@ void add_cluster_command(CLI::App& app) {
     options.link.bulk_bytes = args->bulk_bytes;
     options.node_to_node = !args->no_node_links;
     const cluster::Secret secret = cluster::Secret::load_file(args->secret_file);
-    const auto transport =
-        cluster::make_transport(cluster::parse_transport_kind(args->transport));
+    const auto transport = cluster::make_transport(cluster::parse_transport_kind(args->transport));
     const auto result =
         cluster::query_cluster_status(*transport, secret, parse_host_port(args->join), options);
     if (args->json) {

@@ -15,7 +15,8 @@ void add_cluster_options(CLI::App& command, ClusterArgs& args) {
   command.add_option("--split", args.split,
                      "layers per stage with --join, e.g. 2,2 (default: placed by memory and "
                      "speed)");
-  command.add_option("--transport", args.transport, "how to reach the nodes with --join: tcp or ucx")
+  command
+      .add_option("--transport", args.transport, "how to reach the nodes with --join: tcp or ucx")
       ->check(CLI::IsMember({"tcp", "ucx"}))
       ->capture_default_str();
 }

@@ -11,9 +11,9 @@
 namespace tandem::cli {
 
 struct ClusterArgs {
-  std::string join;         // HOST:PORT of any member; empty: run on this machine
-  std::string secret_file;  // the cluster secret (with --join)
-  std::string split;        // layers per stage, "2,2"; empty: placed by memory and speed
+  std::string join;               // HOST:PORT of any member; empty: run on this machine
+  std::string secret_file;        // the cluster secret (with --join)
+  std::string split;              // layers per stage, "2,2"; empty: placed by memory and speed
   std::string transport = "tcp";  // what the nodes listen with: tcp or ucx
 };
 

@@ -4,9 +4,9 @@
 #include <cstdio>
 #include <map>
 #include <memory>
-#include <vector>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
 
 #include "cli/commands.h"
 #include "gguf/model_file.h"
@@ -17,10 +17,13 @@ namespace {
 
 nlohmann::json to_json(const GgufValue& value) {
   switch (value.type) {
-    case GgufValueType::kString: return value.as_string();
-    case GgufValueType::kBool: return value.as_bool();
+    case GgufValueType::kString:
+      return value.as_string();
+    case GgufValueType::kBool:
+      return value.as_bool();
     case GgufValueType::kFloat32:
-    case GgufValueType::kFloat64: return value.as_double();
+    case GgufValueType::kFloat64:
+      return value.as_double();
     case GgufValueType::kArray: {
       nlohmann::json items = nlohmann::json::array();
       for (const auto& item : value.as_array()) items.push_back(to_json(item));
@@ -134,18 +137,22 @@ void print_json(const ModelFile& model) {
 }
 
 void print_text(const ModelFile& model) {
-  std::printf("file:          %s (%zu file%s, GGUF v%u)\n", model.path().c_str(), model.files().size(),
-              model.files().size() == 1 ? "" : "s", model.primary().version());
+  std::printf("file:          %s (%zu file%s, GGUF v%u)\n", model.path().c_str(),
+              model.files().size(), model.files().size() == 1 ? "" : "s",
+              model.primary().version());
   std::printf("architecture:  %s\n", model.architecture().c_str());
-  if (auto name = model.get_string_opt("general.name")) std::printf("name:          %s\n", name->c_str());
+  if (auto name = model.get_string_opt("general.name"))
+    std::printf("name:          %s\n", name->c_str());
   std::printf("\nhyperparameters:\n");
   const std::string prefix = model.architecture() + ".";
   for (const auto& [key, value] : model.metadata()) {
-    if (key.rfind(prefix, 0) == 0) std::printf("  %-44s %s\n", key.c_str(), summarize(value).c_str());
+    if (key.rfind(prefix, 0) == 0)
+      std::printf("  %-44s %s\n", key.c_str(), summarize(value).c_str());
   }
   std::printf("\ntokenizer:\n");
   for (const auto& [key, value] : model.metadata()) {
-    if (key.rfind("tokenizer.", 0) == 0) std::printf("  %-44s %s\n", key.c_str(), summarize(value).c_str());
+    if (key.rfind("tokenizer.", 0) == 0)
+      std::printf("  %-44s %s\n", key.c_str(), summarize(value).c_str());
   }
   std::printf("\n%-40s %-6s %-26s %12s\n", "tensor", "type", "shape", "bytes");
   for (const TensorInfo& t : model.tensors()) {
@@ -155,11 +162,12 @@ void print_text(const ModelFile& model) {
   const uint64_t elements = parameter_count(model);
   std::printf("\n%-10s %16s %12s\n", "layer", "parameters", "size");
   for (const LayerSize& l : layer_sizes(model)) {
-    std::printf("%-10s %16llu %12s\n", l.name.c_str(), static_cast<unsigned long long>(l.parameters),
-                human_bytes(l.bytes).c_str());
+    std::printf("%-10s %16llu %12s\n", l.name.c_str(),
+                static_cast<unsigned long long>(l.parameters), human_bytes(l.bytes).c_str());
   }
   std::printf("\n%zu tensors, %llu parameters, %s of tensor data\n", model.tensors().size(),
-              static_cast<unsigned long long>(elements), human_bytes(model.total_tensor_bytes()).c_str());
+              static_cast<unsigned long long>(elements),
+              human_bytes(model.total_tensor_bytes()).c_str());
 }
 
 }  // namespace

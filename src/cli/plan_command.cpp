@@ -44,7 +44,8 @@ std::vector<NodeCapacity> cluster_capacities(const PlanArguments& args) {
   std::vector<std::string> warnings;
   const cluster::LinkOptions link{10, 8u << 20, Milliseconds(10'000)};
   auto capacities = cluster::measured_capacities(*transport, secret, nodes, link, &warnings);
-  for (const std::string& warning : warnings) std::fprintf(stderr, "warning: %s\n", warning.c_str());
+  for (const std::string& warning : warnings)
+    std::fprintf(stderr, "warning: %s\n", warning.c_str());
   return capacities;
 }
 

@@ -239,8 +239,9 @@ std::vector<Gate> link_gates(const std::vector<LinkReport>& links,
 Gate local_rdma_gate(const std::vector<std::string>& rdma_devices,
                      const std::string& ucx_transports, const std::string& ucx_error) {
   const std::string name = "rdma (this machine)";
-  const std::string devices =
-      rdma_devices.empty() ? "no RDMA devices" : str_cat("RDMA devices ", join_list(rdma_devices, " "));
+  const std::string devices = rdma_devices.empty()
+                                  ? "no RDMA devices"
+                                  : str_cat("RDMA devices ", join_list(rdma_devices, " "));
   if (!ucx_error.empty()) {
     return warn(name, str_cat(devices, "; UCX cannot start: ", ucx_error),
                 "--transport ucx is unavailable here (tcp works); install libucx0 and check "

@@ -90,7 +90,7 @@ struct ClusterRunnerOptions {
   std::string join;           // HOST:PORT of any member
   std::string secret_file;    // the cluster secret (mode 600)
   std::vector<size_t> split;  // explicit layer counts per stage; empty: plan_placement
-  TransportKind transport = TransportKind::kTcp;  // what the nodes listen with
+  TransportKind transport = TransportKind::kTcp;      // what the nodes listen with
   LinkOptions link{5, 4u << 20, Milliseconds(5000)};  // stage links measured for placement
   PlacementOptions placement;
   PipelineOptions pipeline;  // model_path is taken from above

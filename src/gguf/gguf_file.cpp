@@ -18,7 +18,8 @@ uint64_t TensorInfo::element_count() const {
 // more than a small multiple of its own size.
 class GgufParser {
  public:
-  GgufParser(std::span<const uint8_t> bytes, const std::string& name) : bytes_(bytes), name_(name) {}
+  GgufParser(std::span<const uint8_t> bytes, const std::string& name)
+      : bytes_(bytes), name_(name) {}
 
   void parse_into(GgufFile& file) {
     file.name_ = name_;
@@ -28,7 +29,8 @@ class GgufParser {
     const uint64_t version_at = position_;
     file.version_ = read_u32("version");
     if (file.version_ != 2 && file.version_ != 3) {
-      fail(version_at, "version", str_cat("unsupported GGUF version ", file.version_, " (need 2 or 3)"));
+      fail(version_at, "version",
+           str_cat("unsupported GGUF version ", file.version_, " (need 2 or 3)"));
     }
     const uint64_t tensor_count_at = position_;
     const uint64_t tensor_count = read_u64("tensor_count");
@@ -40,7 +42,8 @@ class GgufParser {
     }
     // A tensor info needs at least 8 (name length) + 4 (dims) + 4 (type) + 8 (offset).
     if (tensor_count > remaining() / 24) {
-      fail(tensor_count_at, "tensor_count", str_cat(tensor_count, " tensors cannot fit in the file"));
+      fail(tensor_count_at, "tensor_count",
+           str_cat(tensor_count, " tensors cannot fit in the file"));
     }
 
     file.metadata_.reserve(kv_count);
@@ -59,7 +62,8 @@ class GgufParser {
 
     if (const GgufValue* alignment = file.find("general.alignment")) {
       if (!alignment->is_integer() || alignment->as_int() <= 0 ||
-          (alignment->as_int() & (alignment->as_int() - 1)) != 0 || alignment->as_int() > (1 << 20)) {
+          (alignment->as_int() & (alignment->as_int() - 1)) != 0 ||
+          alignment->as_int() > (1 << 20)) {
         fail(0, "general.alignment", "must be a power of two up to 1 MiB");
       }
       file.alignment_ = static_cast<uint64_t>(alignment->as_int());
@@ -74,11 +78,12 @@ class GgufParser {
       fail(header_end, "data section", "file ends before the tensor data");
     }
     for (auto& tensor : file.tensors_) {
-      const uint64_t available = bytes_.size() - std::min<uint64_t>(bytes_.size(), file.data_offset_);
+      const uint64_t available =
+          bytes_.size() - std::min<uint64_t>(bytes_.size(), file.data_offset_);
       if (tensor.offset > available || tensor.bytes > available - tensor.offset) {
         fail(file.data_offset_ + std::min(tensor.offset, available), tensor.name,
-             str_cat("tensor data [", tensor.offset, ", +", tensor.bytes, ") lies outside the file (",
-                     available, " data bytes)"));
+             str_cat("tensor data [", tensor.offset, ", +", tensor.bytes,
+                     ") lies outside the file (", available, " data bytes)"));
       }
       tensor.data = bytes_.subspan(file.data_offset_ + tensor.offset, tensor.bytes);
     }
@@ -97,7 +102,8 @@ class GgufParser {
 
   void need(uint64_t count, std::string_view field) const {
     if (count > remaining()) {
-      fail(position_, field, str_cat("needs ", count, " bytes but the file ends after ", remaining()));
+      fail(position_, field,
+           str_cat("needs ", count, " bytes but the file ends after ", remaining()));
     }
   }
 
@@ -127,17 +133,22 @@ class GgufParser {
     switch (type) {
       case GgufValueType::kUint8:
       case GgufValueType::kInt8:
-      case GgufValueType::kBool: return 1;
+      case GgufValueType::kBool:
+        return 1;
       case GgufValueType::kUint16:
-      case GgufValueType::kInt16: return 2;
+      case GgufValueType::kInt16:
+        return 2;
       case GgufValueType::kUint32:
       case GgufValueType::kInt32:
-      case GgufValueType::kFloat32: return 4;
+      case GgufValueType::kFloat32:
+        return 4;
       case GgufValueType::kString:
       case GgufValueType::kUint64:
       case GgufValueType::kInt64:
-      case GgufValueType::kFloat64: return 8;
-      case GgufValueType::kArray: return 12;
+      case GgufValueType::kFloat64:
+        return 8;
+      case GgufValueType::kArray:
+        return 12;
     }
     return 1;
   }
@@ -145,22 +156,33 @@ class GgufParser {
   GgufValue read_value(GgufValueType type, const std::string& key, int depth) {
     const uint64_t at = position_;
     switch (type) {
-      case GgufValueType::kUint8: return GgufValue::of_uint(type, read_scalar<uint8_t>(key));
-      case GgufValueType::kInt8: return GgufValue::of_int(type, read_scalar<int8_t>(key));
-      case GgufValueType::kUint16: return GgufValue::of_uint(type, read_scalar<uint16_t>(key));
-      case GgufValueType::kInt16: return GgufValue::of_int(type, read_scalar<int16_t>(key));
-      case GgufValueType::kUint32: return GgufValue::of_uint(type, read_scalar<uint32_t>(key));
-      case GgufValueType::kInt32: return GgufValue::of_int(type, read_scalar<int32_t>(key));
-      case GgufValueType::kUint64: return GgufValue::of_uint(type, read_scalar<uint64_t>(key));
-      case GgufValueType::kInt64: return GgufValue::of_int(type, read_scalar<int64_t>(key));
-      case GgufValueType::kFloat32: return GgufValue::of_float(type, read_scalar<float>(key));
-      case GgufValueType::kFloat64: return GgufValue::of_float(type, read_scalar<double>(key));
+      case GgufValueType::kUint8:
+        return GgufValue::of_uint(type, read_scalar<uint8_t>(key));
+      case GgufValueType::kInt8:
+        return GgufValue::of_int(type, read_scalar<int8_t>(key));
+      case GgufValueType::kUint16:
+        return GgufValue::of_uint(type, read_scalar<uint16_t>(key));
+      case GgufValueType::kInt16:
+        return GgufValue::of_int(type, read_scalar<int16_t>(key));
+      case GgufValueType::kUint32:
+        return GgufValue::of_uint(type, read_scalar<uint32_t>(key));
+      case GgufValueType::kInt32:
+        return GgufValue::of_int(type, read_scalar<int32_t>(key));
+      case GgufValueType::kUint64:
+        return GgufValue::of_uint(type, read_scalar<uint64_t>(key));
+      case GgufValueType::kInt64:
+        return GgufValue::of_int(type, read_scalar<int64_t>(key));
+      case GgufValueType::kFloat32:
+        return GgufValue::of_float(type, read_scalar<float>(key));
+      case GgufValueType::kFloat64:
+        return GgufValue::of_float(type, read_scalar<double>(key));
       case GgufValueType::kBool: {
         const uint8_t raw = read_scalar<uint8_t>(key);
         if (raw > 1) fail(at, key, str_cat("bool value ", int{raw}, " is neither 0 nor 1"));
         return GgufValue::of_bool(raw == 1);
       }
-      case GgufValueType::kString: return GgufValue::of_string(read_string(key));
+      case GgufValueType::kString:
+        return GgufValue::of_string(read_string(key));
       case GgufValueType::kArray: {
         if (depth >= kMaxArrayDepth) fail(at, key, "arrays nested too deeply");
         const uint32_t element_type = read_u32(key);
@@ -171,8 +193,9 @@ class GgufParser {
         const uint64_t count_at = position_;
         const uint64_t count = read_u64(key);
         if (count > remaining() / min_encoded_size(element)) {
-          fail(count_at, key, str_cat("array of ", count, " ", value_type_name(element),
-                                      " cannot fit in the ", remaining(), " bytes left"));
+          fail(count_at, key,
+               str_cat("array of ", count, " ", value_type_name(element), " cannot fit in the ",
+                       remaining(), " bytes left"));
         }
         GgufValue::Array items;
         items.reserve(count);
@@ -211,8 +234,9 @@ class GgufParser {
     if (!type) fail(type_at, tensor.name, str_cat("unknown tensor type ", type_id));
     tensor.type = type->type;
     if (static_cast<uint64_t>(tensor.shape[0]) % type->block_elements != 0) {
-      fail(type_at, tensor.name, str_cat("row length ", tensor.shape[0], " is not a multiple of the ",
-                                         type->name, " block size ", type->block_elements));
+      fail(type_at, tensor.name,
+           str_cat("row length ", tensor.shape[0], " is not a multiple of the ", type->name,
+                   " block size ", type->block_elements));
     }
     const uint64_t blocks = elements / type->block_elements;
     if (blocks > std::numeric_limits<uint64_t>::max() / type->block_bytes) {
@@ -222,7 +246,8 @@ class GgufParser {
     const uint64_t offset_at = position_;
     tensor.offset = read_u64(tensor.name);
     if (tensor.offset % file.alignment_ != 0) {
-      fail(offset_at, tensor.name, str_cat("data offset ", tensor.offset, " is not aligned to ", file.alignment_));
+      fail(offset_at, tensor.name,
+           str_cat("data offset ", tensor.offset, " is not aligned to ", file.alignment_));
     }
     file.tensor_index_.emplace(tensor.name, file.tensors_.size());
     return tensor;

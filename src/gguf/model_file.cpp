@@ -27,9 +27,12 @@ ModelFile::ModelFile(const std::string& path) : path_(path) {
   const auto split = parse_split_name(path);
   uint64_t split_count = get_uint_opt("split.count").value_or(1);
   if (split_count > 1) {
-    if (!split) throw Error(str_cat(path, ": split.count is ", split_count, " but the name is not NAME-00001-of-NNNNN.gguf"));
+    if (!split)
+      throw Error(str_cat(path, ": split.count is ", split_count,
+                          " but the name is not NAME-00001-of-NNNNN.gguf"));
     if (get_uint_opt("split.no").value_or(0) != 0) {
-      throw Error(str_cat(path, ": is split ", get_uint("split.no") + 1, ", open the first split instead"));
+      throw Error(
+          str_cat(path, ": is split ", get_uint("split.no") + 1, ", open the first split instead"));
     }
     if (static_cast<uint64_t>(split->count) != split_count) {
       throw Error(str_cat(path, ": split.count ", split_count, " disagrees with the file name"));
@@ -55,7 +58,8 @@ ModelFile::ModelFile(const std::string& path) : path_(path) {
   }
   if (const auto expected = get_uint_opt("split.tensors.count")) {
     if (*expected != tensors_.size()) {
-      throw Error(str_cat(path, ": split.tensors.count is ", *expected, " but the splits hold ", tensors_.size()));
+      throw Error(str_cat(path, ": split.tensors.count is ", *expected, " but the splits hold ",
+                          tensors_.size()));
     }
   }
   architecture_ = get_string_opt("general.architecture").value_or("");
@@ -100,7 +104,8 @@ std::optional<double> ModelFile::get_float_opt(std::string_view key) const {
 bool ModelFile::get_bool_or(std::string_view key, bool fallback) const {
   const GgufValue* value = find(key);
   if (value == nullptr) return fallback;
-  if (value->type != GgufValueType::kBool) throw Error(str_cat(path_, ": metadata key ", key, " must be a bool"));
+  if (value->type != GgufValueType::kBool)
+    throw Error(str_cat(path_, ": metadata key ", key, " must be a bool"));
   return value->as_bool();
 }
 
@@ -128,7 +133,8 @@ const GgufValue::Array& ModelFile::get_array(std::string_view key) const {
 std::vector<int64_t> ModelFile::get_int_array(std::string_view key) const {
   std::vector<int64_t> out;
   for (const GgufValue& item : get_array(key)) {
-    if (!item.is_integer()) throw Error(str_cat(path_, ": metadata key ", key, " must hold integers"));
+    if (!item.is_integer())
+      throw Error(str_cat(path_, ": metadata key ", key, " must hold integers"));
     out.push_back(item.as_int());
   }
   return out;

@@ -27,7 +27,8 @@ ModelFootprint ModelFootprint::from_model(const ModelFile& model) {
   ModelFootprint out;
   const uint64_t block_count = model.get_uint(model.arch_key("block_count"));
   const uint64_t nextn = model.get_uint_opt(model.arch_key("nextn_predict_layers")).value_or(0);
-  if (nextn >= block_count) throw Error(str_cat(model.path(), ": nextn_predict_layers >= block_count"));
+  if (nextn >= block_count)
+    throw Error(str_cat(model.path(), ": nextn_predict_layers >= block_count"));
   const uint64_t layers = block_count - nextn;
   out.layers.resize(layers);
   out.hidden_size = model.get_uint(model.arch_key("embedding_length"));
@@ -36,26 +37,31 @@ ModelFootprint ModelFootprint::from_model(const ModelFile& model) {
   const uint64_t experts_used = model.get_uint_opt(model.arch_key("expert_used_count")).value_or(0);
 
   const uint64_t heads = model.get_uint(model.arch_key("attention.head_count"));
-  const uint64_t kv_heads = model.get_uint_opt(model.arch_key("attention.head_count_kv")).value_or(heads);
+  const uint64_t kv_heads =
+      model.get_uint_opt(model.arch_key("attention.head_count_kv")).value_or(heads);
   const uint64_t key_length =
       model.get_uint_opt(model.arch_key("attention.key_length")).value_or(out.hidden_size / heads);
-  const uint64_t value_length = model.get_uint_opt(model.arch_key("attention.value_length")).value_or(key_length);
+  const uint64_t value_length =
+      model.get_uint_opt(model.arch_key("attention.value_length")).value_or(key_length);
   const uint64_t kv_per_token = kv_heads * (key_length + value_length) * sizeof(float);
 
   for (const TensorInfo& t : model.tensors()) {
     const int64_t layer = layer_of(t.name);
     if (layer >= static_cast<int64_t>(block_count)) {
-      throw Error(str_cat(model.path(), ": tensor ", t.name, " is beyond block_count ", block_count));
+      throw Error(
+          str_cat(model.path(), ": tensor ", t.name, " is beyond block_count ", block_count));
     }
     if (layer >= static_cast<int64_t>(layers)) continue;  // multi-token-prediction layer
     if (layer >= 0) {
       LayerFootprint& f = out.layers[static_cast<size_t>(layer)];
       f.weight_bytes += t.bytes;
-      f.active_bytes_per_token += is_expert_tensor(t.name) && experts > 0 ? t.bytes / experts * experts_used : t.bytes;
+      f.active_bytes_per_token +=
+          is_expert_tensor(t.name) && experts > 0 ? t.bytes / experts * experts_used : t.bytes;
       if (t.name.find(".ssm_") != std::string::npos) f.recurrent = true;
       if (t.name.find(".ssm_conv1d.") != std::string::npos) {
         // Conv state: (kernel - 1) past inputs of every conv channel.
-        f.state_bytes_per_sequence += static_cast<uint64_t>(t.dim(0) - 1) * static_cast<uint64_t>(t.dim(1)) * 4;
+        f.state_bytes_per_sequence +=
+            static_cast<uint64_t>(t.dim(0) - 1) * static_cast<uint64_t>(t.dim(1)) * 4;
       }
     } else if (t.name == "token_embd.weight") {
       out.embedding_bytes = t.bytes;
@@ -98,7 +104,8 @@ uint64_t ModelFootprint::cache_bytes(size_t first_layer, size_t end_layer, uint6
                                      uint64_t sequences) const {
   uint64_t total = 0;
   for (size_t i = first_layer; i < end_layer; ++i) {
-    total += (layers[i].kv_bytes_per_token * context + layers[i].state_bytes_per_sequence) * sequences;
+    total +=
+        (layers[i].kv_bytes_per_token * context + layers[i].state_bytes_per_sequence) * sequences;
   }
   return total;
 }

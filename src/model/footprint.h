@@ -12,18 +12,19 @@ namespace tandem {
 
 struct LayerFootprint {
   uint64_t weight_bytes = 0;
-  uint64_t active_bytes_per_token = 0;  // experts scaled by used / count
-  uint64_t kv_bytes_per_token = 0;      // F32 K and V; 0 for recurrent layers
+  uint64_t active_bytes_per_token = 0;    // experts scaled by used / count
+  uint64_t kv_bytes_per_token = 0;        // F32 K and V; 0 for recurrent layers
   uint64_t state_bytes_per_sequence = 0;  // conv + delta state; 0 for attention layers
   bool recurrent = false;
 };
 
 struct ModelFootprint {
-  std::vector<LayerFootprint> layers;  // the model's layers (multi-token-prediction layers excluded)
-  uint64_t embedding_bytes = 0;        // token_embd
-  uint64_t output_bytes = 0;           // output_norm + output (token_embd again when tied)
-  uint64_t output_active_bytes = 0;    // read per token by the output stage
-  uint64_t hidden_size = 0;            // activation width that crosses a stage boundary
+  std::vector<LayerFootprint>
+      layers;                        // the model's layers (multi-token-prediction layers excluded)
+  uint64_t embedding_bytes = 0;      // token_embd
+  uint64_t output_bytes = 0;         // output_norm + output (token_embd again when tied)
+  uint64_t output_active_bytes = 0;  // read per token by the output stage
+  uint64_t hidden_size = 0;          // activation width that crosses a stage boundary
   uint64_t context_length = 0;
   bool tied_embeddings = false;
 
@@ -32,7 +33,8 @@ struct ModelFootprint {
   uint64_t weight_bytes(size_t first_layer, size_t end_layer) const;
   uint64_t active_bytes(size_t first_layer, size_t end_layer) const;
   // KV + recurrent state of layers [first, end) for `sequences` sequences of `context` tokens.
-  uint64_t cache_bytes(size_t first_layer, size_t end_layer, uint64_t context, uint64_t sequences) const;
+  uint64_t cache_bytes(size_t first_layer, size_t end_layer, uint64_t context,
+                       uint64_t sequences) const;
   uint64_t total_weight_bytes() const;
 };
 

@@ -116,7 +116,8 @@ int32_t Sampler::sample(std::span<const float> logits, uint64_t draw_index) {
   std::vector<double> weights(candidates.size());
   double sum = 0;
   for (size_t i = 0; i < candidates.size(); ++i) {
-    weights[i] = std::exp(static_cast<double>(candidates[i].logit - max_logit) / params_.temperature);
+    weights[i] =
+        std::exp(static_cast<double>(candidates[i].logit - max_logit) / params_.temperature);
     sum += weights[i];
   }
   double target = Random::uniform_at(params_.seed, draw_index) * sum;

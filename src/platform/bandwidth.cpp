@@ -32,7 +32,8 @@ BandwidthResult measure_read_bandwidth(ThreadPool& pool, size_t buffer_bytes, in
       for (uint64_t a : acc) total += a;
       sink.fetch_add(total, std::memory_order_relaxed);
     });
-    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     best = std::max(best, static_cast<double>(words * sizeof(uint64_t)) / seconds);
   }
   // The sum is checked so the compiler cannot drop the reads.

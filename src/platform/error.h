@@ -38,12 +38,12 @@ std::string tandem::str_cat(const Parts&... parts) {
   return out.str();
 }
 
-#define TANDEM_CHECK(condition, ...)                                               \
-  do {                                                                              \
-    if (!(condition)) {                                                             \
-      ::tandem::check_failed(#condition, __FILE__, __LINE__,                        \
-                             ::tandem::str_cat("" __VA_OPT__(, ) __VA_ARGS__));     \
-    }                                                                               \
+#define TANDEM_CHECK(condition, ...)                                            \
+  do {                                                                          \
+    if (!(condition)) {                                                         \
+      ::tandem::check_failed(#condition, __FILE__, __LINE__,                    \
+                             ::tandem::str_cat("" __VA_OPT__(, ) __VA_ARGS__)); \
+    }                                                                           \
   } while (false)
 
 #ifdef NDEBUG

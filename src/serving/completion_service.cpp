@@ -67,7 +67,8 @@ std::string Utf8Assembler::finish() {
   return out;
 }
 
-CompletionService::CompletionService(EngineCore& engine, VocabularyView vocabulary, ServerMetrics& metrics)
+CompletionService::CompletionService(EngineCore& engine, VocabularyView vocabulary,
+                                     ServerMetrics& metrics)
     : engine_(engine), vocabulary_(std::move(vocabulary)), metrics_(metrics) {}
 
 namespace {
@@ -114,10 +115,12 @@ std::shared_ptr<GenerationStream> CompletionService::start(const GenerationReque
       ++progress->completion_tokens;
       metrics_.generated_tokens_total.fetch_add(1, std::memory_order_relaxed);
       if (progress->completion_tokens == 1) {
-        progress->first_token_seconds = std::chrono::duration<double>(now - progress->start).count();
+        progress->first_token_seconds =
+            std::chrono::duration<double>(now - progress->start).count();
         metrics_.time_to_first_token.observe(progress->first_token_seconds);
       } else {
-        metrics_.inter_token_latency.observe(std::chrono::duration<double>(now - progress->last_token).count());
+        metrics_.inter_token_latency.observe(
+            std::chrono::duration<double>(now - progress->last_token).count());
       }
       progress->last_token = now;
       const bool is_end = std::find(end_ids.begin(), end_ids.end(), *update.token) != end_ids.end();
@@ -145,7 +148,8 @@ std::shared_ptr<GenerationStream> CompletionService::start(const GenerationReque
       event.finish = finish;
       event.error = update.error;
       event.seconds_to_first_token = progress->first_token_seconds;
-      metrics_.request_latency.observe(std::chrono::duration<double>(now - progress->start).count());
+      metrics_.request_latency.observe(
+          std::chrono::duration<double>(now - progress->start).count());
       if (finish == FinishReason::kError) metrics_.requests_failed.fetch_add(1);
       if (finish == FinishReason::kAborted) metrics_.requests_cancelled.fetch_add(1);
       stream->push(std::move(event));

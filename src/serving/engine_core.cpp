@@ -27,7 +27,8 @@ uint64_t EngineCore::submit(RequestSpec spec, TokenSink sink) {
   std::lock_guard lock(mutex_);
   if (stopping_) throw QueueFullError("the server is shutting down");
   if (sinks_.size() >= max_queued_) {
-    throw QueueFullError(str_cat(sinks_.size(), " requests are queued or running; try again later"));
+    throw QueueFullError(
+        str_cat(sinks_.size(), " requests are queued or running; try again later"));
   }
   spec.id = next_id_++;
   const uint64_t id = spec.id;

@@ -13,8 +13,8 @@ std::string number(double value) {
 }
 
 void scalar(std::string& out, const char* name, const char* type, const char* help, double value) {
-  out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " " + type + "\n" + name + " " +
-         number(value) + "\n";
+  out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " " + type + "\n" +
+         name + " " + number(value) + "\n";
 }
 
 }  // namespace
@@ -25,8 +25,8 @@ Histogram::Histogram(std::vector<double> upper_bounds)
 }
 
 void Histogram::observe(double value) {
-  const size_t bucket =
-      static_cast<size_t>(std::lower_bound(bounds_.begin(), bounds_.end(), value) - bounds_.begin());
+  const size_t bucket = static_cast<size_t>(
+      std::lower_bound(bounds_.begin(), bounds_.end(), value) - bounds_.begin());
   std::lock_guard lock(mutex_);
   ++counts_[bucket];
   sum_ += value;
@@ -54,24 +54,32 @@ void Histogram::render(const std::string& name, const std::string& help, std::st
 
 std::string ServerMetrics::render(const Gauges& gauges) const {
   std::string out;
-  scalar(out, "tandem_requests_total", "counter", "Requests received", static_cast<double>(requests_total));
+  scalar(out, "tandem_requests_total", "counter", "Requests received",
+         static_cast<double>(requests_total));
   scalar(out, "tandem_requests_failed_total", "counter", "Requests that ended in an error",
          static_cast<double>(requests_failed));
-  scalar(out, "tandem_requests_rejected_total", "counter", "Requests refused because the queue was full",
-         static_cast<double>(requests_rejected));
+  scalar(out, "tandem_requests_rejected_total", "counter",
+         "Requests refused because the queue was full", static_cast<double>(requests_rejected));
   scalar(out, "tandem_requests_cancelled_total", "counter", "Requests cancelled by the client",
          static_cast<double>(requests_cancelled));
   scalar(out, "tandem_prompt_tokens_total", "counter", "Prompt tokens processed",
          static_cast<double>(prompt_tokens_total));
   scalar(out, "tandem_generation_tokens_total", "counter", "Tokens generated",
          static_cast<double>(generated_tokens_total));
-  scalar(out, "tandem_requests_waiting", "gauge", "Requests queued", static_cast<double>(gauges.waiting));
-  scalar(out, "tandem_requests_running", "gauge", "Requests running", static_cast<double>(gauges.running));
-  scalar(out, "tandem_kv_blocks_used", "gauge", "KV cache blocks in use", static_cast<double>(gauges.kv_blocks_used));
-  scalar(out, "tandem_kv_blocks_total", "gauge", "KV cache blocks in all", static_cast<double>(gauges.kv_blocks_total));
+  scalar(out, "tandem_requests_waiting", "gauge", "Requests queued",
+         static_cast<double>(gauges.waiting));
+  scalar(out, "tandem_requests_running", "gauge", "Requests running",
+         static_cast<double>(gauges.running));
+  scalar(out, "tandem_kv_blocks_used", "gauge", "KV cache blocks in use",
+         static_cast<double>(gauges.kv_blocks_used));
+  scalar(out, "tandem_kv_blocks_total", "gauge", "KV cache blocks in all",
+         static_cast<double>(gauges.kv_blocks_total));
   scalar(out, "tandem_kv_usage_ratio", "gauge", "Share of the KV cache in use",
-         gauges.kv_blocks_total ? static_cast<double>(gauges.kv_blocks_used) / gauges.kv_blocks_total : 0.0);
-  scalar(out, "tandem_prefix_cache_hits_total", "counter", "Requests that reused a cached prompt prefix",
+         gauges.kv_blocks_total
+             ? static_cast<double>(gauges.kv_blocks_used) / gauges.kv_blocks_total
+             : 0.0);
+  scalar(out, "tandem_prefix_cache_hits_total", "counter",
+         "Requests that reused a cached prompt prefix",
          static_cast<double>(gauges.prefix_cache_hits));
   scalar(out, "tandem_preemptions_total", "counter", "Requests preempted for KV space",
          static_cast<double>(gauges.preemptions));
@@ -80,7 +88,8 @@ std::string ServerMetrics::render(const Gauges& gauges) const {
          "requests resumed",
          static_cast<double>(gauges.recoveries));
   time_to_first_token.render("tandem_time_to_first_token_seconds", "Time to first token", out);
-  inter_token_latency.render("tandem_inter_token_latency_seconds", "Time between generated tokens", out);
+  inter_token_latency.render("tandem_inter_token_latency_seconds", "Time between generated tokens",
+                             out);
   request_latency.render("tandem_request_latency_seconds", "End-to-end request latency", out);
   return out;
 }

@@ -389,7 +389,8 @@ void parse_logit_bias(const ordered_json& value, SamplingParams& s) {
     }
   } else if (value.is_array()) {
     for (const ordered_json& pair : value) {
-      if (!pair.is_array() || pair.size() != 2) wrong_type(kParam, "an object or [[id, bias], ...]");
+      if (!pair.is_array() || pair.size() != 2)
+        wrong_type(kParam, "an object or [[id, bias], ...]");
       add(get_integer(pair[0], kParam, 0, std::numeric_limits<int32_t>::max()), pair[1]);
     }
   } else {

@@ -22,7 +22,8 @@ size_t partial_tag_suffix(std::string_view text, std::string_view tag) {
 
 OutputParser::OutputParser(const OutputParserOptions& options)
     : options_(options),
-      mode_(options.parse_reasoning && options.starts_in_reasoning ? Mode::kReasoning : Mode::kContent) {}
+      mode_(options.parse_reasoning && options.starts_in_reasoning ? Mode::kReasoning
+                                                                   : Mode::kContent) {}
 
 void OutputParser::emit(ParsedDelta& out, std::string_view text) {
   if (skip_newlines_ && mode_ == Mode::kContent) {
@@ -43,7 +44,8 @@ ParsedToolCall OutputParser::parse_tool_call(const std::string& body) const {
   const auto json = nlohmann::json::parse(body, nullptr, false);
   if (json.is_object() && json.contains("name") && json["name"].is_string()) {
     call.name = json["name"].get<std::string>();
-    const auto arguments = json.contains("arguments") ? json["arguments"] : nlohmann::json::object();
+    const auto arguments =
+        json.contains("arguments") ? json["arguments"] : nlohmann::json::object();
     call.arguments = arguments.is_string() ? arguments.get<std::string>() : arguments.dump();
   }
   return call;

@@ -45,8 +45,8 @@ class OutputParser {
 
   OutputParserOptions options_;
   Mode mode_;
-  std::string pending_;    // text not yet released
-  std::string tool_body_;  // inside <tool_call> ... </tool_call>
+  std::string pending_;         // text not yet released
+  std::string tool_body_;       // inside <tool_call> ... </tool_call>
   bool skip_newlines_ = false;  // after </think>: the blank lines before the answer
 };
 

@@ -6,7 +6,8 @@
 
 namespace tandem {
 
-Scheduler::Scheduler(const SchedulerConfig& config) : config_(config), slots_(static_cast<size_t>(config.slots)) {
+Scheduler::Scheduler(const SchedulerConfig& config)
+    : config_(config), slots_(static_cast<size_t>(config.slots)) {
   TANDEM_CHECK(config.slots > 0 && config.kv_block_tokens > 0 && config.max_step_tokens > 0);
 }
 
@@ -74,7 +75,8 @@ std::optional<int32_t> Scheduler::pick_slot(const Request& request, int32_t& reu
     const Slot& slot = slots_[s];
     if (slot.owner) continue;
     size_t common = 0;
-    while (common < slot.cached.size() && common < limit && slot.cached[common] == request.tokens[common]) {
+    while (common < slot.cached.size() && common < limit &&
+           slot.cached[common] == request.tokens[common]) {
       ++common;
     }
     if (config_.recurrent_state && common != slot.cached.size()) common = 0;
@@ -92,7 +94,8 @@ std::optional<int32_t> Scheduler::pick_slot(const Request& request, int32_t& reu
 bool Scheduler::evict_one_cache(StepPlan& plan) {
   Slot* victim = nullptr;
   for (Slot& slot : slots_) {
-    if (!slot.owner && slot.blocks > 0 && (victim == nullptr || slot.last_used < victim->last_used)) {
+    if (!slot.owner && slot.blocks > 0 &&
+        (victim == nullptr || slot.last_used < victim->last_used)) {
       victim = &slot;
     }
   }

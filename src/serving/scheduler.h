@@ -30,11 +30,11 @@
 namespace tandem {
 
 struct SchedulerConfig {
-  int32_t slots = 4;                 // sequences that can hold KV at once
-  int32_t context_length = 4096;     // most positions one sequence may use
-  int32_t kv_block_tokens = 16;      // positions per KV block
-  int32_t kv_blocks = 1024;          // KV budget shared by all slots
-  int32_t max_step_tokens = 512;     // tokens per step (decode + prefill chunks)
+  int32_t slots = 4;              // sequences that can hold KV at once
+  int32_t context_length = 4096;  // most positions one sequence may use
+  int32_t kv_block_tokens = 16;   // positions per KV block
+  int32_t kv_blocks = 1024;       // KV budget shared by all slots
+  int32_t max_step_tokens = 512;  // tokens per step (decode + prefill chunks)
   // Recurrent models (DeltaNet) cannot rewind their state, so a cached slot is reused
   // only when the new prompt extends all of it.
   bool recurrent_state = false;
@@ -95,7 +95,7 @@ class Scheduler {
     RequestSpec spec;
     std::vector<int32_t> tokens;  // prompt + generated
     int32_t generated = 0;
-    int32_t computed = 0;          // tokens whose KV the slot holds
+    int32_t computed = 0;  // tokens whose KV the slot holds
     int32_t slot = -1;
     int32_t blocks = 0;
     bool in_flight = false;

@@ -11,9 +11,9 @@ namespace tandem {
 
 struct StepEntry {
   uint64_t request_id = 0;
-  int32_t slot = 0;            // sequence slot (KV cache / recurrent state) the request owns
-  int32_t keep_positions = 0;  // positions of the slot's cache to keep; later ones are dropped
-  int32_t first_position = 0;  // position of tokens[0]; equals keep_positions
+  int32_t slot = 0;             // sequence slot (KV cache / recurrent state) the request owns
+  int32_t keep_positions = 0;   // positions of the slot's cache to keep; later ones are dropped
+  int32_t first_position = 0;   // position of tokens[0]; equals keep_positions
   std::vector<int32_t> tokens;  // (n) tokens to run this step: a prefill chunk or one decode token
   bool sample = false;          // sample a token after the last of `tokens`
   SamplingParams sampling;      // how to sample for this request

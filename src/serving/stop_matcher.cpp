@@ -24,7 +24,8 @@ StopMatcher::Result StopMatcher::feed(std::string_view text) {
   size_t keep = 0;
   for (const std::string& stop : stops_) {
     for (size_t length = std::min(pending_.size(), stop.size() - 1); length > keep; --length) {
-      if (std::string_view(pending_).substr(pending_.size() - length) == std::string_view(stop).substr(0, length)) {
+      if (std::string_view(pending_).substr(pending_.size() - length) ==
+          std::string_view(stop).substr(0, length)) {
         keep = length;
         break;
       }

@@ -51,7 +51,8 @@ class DelayedPipe {
         ready_.notify_all();
         break;
       }
-      queue_.push_back({Clock::now() + delay_, std::vector<char>(buffer.begin(), buffer.begin() + n)});
+      queue_.push_back(
+          {Clock::now() + delay_, std::vector<char>(buffer.begin(), buffer.begin() + n)});
       ready_.notify_all();
     }
     writer.join();
@@ -73,7 +74,8 @@ class DelayedPipe {
       // Serialization on a link of limited rate, then the propagation delay.
       if (bytes_per_s_ > 0) {
         link_free = std::max(link_free, chunk.due - delay_) +
-                    std::chrono::microseconds(static_cast<int64_t>(1e6 * chunk.bytes.size() / bytes_per_s_));
+                    std::chrono::microseconds(
+                        static_cast<int64_t>(1e6 * chunk.bytes.size() / bytes_per_s_));
         chunk.due = std::max(chunk.due, link_free + delay_);
       }
       std::this_thread::sleep_until(chunk.due);
@@ -148,7 +150,8 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "bad listen address %s\n", listen_host.c_str());
     return 2;
   }
-  if (::bind(server, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0 || ::listen(server, 64) != 0) {
+  if (::bind(server, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0 ||
+      ::listen(server, 64) != 0) {
     std::perror("bind");
     return 1;
   }
