@@ -138,36 +138,52 @@ HWY_INLINE void dot_k4(const uint8_t* const* w, const uint8_t* const* a, size_t 
     for (size_t r = 0; r < kRows; ++r) {
       for (size_t t = 0; t < kTokens; ++t) sumi[r][t] = _mm256_setzero_si256();
     }
-    // Sub-block j: the low (j even) or high (j odd) nibbles of bytes 32 (j / 2) ...
-    // Unrolled so that levels and sums stay in registers (-O2 keeps loops rolled, and a
-    // rolled loop indexes these arrays in memory).
-#pragma GCC unroll 8
-    for (int j = 0; j < 8; ++j) {
-      // Bytes 2j, 2j + 1 (int16 word j) in every word: sub-block j's scale in 16 lanes.
-      const __m256i pick = _mm256_set1_epi16(static_cast<int16_t>(((2 * j + 1) << 8) | (2 * j)));
-      __m256i levels[kRows], scale[kRows];
+    // Sub-block j = 2g + half: the low (half 0) or high (half 1) nibbles of bytes 32g ...
+    // The inner loops are unrolled so that levels and sums stay in registers (-O2 keeps
+    // loops rolled, and a rolled loop indexes these arrays in memory); the loop over g
+    // stays rolled for several tokens, which keeps the compiler from scheduling all 8
+    // sub-blocks' loads at once and spilling.
+    // Bytes 2j, 2j + 1 (int16 word j) in every word: sub-block j's scale in 16 lanes.
+    __m256i pick = _mm256_set1_epi16(0x0100);
+    const __m256i next_word = _mm256_set1_epi16(0x0202);
+    // Sub-blocks 2g and 2g + 1.
+    const auto sub_block_pair = [&](int g) HWY_ATTR {
 #pragma GCC unroll 2
-      for (size_t r = 0; r < kRows; ++r) {
-        const __m256i q = load(qs[r] + 32 * (j / 2));
-        __m256i level = j % 2 == 0 ? _mm256_and_si256(q, low_mask)
-                                   : _mm256_and_si256(_mm256_srli_epi16(q, 4), low_mask);
-        if constexpr (sizeof(Block) == sizeof(BlockQ5_K)) {
-          const __m256i mask = _mm256_set1_epi8(static_cast<char>(1 << j));
-          const __m256i set = _mm256_cmpeq_epi8(_mm256_and_si256(high_bits[r], mask), mask);
-          level = _mm256_or_si256(level, _mm256_and_si256(set, bit4));
-        }
-        levels[r] = level;
-        scale[r] = _mm256_shuffle_epi8(scales[r], pick);
-      }
-#pragma GCC unroll 4
-      for (size_t t = 0; t < kTokens; ++t) {
-        const __m256i y = load(a[t] + b * sizeof(BlockQ8_K) + offsetof(BlockQ8_K, qs) +
-                               32 * static_cast<size_t>(j));
+      for (int half = 0; half < 2; ++half) {
+        const int j = 2 * g + half;
+        __m256i levels[kRows], scale[kRows];
 #pragma GCC unroll 2
         for (size_t r = 0; r < kRows; ++r) {
-          sumi[r][t] = _mm256_add_epi32(sumi[r][t], scaled_dot(levels[r], y, scale[r]));
+          const __m256i q = load(qs[r] + 32 * g);
+          __m256i level = half == 0 ? _mm256_and_si256(q, low_mask)
+                                    : _mm256_and_si256(_mm256_srli_epi16(q, 4), low_mask);
+          if constexpr (sizeof(Block) == sizeof(BlockQ5_K)) {
+            const __m256i mask = _mm256_set1_epi8(static_cast<char>(1 << j));
+            const __m256i set = _mm256_cmpeq_epi8(_mm256_and_si256(high_bits[r], mask), mask);
+            level = _mm256_or_si256(level, _mm256_and_si256(set, bit4));
+          }
+          levels[r] = level;
+          scale[r] = _mm256_shuffle_epi8(scales[r], pick);
+        }
+        pick = _mm256_add_epi16(pick, next_word);
+#pragma GCC unroll 4
+        for (size_t t = 0; t < kTokens; ++t) {
+          const __m256i y = load(a[t] + b * sizeof(BlockQ8_K) + offsetof(BlockQ8_K, qs) +
+                                 32 * static_cast<size_t>(j));
+#pragma GCC unroll 2
+          for (size_t r = 0; r < kRows; ++r) {
+            sumi[r][t] = _mm256_add_epi32(sumi[r][t], scaled_dot(levels[r], y, scale[r]));
+          }
         }
       }
+    };
+    // A single token has few sums live: there the loop unrolls, which measured faster.
+    if constexpr (kTokens == 1) {
+#pragma GCC unroll 4
+      for (int g = 0; g < 4; ++g) sub_block_pair(g);
+    } else {
+#pragma GCC unroll 1
+      for (int g = 0; g < 4; ++g) sub_block_pair(g);
     }
 #pragma GCC unroll 4
     for (size_t t = 0; t < kTokens; ++t) {
@@ -217,12 +233,13 @@ HWY_INLINE void dot_q6_k(const uint8_t* const* w, const uint8_t* const* a, size_
     for (size_t r = 0; r < kRows; ++r) {
       for (size_t t = 0; t < kTokens; ++t) sumi[r][t] = _mm256_setzero_si256();
     }
-#pragma GCC unroll 2
+#pragma GCC unroll 1
     for (int h = 0; h < 2; ++h) {
       __m256i half_scales[kRows];  // groups 8h .. 8h + 7 in both 128-bit halves
 #pragma GCC unroll 2
       for (size_t r = 0; r < kRows; ++r) {
-        half_scales[r] = _mm256_permute2x128_si256(scales16[r], scales16[r], h == 0 ? 0x00 : 0x11);
+        half_scales[r] = h == 0 ? _mm256_permute2x128_si256(scales16[r], scales16[r], 0x00)
+                                : _mm256_permute2x128_si256(scales16[r], scales16[r], 0x11);
       }
 #pragma GCC unroll 4
       for (int quarter = 0; quarter < 4; ++quarter) {
