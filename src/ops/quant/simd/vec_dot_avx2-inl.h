@@ -72,10 +72,11 @@ HWY_INLINE void prefetch_ahead(const uint8_t* block, size_t block_bytes) {
   }
 }
 
-HWY_INLINE float activation_scale(const uint8_t* a, size_t b) {
+// The F32 scale of super-block b of a Q8_K row, in 8 lanes (a broadcast load).
+HWY_INLINE __m256 activation_scale(const uint8_t* a, size_t b) {
   float d;
   std::memcpy(&d, a + b * sizeof(BlockQ8_K) + offsetof(BlockQ8_K, d), sizeof(float));
-  return d;
+  return _mm256_set1_ps(d);
 }
 
 // An F16 scale, converted by the F16C instruction (exact, the same value as f16_to_f32).
@@ -103,16 +104,16 @@ HWY_INLINE void dot_k4(const uint8_t* const* w, const uint8_t* const* a, size_t 
   }
   for (size_t b = 0; b < n / kSuperBlock; ++b) {
     const uint8_t* qs[kRows];
-    float d[kRows], dmin[kRows];
-    __m256i scales[kRows];     // the 8 sub-block scales as int16, in both 128-bit halves
-    __m256i min_lanes[kRows];  // sub-block j's minimum in lanes 2j, 2j + 1: [16] int16
-    __m256i high_bits[kRows];  // Q5_K: bit j of byte l is bit 4 of element 32j + l
+    __m256 d[kRows], dmin[kRows];  // the F16 scales in 8 F32 lanes
+    __m256i scales[kRows];         // the 8 sub-block scales as int16, in both 128-bit halves
+    __m256i min_lanes[kRows];      // sub-block j's minimum in lanes 2j, 2j + 1: [16] int16
+    __m256i high_bits[kRows];      // Q5_K: bit j of byte l is bit 4 of element 32j + l
 #pragma GCC unroll 2
     for (size_t r = 0; r < kRows; ++r) {
       const uint8_t* x = w[r] + b * sizeof(Block);
       prefetch_ahead(x, sizeof(Block));
-      d[r] = load_f16(x + offsetof(Block, d));
-      dmin[r] = load_f16(x + offsetof(Block, dmin));
+      d[r] = _mm256_set1_ps(load_f16(x + offsetof(Block, d)));
+      dmin[r] = _mm256_set1_ps(load_f16(x + offsetof(Block, dmin)));
       qs[r] = x + offsetof(Block, qs);
       if constexpr (sizeof(Block) == sizeof(BlockQ5_K)) {
         high_bits[r] = load(x + offsetof(BlockQ5_K, qh));
@@ -189,15 +190,14 @@ HWY_INLINE void dot_k4(const uint8_t* const* w, const uint8_t* const* a, size_t 
     for (size_t t = 0; t < kTokens; ++t) {
       const uint8_t* y = a[t] + b * sizeof(BlockQ8_K);
       const __m256i bsums = load(y + offsetof(BlockQ8_K, bsums));
-      const float y_d = activation_scale(a[t], b);
+      const __m256 y_d = activation_scale(a[t], b);
 #pragma GCC unroll 2
       for (size_t r = 0; r < kRows; ++r) {
         // sum over sub-blocks of min * (sum of its 32 activations), in 8 int32 lanes.
         const __m256i min_sum = _mm256_madd_epi16(bsums, min_lanes[r]);
         __m256 sum = acc[r][t];
-        sum = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sumi[r][t]), _mm256_set1_ps(d[r] * y_d), sum);
-        acc[r][t] =
-            _mm256_fnmadd_ps(_mm256_cvtepi32_ps(min_sum), _mm256_set1_ps(dmin[r] * y_d), sum);
+        sum = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sumi[r][t]), _mm256_mul_ps(d[r], y_d), sum);
+        acc[r][t] = _mm256_fnmadd_ps(_mm256_cvtepi32_ps(min_sum), _mm256_mul_ps(dmin[r], y_d), sum);
       }
     }
   }
@@ -219,13 +219,13 @@ HWY_INLINE void dot_q6_k(const uint8_t* const* w, const uint8_t* const* a, size_
   }
   for (size_t b = 0; b < n / kSuperBlock; ++b) {
     const uint8_t* x[kRows];
-    float d[kRows];
+    __m256 d[kRows];          // the F16 scale in 8 F32 lanes
     __m256i scales16[kRows];  // the 16 group scales as int16
 #pragma GCC unroll 2
     for (size_t r = 0; r < kRows; ++r) {
       x[r] = w[r] + b * sizeof(BlockQ6_K);
       prefetch_ahead(x[r], sizeof(BlockQ6_K));
-      d[r] = load_f16(x[r] + offsetof(BlockQ6_K, d));
+      d[r] = _mm256_set1_ps(load_f16(x[r] + offsetof(BlockQ6_K, d)));
       scales16[r] = _mm256_cvtepi8_epi16(
           _mm_loadu_si128(reinterpret_cast<const __m128i*>(x[r] + offsetof(BlockQ6_K, scales))));
     }
@@ -290,13 +290,12 @@ HWY_INLINE void dot_q6_k(const uint8_t* const* w, const uint8_t* const* a, size_
 #pragma GCC unroll 4
     for (size_t t = 0; t < kTokens; ++t) {
       const __m256i bsums = load(a[t] + b * sizeof(BlockQ8_K) + offsetof(BlockQ8_K, bsums));
-      const float y_d = activation_scale(a[t], b);
+      const __m256 y_d = activation_scale(a[t], b);
 #pragma GCC unroll 2
       for (size_t r = 0; r < kRows; ++r) {
         const __m256i offsets = _mm256_madd_epi16(bsums, scales16[r]);
         const __m256i total = _mm256_sub_epi32(sumi[r][t], _mm256_slli_epi32(offsets, 5));
-        acc[r][t] =
-            _mm256_fmadd_ps(_mm256_cvtepi32_ps(total), _mm256_set1_ps(d[r] * y_d), acc[r][t]);
+        acc[r][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(total), _mm256_mul_ps(d[r], y_d), acc[r][t]);
       }
     }
   }
