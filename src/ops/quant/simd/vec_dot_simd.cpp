@@ -288,14 +288,18 @@ void AddScaledF32(float* y, float alpha, const float* x, size_t n) {
 template <size_t kRows, size_t kTokens>
 HWY_INLINE void dot_block(tandem::TensorType type, const uint8_t* const* w, const uint8_t* const* a,
                           size_t n, float* out, size_t out_stride) {
-  switch (type) {
-    case tandem::TensorType::kQ4_K:
-      return avx2::dot_k4<BlockQ4_K, kRows, kTokens>(w, a, n, out, out_stride);
-    case tandem::TensorType::kQ5_K:
-      return avx2::dot_k4<BlockQ5_K, kRows, kTokens>(w, a, n, out, out_stride);
-    default:
-      return avx2::dot_q6_k<kRows, kTokens>(w, a, n, out, out_stride);
+  if constexpr (kRows == 1) {  // Q4_K / Q5_K run one row at a time (see DotTile)
+    switch (type) {
+      case tandem::TensorType::kQ4_K:
+        return avx2::dot_k4<BlockQ4_K, 1, kTokens>(w, a, n, out, out_stride);
+      case tandem::TensorType::kQ5_K:
+        return avx2::dot_k4<BlockQ5_K, 1, kTokens>(w, a, n, out, out_stride);
+      default:
+        break;
+    }
   }
+  HWY_DASSERT(type == tandem::TensorType::kQ6_K);
+  return avx2::dot_q6_k<kRows, kTokens>(w, a, n, out, out_stride);
 }
 
 // kRows weight rows with 1 to 4 activation rows.
@@ -325,7 +329,7 @@ void DotTile(tandem::TensorType type, const uint8_t* w, size_t w_stride, size_t 
       type == tandem::TensorType::kQ6_K) {
     // Chunks of kRowChunk weight rows (18 KiB of Q4_K rows of 2048) with groups of
     // kTokenGroup activation rows (9 KiB of Q8_K): both stay in L1 while the group
-    // passes over the chunk in register blocks of kBlockRows rows x kTokenGroup tokens.
+    // passes over the chunk in register blocks of 1 or kBlockRows rows x kTokenGroup tokens.
     constexpr size_t kRowChunk = 16;
     constexpr size_t kTokenGroup = 4;
     constexpr size_t kBlockRows = 2;
@@ -337,9 +341,9 @@ void DotTile(tandem::TensorType type, const uint8_t* w, size_t w_stride, size_t 
         for (size_t t = 0; t < group; ++t) token_rows[t] = a + (t0 + t) * a_stride;
         float* group_out = out + t0 * out_stride;
         size_t r = r0;
-        // One token of Q4_K / Q5_K runs a row at a time (measured faster than pairs,
-        // with fewer registers live beside the unpacked scales); Q6_K keeps pairs.
-        const bool pairs = group > 1 || type == tandem::TensorType::kQ6_K;
+        // Q6_K in pairs of rows; Q4_K / Q5_K a row at a time, which measured faster (the
+        // unpacked scales and 4 tokens' sums then fit the 16 vector registers).
+        const bool pairs = type == tandem::TensorType::kQ6_K;
         for (; pairs && r + kBlockRows <= r1; r += kBlockRows) {
           const uint8_t* weight_rows[kBlockRows];
           for (size_t k = 0; k < kBlockRows; ++k) weight_rows[k] = w + (r + k) * w_stride;
