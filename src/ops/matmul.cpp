@@ -118,6 +118,18 @@ void prepare_rows(TensorType weight_type, const FloatMatrix& x, PreparedRows& ou
 void dot_weight_rows(const WeightMatrix& w, size_t row_begin, size_t row_end,
                      const uint8_t* activations, size_t stride, size_t tokens, float* out,
                      size_t out_stride) {
+  if (has_simd_vec_dot_tile(w.type)) {
+    if (row_end == row_begin) return;
+    // Register-blocked rows x tokens; token tiles of kTokenTile keep their activation
+    // rows in L2 while the kernel passes over the rows.
+    for (size_t t0 = 0; t0 < tokens; t0 += kTokenTile) {
+      const size_t count = std::min(tokens, t0 + kTokenTile) - t0;
+      simd_vec_dot_tile(w.type, w.row_data(row_begin), w.row_stride, row_end - row_begin,
+                        activations + t0 * stride, stride, count, w.cols, out + t0 * out_stride,
+                        out_stride);
+    }
+    return;
+  }
   const bool float_activations = fast_activation_type(w.type) == TensorType::kF32;
   const bool several_tokens = !float_activations && has_simd_vec_dot(w.type);
   const auto dot = has_simd_vec_dot(w.type) ? simd_vec_dot : vec_dot;

@@ -30,6 +30,16 @@ float simd_vec_dot(TensorType weight_type, const void* weight_row, const void* a
 void simd_vec_dot_tokens(TensorType weight_type, const void* weight_row, const uint8_t* activations,
                          size_t activation_stride, size_t count, size_t n, float* out);
 
+// True for weight types with simd_vec_dot_tile: Q4_K, Q5_K, Q6_K.
+bool has_simd_vec_dot_tile(TensorType weight_type);
+// Dot products of `rows` weight rows at weights + r * weight_stride with `tokens`
+// activation rows at activations + t * activation_stride:
+// out[t * out_stride + r] = simd_vec_dot(row r, activation row t), the same values,
+// computed in register blocks of several weight rows x several tokens.
+void simd_vec_dot_tile(TensorType weight_type, const uint8_t* weights, size_t weight_stride,
+                       size_t rows, const uint8_t* activations, size_t activation_stride,
+                       size_t tokens, size_t n, float* out, size_t out_stride);
+
 // Dot products of F16 or F32 weight rows with F32 activations (no activation rounding),
 // summed in F32 in vector lanes: within n * 2^-24 * sum |w a| of the exact value.
 bool has_simd_float_dot(TensorType weight_type);

@@ -72,182 +72,256 @@ HWY_INLINE void prefetch_ahead(const uint8_t* block, size_t block_bytes) {
   }
 }
 
-HWY_INLINE float activation_scale(const uint8_t* a, size_t b) {
+// The F32 scale of super-block b of a Q8_K row, in 8 lanes (a broadcast load).
+HWY_INLINE __m256 activation_scale(const uint8_t* a, size_t b) {
   float d;
   std::memcpy(&d, a + b * sizeof(BlockQ8_K) + offsetof(BlockQ8_K, d), sizeof(float));
-  return d;
+  return _mm256_set1_ps(d);
 }
 
-// Dot products of one Q4_K or Q5_K weight row with kTokens activation rows a[i], into
-// out[i]. The weight levels, scales and minimums of each super-block are unpacked once
-// for all kTokens rows. Each super-block's integer sums stay in 8 int32 lanes (exact),
-// are scaled in F32 lanes and accumulated there (fused multiply-add), and the lanes are
-// summed once at the end of the row: no horizontal reduction per super-block. Each
-// row's arithmetic is the same for every kTokens, so results do not depend on how
-// tokens are grouped.
-template <class Block, size_t kTokens>
-HWY_INLINE void dot_k4(const void* w, const uint8_t* const* a, size_t n, float* out) {
+// An F16 scale, converted by the F16C instruction (exact, the same value as f16_to_f32).
+HWY_INLINE float load_f16(const uint8_t* p) {
+  uint16_t bits;
+  std::memcpy(&bits, p, sizeof(bits));
+  return _cvtsh_ss(bits);
+}
+
+// Register-blocked dot products of kRows Q4_K or Q5_K weight rows w[r] with kTokens
+// activation rows a[t]: out[t * out_stride + r]. Each sub-block's weight levels are
+// unpacked once for the kTokens rows and each activation load serves the kRows rows.
+// The integer sums of a super-block stay in 8 int32 lanes (exact), are scaled in F32
+// lanes and accumulated there (fused multiply-add), and the lanes are summed once at the
+// end: no horizontal reduction per super-block. Every (row, token) pair gets the same
+// arithmetic whatever kRows and kTokens, so results do not depend on the blocking.
+template <class Block, size_t kRows, size_t kTokens>
+HWY_INLINE void dot_k4(const uint8_t* const* w, const uint8_t* const* a, size_t n, float* out,
+                       size_t out_stride) {
   const __m256i low_mask = _mm256_set1_epi8(0x0F);
   const __m256i bit4 = _mm256_set1_epi8(0x10);
-  __m256 acc[kTokens];
-  for (size_t i = 0; i < kTokens; ++i) acc[i] = _mm256_setzero_ps();
+  __m256 acc[kRows][kTokens];
+  for (size_t r = 0; r < kRows; ++r) {
+    for (size_t t = 0; t < kTokens; ++t) acc[r][t] = _mm256_setzero_ps();
+  }
   for (size_t b = 0; b < n / kSuperBlock; ++b) {
-    const auto* x = static_cast<const uint8_t*>(w) + b * sizeof(Block);
-    prefetch_ahead(x, sizeof(Block));
-    uint16_t d_bits, dmin_bits;
-    std::memcpy(&d_bits, x + offsetof(Block, d), 2);
-    std::memcpy(&dmin_bits, x + offsetof(Block, dmin), 2);
-    const float d = f16_to_f32(d_bits);
-    const float dmin = f16_to_f32(dmin_bits);
-    const uint8_t* scales = x + offsetof(Block, scales);
-    const uint8_t* qs = x + offsetof(Block, qs);
-    __m256i high_bits = _mm256_setzero_si256();
-    if constexpr (sizeof(Block) == sizeof(BlockQ5_K)) {
-      high_bits = load(x + offsetof(BlockQ5_K, qh));
-    }
-    // The 6-bit scales and minimums of the 8 sub-blocks, four at a time from the 12 packed
-    // bytes read as 32-bit words (unpack_k4_scale_min's layout: sub-blocks 0-3 in the
-    // low 6 bits of bytes 0-3 / 4-7, sub-blocks 4-7 in the nibbles of bytes 8-11 with
-    // their top 2 bits in the top bits of bytes 0-3 / 4-7).
-    uint32_t packed[3];
-    std::memcpy(packed, scales, sizeof(packed));
-    const uint32_t scale_words[2] = {
-        packed[0] & 0x3F3F3F3Fu,
-        (packed[2] & 0x0F0F0F0Fu) | (((packed[0] >> 6) & 0x03030303u) << 4)};
-    const uint32_t min_words[2] = {
-        packed[1] & 0x3F3F3F3Fu,
-        ((packed[2] >> 4) & 0x0F0F0F0Fu) | (((packed[1] >> 6) & 0x03030303u) << 4)};
-    uint8_t sub_scales[8];
-    std::memcpy(sub_scales, scale_words, sizeof(sub_scales));
-    // Sub-block j's minimum in the lanes of its two 16-element bsums: [16] int16.
-    const __m128i min_bytes = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(min_words));
-    const __m256i min_lanes = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(min_bytes, min_bytes));
-    // Sub-block j = 2g (low nibbles) and 2g + 1 (high nibbles) of group g.
-    __m256i levels[8];
-    __m256i sub_scale[8];  // the scale of sub-block j in 16 int16 lanes
-#pragma GCC unroll 8
-    for (int j = 0; j < 8; ++j) sub_scale[j] = _mm256_set1_epi16(sub_scales[j]);
-#pragma GCC unroll 4
-    for (int g = 0; g < kSuperBlock / 64; ++g) {
-      const __m256i q = load(qs + 32 * g);
-      __m256i low = _mm256_and_si256(q, low_mask);
-      __m256i high = _mm256_and_si256(_mm256_srli_epi16(q, 4), low_mask);
+    const uint8_t* qs[kRows];
+    __m256 d[kRows], dmin[kRows];  // the F16 scales in 8 F32 lanes
+    __m256i scales[kRows];         // the 8 sub-block scales as int16, in both 128-bit halves
+    __m256i min_lanes[kRows];      // sub-block j's minimum in lanes 2j, 2j + 1: [16] int16
+    __m256i high_bits[kRows];      // Q5_K: bit j of byte l is bit 4 of element 32j + l
+#pragma GCC unroll 2
+    for (size_t r = 0; r < kRows; ++r) {
+      const uint8_t* x = w[r] + b * sizeof(Block);
+      prefetch_ahead(x, sizeof(Block));
+      d[r] = _mm256_set1_ps(load_f16(x + offsetof(Block, d)));
+      dmin[r] = _mm256_set1_ps(load_f16(x + offsetof(Block, dmin)));
+      qs[r] = x + offsetof(Block, qs);
       if constexpr (sizeof(Block) == sizeof(BlockQ5_K)) {
-        const __m256i mask_low = _mm256_set1_epi8(static_cast<char>(1 << (2 * g)));
-        const __m256i mask_high = _mm256_set1_epi8(static_cast<char>(1 << (2 * g + 1)));
-        const __m256i set_low = _mm256_cmpeq_epi8(_mm256_and_si256(high_bits, mask_low), mask_low);
-        const __m256i set_high =
-            _mm256_cmpeq_epi8(_mm256_and_si256(high_bits, mask_high), mask_high);
-        low = _mm256_or_si256(low, _mm256_and_si256(set_low, bit4));
-        high = _mm256_or_si256(high, _mm256_and_si256(set_high, bit4));
+        high_bits[r] = load(x + offsetof(BlockQ5_K, qh));
       }
-      levels[2 * g] = low;
-      levels[2 * g + 1] = high;
+      // The 6-bit scales and minimums of the 8 sub-blocks, four at a time from the 12
+      // packed bytes read as 32-bit words (unpack_k4_scale_min's layout: sub-blocks 0-3 in
+      // the low 6 bits of bytes 0-3 / 4-7, sub-blocks 4-7 in the nibbles of bytes 8-11
+      // with their top 2 bits in the top bits of bytes 0-3 / 4-7).
+      uint32_t packed[3];
+      std::memcpy(packed, x + offsetof(Block, scales), sizeof(packed));
+      const uint32_t scale_words[2] = {
+          packed[0] & 0x3F3F3F3Fu,
+          (packed[2] & 0x0F0F0F0Fu) | (((packed[0] >> 6) & 0x03030303u) << 4)};
+      const uint32_t min_words[2] = {
+          packed[1] & 0x3F3F3F3Fu,
+          ((packed[2] >> 4) & 0x0F0F0F0Fu) | (((packed[1] >> 6) & 0x03030303u) << 4)};
+      const __m128i scale_bytes = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(scale_words));
+      scales[r] = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(scale_bytes));
+      const __m128i min_bytes = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(min_words));
+      min_lanes[r] = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(min_bytes, min_bytes));
     }
-    // Unrolled so that the levels and the accumulators stay in registers (-O2 keeps
-    // loops rolled, and a rolled loop indexes these arrays in memory).
+    __m256i sumi[kRows][kTokens];
+    for (size_t r = 0; r < kRows; ++r) {
+      for (size_t t = 0; t < kTokens; ++t) sumi[r][t] = _mm256_setzero_si256();
+    }
+    // Sub-block j = 2g + half: the low (half 0) or high (half 1) nibbles of bytes 32g ...
+    // The inner loops are unrolled so that levels and sums stay in registers (-O2 keeps
+    // loops rolled, and a rolled loop indexes these arrays in memory); the loop over g
+    // stays rolled for several tokens, which keeps the compiler from scheduling all 8
+    // sub-blocks' loads at once and spilling.
+    // Bytes 2j, 2j + 1 (int16 word j) in every word: sub-block j's scale in 16 lanes.
+    __m256i pick = _mm256_set1_epi16(0x0100);
+    const __m256i next_word = _mm256_set1_epi16(0x0202);
+    // Sub-blocks 2g and 2g + 1.
+    const auto sub_block_pair = [&](int g) HWY_ATTR {
+#pragma GCC unroll 2
+      for (int half = 0; half < 2; ++half) {
+        const int j = 2 * g + half;
+        __m256i levels[kRows], scale[kRows];
+#pragma GCC unroll 2
+        for (size_t r = 0; r < kRows; ++r) {
+          const __m256i q = load(qs[r] + 32 * g);
+          __m256i level = half == 0 ? _mm256_and_si256(q, low_mask)
+                                    : _mm256_and_si256(_mm256_srli_epi16(q, 4), low_mask);
+          if constexpr (sizeof(Block) == sizeof(BlockQ5_K)) {
+            const __m256i mask = _mm256_set1_epi8(static_cast<char>(1 << j));
+            const __m256i set = _mm256_cmpeq_epi8(_mm256_and_si256(high_bits[r], mask), mask);
+            level = _mm256_or_si256(level, _mm256_and_si256(set, bit4));
+          }
+          levels[r] = level;
+          scale[r] = _mm256_shuffle_epi8(scales[r], pick);
+        }
+        pick = _mm256_add_epi16(pick, next_word);
 #pragma GCC unroll 4
-    for (size_t i = 0; i < kTokens; ++i) {
-      const uint8_t* y = a[i] + b * sizeof(BlockQ8_K);
-      const uint8_t* y_qs = y + offsetof(BlockQ8_K, qs);
-      __m256i sumi = _mm256_setzero_si256();
-#pragma GCC unroll 8
-      for (int j = 0; j < 8; ++j) {
-        sumi = _mm256_add_epi32(sumi, scaled_dot(levels[j], load(y_qs + 32 * j), sub_scale[j]));
+        for (size_t t = 0; t < kTokens; ++t) {
+          const __m256i y = load(a[t] + b * sizeof(BlockQ8_K) + offsetof(BlockQ8_K, qs) +
+                                 32 * static_cast<size_t>(j));
+#pragma GCC unroll 2
+          for (size_t r = 0; r < kRows; ++r) {
+            sumi[r][t] = _mm256_add_epi32(sumi[r][t], scaled_dot(levels[r], y, scale[r]));
+          }
+        }
       }
-      // sum over sub-blocks of min * (sum of its 32 activations), in 8 int32 lanes.
-      const __m256i min_sum = _mm256_madd_epi16(load(y + offsetof(BlockQ8_K, bsums)), min_lanes);
-      const float y_d = activation_scale(a[i], b);
-      acc[i] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sumi), _mm256_set1_ps(d * y_d), acc[i]);
-      acc[i] = _mm256_fnmadd_ps(_mm256_cvtepi32_ps(min_sum), _mm256_set1_ps(dmin * y_d), acc[i]);
+    };
+    // A single token has few sums live: there the loop unrolls, which measured faster.
+    if constexpr (kTokens == 1) {
+#pragma GCC unroll 4
+      for (int g = 0; g < 4; ++g) sub_block_pair(g);
+    } else {
+#pragma GCC unroll 1
+      for (int g = 0; g < 4; ++g) sub_block_pair(g);
+    }
+#pragma GCC unroll 4
+    for (size_t t = 0; t < kTokens; ++t) {
+      const uint8_t* y = a[t] + b * sizeof(BlockQ8_K);
+      const __m256i bsums = load(y + offsetof(BlockQ8_K, bsums));
+      const __m256 y_d = activation_scale(a[t], b);
+#pragma GCC unroll 2
+      for (size_t r = 0; r < kRows; ++r) {
+        // sum over sub-blocks of min * (sum of its 32 activations), in 8 int32 lanes.
+        const __m256i min_sum = _mm256_madd_epi16(bsums, min_lanes[r]);
+        __m256 sum = acc[r][t];
+        sum = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sumi[r][t]), _mm256_mul_ps(d[r], y_d), sum);
+        acc[r][t] = _mm256_fnmadd_ps(_mm256_cvtepi32_ps(min_sum), _mm256_mul_ps(dmin[r], y_d), sum);
+      }
     }
   }
-  for (size_t i = 0; i < kTokens; ++i) out[i] = horizontal_sum(acc[i]);
+  for (size_t r = 0; r < kRows; ++r) {
+    for (size_t t = 0; t < kTokens; ++t) out[t * out_stride + r] = horizontal_sum(acc[r][t]);
+  }
 }
 
 // As dot_k4, for Q6_K (integer sums of a super-block in 8 int32 lanes, scaled and
 // accumulated in F32 lanes).
-template <size_t kTokens>
-HWY_INLINE void dot_q6_k(const void* w, const uint8_t* const* a, size_t n, float* out) {
+template <size_t kRows, size_t kTokens>
+HWY_INLINE void dot_q6_k(const uint8_t* const* w, const uint8_t* const* a, size_t n, float* out,
+                         size_t out_stride) {
   const __m256i low_mask = _mm256_set1_epi8(0x0F);
   const __m256i high_mask = _mm256_set1_epi8(0x30);
-  __m256 sum[kTokens];
-  for (size_t i = 0; i < kTokens; ++i) sum[i] = _mm256_setzero_ps();
+  __m256 acc[kRows][kTokens];
+  for (size_t r = 0; r < kRows; ++r) {
+    for (size_t t = 0; t < kTokens; ++t) acc[r][t] = _mm256_setzero_ps();
+  }
   for (size_t b = 0; b < n / kSuperBlock; ++b) {
-    const auto* x = static_cast<const uint8_t*>(w) + b * sizeof(BlockQ6_K);
-    prefetch_ahead(x, sizeof(BlockQ6_K));
-    uint16_t d_bits;
-    std::memcpy(&d_bits, x + offsetof(BlockQ6_K, d), 2);
-    const float d = f16_to_f32(d_bits);
-    const auto* scales = reinterpret_cast<const int8_t*>(x + offsetof(BlockQ6_K, scales));
-    __m256i acc[kTokens];
-    for (size_t i = 0; i < kTokens; ++i) acc[i] = _mm256_setzero_si256();
+    const uint8_t* x[kRows];
+    __m256 d[kRows];          // the F16 scale in 8 F32 lanes
+    __m256i scales16[kRows];  // the 16 group scales as int16
+#pragma GCC unroll 2
+    for (size_t r = 0; r < kRows; ++r) {
+      x[r] = w[r] + b * sizeof(BlockQ6_K);
+      prefetch_ahead(x[r], sizeof(BlockQ6_K));
+      d[r] = _mm256_set1_ps(load_f16(x[r] + offsetof(BlockQ6_K, d)));
+      scales16[r] = _mm256_cvtepi8_epi16(
+          _mm_loadu_si128(reinterpret_cast<const __m128i*>(x[r] + offsetof(BlockQ6_K, scales))));
+    }
+    __m256i sumi[kRows][kTokens];
+    for (size_t r = 0; r < kRows; ++r) {
+      for (size_t t = 0; t < kTokens; ++t) sumi[r][t] = _mm256_setzero_si256();
+    }
+#pragma GCC unroll 1
     for (int h = 0; h < 2; ++h) {
-      const uint8_t* ql = x + offsetof(BlockQ6_K, ql) + 64 * h;
-      const __m256i qh = load(x + offsetof(BlockQ6_K, qh) + 32 * h);
-      const __m256i ql0 = load(ql);
-      const __m256i ql1 = load(ql + 32);
-      // Elements 128h + 32 quarter + l: low 4 bits from ql, bits 4-5 from qh >> 2 quarter.
-      const __m256i levels[4] = {
-          _mm256_or_si256(_mm256_and_si256(ql0, low_mask),
-                          _mm256_and_si256(_mm256_slli_epi16(qh, 4), high_mask)),
-          _mm256_or_si256(_mm256_and_si256(ql1, low_mask),
-                          _mm256_and_si256(_mm256_slli_epi16(qh, 2), high_mask)),
-          _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql0, 4), low_mask),
-                          _mm256_and_si256(qh, high_mask)),
-          _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql1, 4), low_mask),
-                          _mm256_and_si256(_mm256_srli_epi16(qh, 2), high_mask)),
-      };
-      __m256i group_scales[4];
-      for (int quarter = 0; quarter < 4; ++quarter) {
-        const int group = 8 * h + 2 * quarter;
-        group_scales[quarter] =
-            _mm256_set_m128i(_mm_set1_epi16(scales[group + 1]), _mm_set1_epi16(scales[group]));
+      __m256i half_scales[kRows];  // groups 8h .. 8h + 7 in both 128-bit halves
+#pragma GCC unroll 2
+      for (size_t r = 0; r < kRows; ++r) {
+        half_scales[r] = h == 0 ? _mm256_permute2x128_si256(scales16[r], scales16[r], 0x00)
+                                : _mm256_permute2x128_si256(scales16[r], scales16[r], 0x11);
       }
 #pragma GCC unroll 4
-      for (size_t i = 0; i < kTokens; ++i) {
-        const uint8_t* q8 = a[i] + b * sizeof(BlockQ8_K) + offsetof(BlockQ8_K, qs) + 128 * h;
+      for (int quarter = 0; quarter < 4; ++quarter) {
+        // Elements 128h + 32 quarter + l: low 4 bits from ql, bits 4-5 from qh >> 2 quarter;
+        // scale group 8h + 2 quarter for l < 16 (low half), + 1 for l >= 16.
+        const __m256i pick = _mm256_set_m128i(
+            _mm_set1_epi16(static_cast<int16_t>(((4 * quarter + 3) << 8) | (4 * quarter + 2))),
+            _mm_set1_epi16(static_cast<int16_t>(((4 * quarter + 1) << 8) | (4 * quarter))));
+        __m256i levels[kRows], scale[kRows];
+#pragma GCC unroll 2
+        for (size_t r = 0; r < kRows; ++r) {
+          const __m256i ql = load(x[r] + offsetof(BlockQ6_K, ql) + 64 * h + 32 * (quarter % 2));
+          const __m256i qh = load(x[r] + offsetof(BlockQ6_K, qh) + 32 * h);
+          const __m256i low = quarter < 2 ? _mm256_and_si256(ql, low_mask)
+                                          : _mm256_and_si256(_mm256_srli_epi16(ql, 4), low_mask);
+          __m256i high;
+          switch (quarter) {
+            case 0:
+              high = _mm256_slli_epi16(qh, 4);
+              break;
+            case 1:
+              high = _mm256_slli_epi16(qh, 2);
+              break;
+            case 2:
+              high = qh;
+              break;
+            default:
+              high = _mm256_srli_epi16(qh, 2);
+              break;
+          }
+          levels[r] = _mm256_or_si256(low, _mm256_and_si256(high, high_mask));
+          scale[r] = _mm256_shuffle_epi8(half_scales[r], pick);
+        }
 #pragma GCC unroll 4
-        for (int quarter = 0; quarter < 4; ++quarter) {
-          const __m256i activations = load(q8 + 32 * quarter);
-          // level * a summed in pairs (level - 32 is taken care of below).
-          const __m256i pairs = _mm256_maddubs_epi16(levels[quarter], activations);
-          acc[i] = _mm256_add_epi32(acc[i], _mm256_madd_epi16(pairs, group_scales[quarter]));
+        for (size_t t = 0; t < kTokens; ++t) {
+          const __m256i y =
+              load(a[t] + b * sizeof(BlockQ8_K) + offsetof(BlockQ8_K, qs) + 128 * h + 32 * quarter);
+#pragma GCC unroll 2
+          for (size_t r = 0; r < kRows; ++r) {
+            // level * a summed in pairs (level - 32 is taken care of below).
+            sumi[r][t] = _mm256_add_epi32(sumi[r][t], scaled_dot(levels[r], y, scale[r]));
+          }
         }
       }
     }
     // The offset of 32 of every level: 32 * sum over the 16 groups of scale * (sum of the
     // group's 16 activations, Q8_K's bsums), in 8 int32 lanes.
-    const __m256i group_scales16 =
-        _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(scales)));
-    for (size_t i = 0; i < kTokens; ++i) {
-      const __m256i offsets = _mm256_madd_epi16(
-          load(a[i] + b * sizeof(BlockQ8_K) + offsetof(BlockQ8_K, bsums)), group_scales16);
-      acc[i] = _mm256_sub_epi32(acc[i], _mm256_slli_epi32(offsets, 5));
-      const float y_d = activation_scale(a[i], b);
-      sum[i] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(acc[i]), _mm256_set1_ps(d * y_d), sum[i]);
+#pragma GCC unroll 4
+    for (size_t t = 0; t < kTokens; ++t) {
+      const __m256i bsums = load(a[t] + b * sizeof(BlockQ8_K) + offsetof(BlockQ8_K, bsums));
+      const __m256 y_d = activation_scale(a[t], b);
+#pragma GCC unroll 2
+      for (size_t r = 0; r < kRows; ++r) {
+        const __m256i offsets = _mm256_madd_epi16(bsums, scales16[r]);
+        const __m256i total = _mm256_sub_epi32(sumi[r][t], _mm256_slli_epi32(offsets, 5));
+        acc[r][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(total), _mm256_mul_ps(d[r], y_d), acc[r][t]);
+      }
     }
   }
-  for (size_t i = 0; i < kTokens; ++i) out[i] = horizontal_sum(sum[i]);
+  for (size_t r = 0; r < kRows; ++r) {
+    for (size_t t = 0; t < kTokens; ++t) out[t * out_stride + r] = horizontal_sum(acc[r][t]);
+  }
 }
 
-// One activation row, in the signature of the portable kernels.
+// One weight row with one activation row, in the signature of the portable kernels.
 template <class Kernel>
 HWY_INLINE float one_token(const Kernel& kernel, const void* w, const void* a, size_t n) {
-  const auto* row = static_cast<const uint8_t*>(a);
+  const auto* row = static_cast<const uint8_t*>(w);
+  const auto* activations = static_cast<const uint8_t*>(a);
   float out;
-  kernel(w, &row, n, &out);
+  kernel(&row, &activations, n, &out, 1);
   return out;
 }
 
 HWY_INLINE float dot_q4_k(const void* w, const void* a, size_t n) {
-  return one_token(dot_k4<BlockQ4_K, 1>, w, a, n);
+  return one_token(dot_k4<BlockQ4_K, 1, 1>, w, a, n);
 }
 HWY_INLINE float dot_q5_k(const void* w, const void* a, size_t n) {
-  return one_token(dot_k4<BlockQ5_K, 1>, w, a, n);
+  return one_token(dot_k4<BlockQ5_K, 1, 1>, w, a, n);
 }
 HWY_INLINE float dot_q6_k(const void* w, const void* a, size_t n) {
-  return one_token(dot_q6_k<1>, w, a, n);
+  return one_token(dot_q6_k<1, 1>, w, a, n);
 }
 
 }  // namespace tandem::quant::HWY_NAMESPACE::avx2

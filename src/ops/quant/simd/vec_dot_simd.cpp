@@ -4,6 +4,7 @@
 // sums use unsigned x signed byte multiply-adds instead (vpmaddubsw, 32 products per
 // instruction; see vec_dot_avx2-inl.h), which give the same integers.
 
+#include <algorithm>
 #include <cstring>
 
 #include "ops/quant/blocks.h"
@@ -282,52 +283,101 @@ void AddScaledF32(float* y, float alpha, const float* x, size_t n) {
   for (; i < n; ++i) y[i] += alpha * x[i];
 }
 
-// Dot products of one weight row with `count` activation rows a + i * stride, into
-// out[i]; the same values as one simd_vec_dot per row.
-void DotTokens(tandem::TensorType type, const void* w, const uint8_t* a, size_t stride,
-               size_t count, size_t n, float* out) {
 #if TANDEM_AVX2_KERNELS
-  // Groups of kGroup rows share the unpacking of the weight blocks.
-  constexpr size_t kGroup = 4;
-  const auto run = [&](const auto& group_kernel, const auto& single_kernel) {
-    size_t i = 0;
-    for (; i + kGroup <= count; i += kGroup) {
-      const uint8_t* rows[kGroup];
-      for (size_t k = 0; k < kGroup; ++k) rows[k] = a + (i + k) * stride;
-      group_kernel(w, rows, n, out + i);
+// One register block of the AVX2 kernels: kRows weight rows with kTokens activation rows.
+template <size_t kRows, size_t kTokens>
+HWY_INLINE void dot_block(tandem::TensorType type, const uint8_t* const* w, const uint8_t* const* a,
+                          size_t n, float* out, size_t out_stride) {
+  if constexpr (kRows == 1) {  // Q4_K / Q5_K run one row at a time (see DotTile)
+    switch (type) {
+      case tandem::TensorType::kQ4_K:
+        return avx2::dot_k4<BlockQ4_K, 1, kTokens>(w, a, n, out, out_stride);
+      case tandem::TensorType::kQ5_K:
+        return avx2::dot_k4<BlockQ5_K, 1, kTokens>(w, a, n, out, out_stride);
+      default:
+        break;
     }
-    for (; i < count; ++i) {
-      const uint8_t* row = a + i * stride;
-      single_kernel(w, &row, n, out + i);
-    }
-  };
-  switch (type) {
-    case TensorType::kQ4_K:
-      return run(avx2::dot_k4<BlockQ4_K, kGroup>, avx2::dot_k4<BlockQ4_K, 1>);
-    case TensorType::kQ5_K:
-      return run(avx2::dot_k4<BlockQ5_K, kGroup>, avx2::dot_k4<BlockQ5_K, 1>);
-    case TensorType::kQ6_K:
-      return run(avx2::dot_q6_k<kGroup>, avx2::dot_q6_k<1>);
+  }
+  HWY_DASSERT(type == tandem::TensorType::kQ6_K);
+  return avx2::dot_q6_k<kRows, kTokens>(w, a, n, out, out_stride);
+}
+
+// kRows weight rows with 1 to 4 activation rows.
+template <size_t kRows>
+HWY_INLINE void dot_rows(tandem::TensorType type, const uint8_t* const* w, const uint8_t* const* a,
+                         size_t tokens, size_t n, float* out, size_t out_stride) {
+  switch (tokens) {
+    case 1:
+      return dot_block<kRows, 1>(type, w, a, n, out, out_stride);
+    case 2:
+      return dot_block<kRows, 2>(type, w, a, n, out, out_stride);
+    case 3:
+      return dot_block<kRows, 3>(type, w, a, n, out, out_stride);
     default:
-      break;
+      return dot_block<kRows, 4>(type, w, a, n, out, out_stride);
+  }
+}
+#endif
+
+// Dot products of `rows` weight rows w + r * w_stride with `tokens` activation rows
+// a + t * a_stride: out[t * out_stride + r]; the same values as one simd_vec_dot each.
+void DotTile(tandem::TensorType type, const uint8_t* w, size_t w_stride, size_t rows,
+             const uint8_t* a, size_t a_stride, size_t tokens, size_t n, float* out,
+             size_t out_stride) {
+#if TANDEM_AVX2_KERNELS
+  if (type == tandem::TensorType::kQ4_K || type == tandem::TensorType::kQ5_K ||
+      type == tandem::TensorType::kQ6_K) {
+    // Chunks of kRowChunk weight rows (18 KiB of Q4_K rows of 2048) with groups of
+    // kTokenGroup activation rows (9 KiB of Q8_K): both stay in L1 while the group
+    // passes over the chunk in register blocks of 1 or kBlockRows rows x kTokenGroup tokens.
+    constexpr size_t kRowChunk = 16;
+    constexpr size_t kTokenGroup = 4;
+    constexpr size_t kBlockRows = 2;
+    for (size_t r0 = 0; r0 < rows; r0 += kRowChunk) {
+      const size_t r1 = std::min(rows, r0 + kRowChunk);
+      for (size_t t0 = 0; t0 < tokens; t0 += kTokenGroup) {
+        const size_t group = std::min(kTokenGroup, tokens - t0);
+        const uint8_t* token_rows[kTokenGroup];
+        for (size_t t = 0; t < group; ++t) token_rows[t] = a + (t0 + t) * a_stride;
+        float* group_out = out + t0 * out_stride;
+        size_t r = r0;
+        // Q6_K in pairs of rows; Q4_K / Q5_K a row at a time, which measured faster (the
+        // unpacked scales and 4 tokens' sums then fit the 16 vector registers).
+        const bool pairs = type == tandem::TensorType::kQ6_K;
+        for (; pairs && r + kBlockRows <= r1; r += kBlockRows) {
+          const uint8_t* weight_rows[kBlockRows];
+          for (size_t k = 0; k < kBlockRows; ++k) weight_rows[k] = w + (r + k) * w_stride;
+          dot_rows<kBlockRows>(type, weight_rows, token_rows, group, n, group_out + r, out_stride);
+        }
+        for (; r < r1; ++r) {
+          const uint8_t* weight_row = w + r * w_stride;
+          dot_rows<1>(type, &weight_row, token_rows, group, n, group_out + r, out_stride);
+        }
+      }
+    }
+    return;
   }
 #endif
   float (*single)(const void*, const void*, size_t) = nullptr;
   switch (type) {
-    case TensorType::kQ4_K:
+    case tandem::TensorType::kQ4_K:
       single = DotQ4_K;
       break;
-    case TensorType::kQ5_K:
+    case tandem::TensorType::kQ5_K:
       single = DotQ5_K;
       break;
-    case TensorType::kQ6_K:
+    case tandem::TensorType::kQ6_K:
       single = DotQ6_K;
       break;
     default:
       break;
   }
   HWY_ASSERT(single != nullptr);
-  for (size_t i = 0; i < count; ++i) out[i] = single(w, a + i * stride, n);
+  for (size_t r = 0; r < rows; ++r) {
+    for (size_t t = 0; t < tokens; ++t) {
+      out[t * out_stride + r] = single(w + r * w_stride, a + t * a_stride, n);
+    }
+  }
 }
 
 }  // namespace tandem::quant::HWY_NAMESPACE
@@ -348,7 +398,7 @@ HWY_EXPORT(DotQ5_K);
 HWY_EXPORT(DotQ6_K);
 HWY_EXPORT(DotF16);
 HWY_EXPORT(DotF32);
-HWY_EXPORT(DotTokens);
+HWY_EXPORT(DotTile);
 HWY_EXPORT(AddScaledF32);
 }  // namespace quant
 
@@ -413,8 +463,9 @@ void simd_vec_dot_tokens(TensorType weight_type, const void* weight_row, const u
                " elements is not whole blocks of ", type_name(weight_type));
   if (weight_type == TensorType::kQ4_K || weight_type == TensorType::kQ5_K ||
       weight_type == TensorType::kQ6_K) {
-    HWY_DYNAMIC_DISPATCH(quant::DotTokens)
-    (weight_type, weight_row, activations, activation_stride, count, n, out);
+    HWY_DYNAMIC_DISPATCH(quant::DotTile)
+    (weight_type, static_cast<const uint8_t*>(weight_row), 0, 1, activations, activation_stride,
+     count, n, out, 1);
     return;
   }
   size_t i = 0;
@@ -428,6 +479,22 @@ void simd_vec_dot_tokens(TensorType weight_type, const void* weight_row, const u
   for (; i < count; ++i) {
     out[i] = simd_vec_dot(weight_type, weight_row, activations + i * activation_stride, n);
   }
+}
+
+bool has_simd_vec_dot_tile(TensorType weight_type) {
+  return weight_type == TensorType::kQ4_K || weight_type == TensorType::kQ5_K ||
+         weight_type == TensorType::kQ6_K;
+}
+
+void simd_vec_dot_tile(TensorType weight_type, const uint8_t* weights, size_t weight_stride,
+                       size_t rows, const uint8_t* activations, size_t activation_stride,
+                       size_t tokens, size_t n, float* out, size_t out_stride) {
+  TANDEM_CHECK(has_simd_vec_dot_tile(weight_type), "no SIMD dot tile for ", type_name(weight_type));
+  TANDEM_CHECK(n % traits(weight_type).block_elements == 0, "dot product of ", n,
+               " elements is not whole blocks of ", type_name(weight_type));
+  HWY_DYNAMIC_DISPATCH(quant::DotTile)
+  (weight_type, weights, weight_stride, rows, activations, activation_stride, tokens, n, out,
+   out_stride);
 }
 
 void simd_add_scaled(std::span<float> y, float alpha, std::span<const float> x) {

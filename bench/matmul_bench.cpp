@@ -1,0 +1,88 @@
+// Micro-benchmark of the quantized kernels on expert-shaped matrices: one thread runs
+// dot_weight_rows (the fast-path product of weight rows with prepared Q8_K rows) over a
+// whole matrix for 1, 2, 4, 8, 16 and 64 tokens. Shapes: gate / up 768 x 2048 Q4_K,
+// down 2048 x 768 Q4_K and Q6_K (Qwen3-30B-A3B's experts). Prints the median time of a
+// product and its rate in G multiply-adds per second. Not a test; run at low priority
+// and compare builds in the same run, since absolute numbers depend on the machine's load.
+//
+//   matmul_bench [repetitions]
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "ops/matmul.h"
+#include "ops/quant/quantize.h"
+#include "platform/thread_pool.h"
+
+namespace tandem {
+namespace {
+
+std::vector<float> gaussian(size_t n, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  std::vector<float> x(n);
+  for (float& v : x) v = normal(rng);
+  return x;
+}
+
+struct Shape {
+  const char* name;
+  TensorType type;
+  size_t rows;
+  size_t cols;
+};
+
+void run_shape(const Shape& shape, int repetitions) {
+  const size_t stride = row_bytes(shape.type, shape.cols);
+  std::vector<uint8_t> bytes(shape.rows * stride);
+  const std::vector<float> row_values = gaussian(shape.cols * 16, 1);
+  for (size_t r = 0; r < shape.rows; ++r) {
+    // 16 distinct rows repeated: quantizing every row would take longer than the runs.
+    const std::span<const float> values(row_values.data() + (r % 16) * shape.cols, shape.cols);
+    quantize_row(shape.type, values, bytes.data() + r * stride);
+  }
+  const WeightMatrix w{shape.type, shape.rows, shape.cols, stride, bytes};
+  ThreadPool pool(1);
+  for (size_t tokens : {1, 2, 4, 8, 16, 64}) {
+    FloatMatrix x(tokens, shape.cols);
+    for (size_t t = 0; t < tokens; ++t) {
+      const std::vector<float> v = gaussian(shape.cols, static_cast<uint32_t>(100 + t));
+      std::copy(v.begin(), v.end(), x.row(t).begin());
+    }
+    PreparedRows prepared;
+    prepare_rows(shape.type, x, prepared, pool);
+    std::vector<float> out(tokens * shape.rows);
+    std::vector<double> seconds;
+    for (int rep = 0; rep < repetitions; ++rep) {
+      const auto start = std::chrono::steady_clock::now();
+      dot_weight_rows(w, 0, shape.rows, prepared.bytes.data(), prepared.stride, tokens, out.data(),
+                      shape.rows);
+      seconds.push_back(
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+    }
+    std::nth_element(seconds.begin(), seconds.begin() + seconds.size() / 2, seconds.end());
+    const double median = seconds[seconds.size() / 2];
+    const double gmacs = static_cast<double>(tokens * shape.rows * shape.cols) / median / 1e9;
+    const std::string type(type_name(shape.type));
+    std::printf("%-8s %-5s tokens %3zu  %9.1f us  %6.2f GMAC/s  (check %.4f)\n", shape.name,
+                type.c_str(), tokens, median * 1e6, gmacs, out[out.size() / 2]);
+  }
+}
+
+}  // namespace
+}  // namespace tandem
+
+int main(int argc, char** argv) {
+  const int repetitions = argc > 1 ? std::max(1, std::atoi(argv[1])) : 50;
+  using tandem::TensorType;
+  const tandem::Shape shapes[] = {{"gate/up", TensorType::kQ4_K, 768, 2048},
+                                  {"down", TensorType::kQ4_K, 2048, 768},
+                                  {"down", TensorType::kQ6_K, 2048, 768}};
+  for (const auto& shape : shapes) tandem::run_shape(shape, repetitions);
+  return 0;
+}
