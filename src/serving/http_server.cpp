@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdio>
 #include <optional>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -342,12 +343,21 @@ int HttpServer::bind() {
 }
 
 void HttpServer::run() {
-  if (!server_->listen_after_bind() && !stopping_) throw Error("the HTTP server stopped listening");
+  listening_ = true;
+  const bool clean = stopping_ || server_->listen_after_bind();
+  listening_ = false;
+  if (!clean && !stopping_) throw Error("the HTTP server stopped listening");
 }
 
 void HttpServer::stop() {
   stopping_ = true;
+  // httplib's stop() does nothing until its accept loop has started, so a stop that
+  // comes right after bind() (a signal at start-up) is repeated until run() returns.
   server_->stop();
+  while (listening_) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    server_->stop();
+  }
 }
 
 }  // namespace tandem

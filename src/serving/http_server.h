@@ -78,7 +78,8 @@ class HttpServer {
   ParseOptions parse_options_;
   std::unique_ptr<httplib::Server> server_;
   std::atomic<bool> stopping_{false};
-  int64_t created_ = 0;  // Unix seconds at start, for /v1/models
+  std::atomic<bool> listening_{false};  // run() is inside httplib's accept loop
+  int64_t created_ = 0;                 // Unix seconds at start, for /v1/models
   std::mutex random_mutex_;
   std::mt19937_64 random_;
 };
