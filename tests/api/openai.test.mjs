@@ -144,7 +144,9 @@ test('a client that aborts mid-stream cancels its request; the server keeps serv
     } catch (error) {
       assert.ok(error instanceof OpenAI.APIUserAbortError || error.name === 'AbortError', error);
     }
-    assert.equal(chunks, 3);
+    // Events the client had already read before the abort are still yielded (a fast
+    // server puts several in one read), but the stream must end long before max_tokens.
+    assert.ok(chunks >= 3 && chunks < 100, `chunks ${chunks}`);
     let after = before;
     for (let i = 0; i < 50 && after <= before; i += 1) {
       await new Promise((resolve) => setTimeout(resolve, 100));
