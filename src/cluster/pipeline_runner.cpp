@@ -239,6 +239,22 @@ FloatMatrix PipelineRunner::logits(const StepPlan& plan) {
   return out;
 }
 
+std::vector<StageAssignment> plan_stages(const std::string& model_path,
+                                         const std::vector<ClusterNode>& nodes,
+                                         const std::vector<NodeCapacity>& capacities,
+                                         const PlacementOptions& placement,
+                                         const std::vector<size_t>& split) {
+  const ModelFootprint footprint = ModelFootprint::from_model(ModelFile(model_path));
+  const Placement plan = plan_pipeline(footprint, capacities, placement, split);
+  std::vector<StageAssignment> stages;
+  for (const StagePlan& s : plan.stages) {
+    const ClusterNode& node = nodes[s.node];
+    stages.push_back({parse_host_port(node.member.address), node.member.name,
+                      static_cast<uint32_t>(s.first_layer), static_cast<uint32_t>(s.end_layer)});
+  }
+  return stages;
+}
+
 std::unique_ptr<PipelineRunner> make_pipeline_runner(const ClusterRunnerOptions& options) {
   const Secret secret = Secret::load_file(options.secret_file);
   std::unique_ptr<Transport> transport = make_transport(options.transport);
@@ -251,15 +267,8 @@ std::unique_ptr<PipelineRunner> make_pipeline_runner(const ClusterRunnerOptions&
   } else {
     for (const ClusterNode& node : nodes) capacities.push_back(capacity_of(node.info));
   }
-  const ModelFootprint footprint = ModelFootprint::from_model(ModelFile(options.model_path));
-  const Placement placement =
-      plan_pipeline(footprint, capacities, options.placement, options.split);
-  std::vector<StageAssignment> stages;
-  for (const StagePlan& s : placement.stages) {
-    const ClusterNode& node = nodes[s.node];
-    stages.push_back({parse_host_port(node.member.address), node.member.name,
-                      static_cast<uint32_t>(s.first_layer), static_cast<uint32_t>(s.end_layer)});
-  }
+  std::vector<StageAssignment> stages =
+      plan_stages(options.model_path, nodes, capacities, options.placement, options.split);
   PipelineOptions pipeline = options.pipeline;
   pipeline.model_path = options.model_path;
   return std::make_unique<PipelineRunner>(std::move(transport), secret, std::move(stages),

@@ -96,6 +96,14 @@ struct ClusterRunnerOptions {
   PipelineOptions pipeline;  // model_path is taken from above
 };
 
+// The stages of the placement of `model_path` over `nodes` (whose capacities are given in
+// the same order); `split` as in ClusterRunnerOptions.
+std::vector<StageAssignment> plan_stages(const std::string& model_path,
+                                         const std::vector<ClusterNode>& nodes,
+                                         const std::vector<NodeCapacity>& capacities,
+                                         const PlacementOptions& placement,
+                                         const std::vector<size_t>& split);
+
 // Discovers the nodes through `join`, plans the placement and starts the pipeline.
 std::unique_ptr<PipelineRunner> make_pipeline_runner(const ClusterRunnerOptions& options);
 // The same behind a ResilientPipeline (resilient_pipeline.h): when a node dies, it is

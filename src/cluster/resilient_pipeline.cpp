@@ -6,8 +6,6 @@
 
 #include "cluster/pipeline_plan.h"
 #include "cluster/transport_kind.h"
-#include "gguf/model_file.h"
-#include "model/footprint.h"
 #include "platform/error.h"
 
 namespace tandem::cluster {
@@ -93,18 +91,12 @@ void ResilientPipeline::build(bool use_split) {
   if (capacities.empty()) {
     for (const ClusterNode& node : nodes) capacities.push_back(capacity_of(node.info));
   }
-  const ModelFootprint footprint = ModelFootprint::from_model(ModelFile(options_.model_path));
   const std::vector<size_t> no_split;
-  const Placement placement = plan_pipeline(footprint, capacities, options_.placement,
-                                            use_split ? options_.split : no_split);
-  std::vector<StageAssignment> stages;
+  std::vector<StageAssignment> stages =
+      plan_stages(options_.model_path, nodes, capacities, options_.placement,
+                  use_split ? options_.split : no_split);
   std::vector<std::string> names;
-  for (const StagePlan& s : placement.stages) {
-    const ClusterNode& node = nodes[s.node];
-    stages.push_back({parse_host_port(node.member.address), node.member.name,
-                      static_cast<uint32_t>(s.first_layer), static_cast<uint32_t>(s.end_layer)});
-    names.push_back(node.member.name);
-  }
+  for (const StageAssignment& stage : stages) names.push_back(stage.name);
   pipeline_ = std::make_unique<PipelineRunner>(std::move(transport), secret_, std::move(stages),
                                                options_.pipeline);
   stage_names_ = std::move(names);
