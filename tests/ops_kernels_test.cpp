@@ -194,6 +194,47 @@ TEST(OpsAttention, MatchesNaiveGroupedQueryAttention) {
   }
 }
 
+// The grouped fast kernel against the sequential reference, head by head: group sizes
+// with and without a remainder of the 4-head blocks, odd and even key counts, a head
+// size that is not a whole number of vectors (the per-head fallback).
+TEST(OpsAttention, GroupedFastKernelMatchesReference) {
+  struct Case {
+    size_t heads, kv_heads, dim;
+  };
+  for (const Case c : {Case{32, 4, 128}, Case{6, 2, 64}, Case{5, 5, 16}, Case{4, 1, 12}}) {
+    const AttentionShape shape{c.heads, c.kv_heads, c.dim, 1.0f / std::sqrt(float(c.dim))};
+    for (const size_t keys_count : {size_t{1}, size_t{2}, size_t{7}, size_t{300}}) {
+      const size_t width = c.kv_heads * c.dim;
+      const auto q = random_vector(c.heads * c.dim, 60);
+      const auto k = random_vector(keys_count * width, 61);
+      const auto v = random_vector(keys_count * width, 62);
+      std::vector<float> expected(c.heads * c.dim), scores(keys_count * c.heads);
+      attend(shape, q, k, v, keys_count, scores, expected);
+      std::vector<float> out(c.heads * c.dim, -7.0f);
+      for (size_t g = 0; g < c.kv_heads; ++g) {
+        attend_kv_group_fast(shape, g, q, k, v, keys_count, scores, out);
+      }
+      for (size_t i = 0; i < out.size(); ++i) {
+        ASSERT_NEAR(out[i], expected[i], 2e-5 + 2e-5 * std::abs(expected[i]))
+            << c.heads << "/" << c.kv_heads << "x" << c.dim << " keys " << keys_count << " at "
+            << i;
+      }
+    }
+  }
+}
+
+// One group writes only its own heads.
+TEST(OpsAttention, GroupedFastKernelWritesOnlyItsHeads) {
+  const AttentionShape shape{8, 2, 16, 0.25f};
+  const auto q = random_vector(8 * 16, 63);
+  const auto k = random_vector(3 * 32, 64);
+  const auto v = random_vector(3 * 32, 65);
+  std::vector<float> scores(3 * 4), out(8 * 16, -7.0f);
+  attend_kv_group_fast(shape, 1, q, k, v, 3, scores, out);
+  for (size_t i = 0; i < 4 * 16; ++i) EXPECT_EQ(out[i], -7.0f) << i;
+  for (size_t i = 4 * 16; i < 8 * 16; ++i) EXPECT_NE(out[i], -7.0f) << i;
+}
+
 TEST(OpsRouter, TopKOfSoftmaxRenormalized) {
   const std::vector<float> logits = {0.1f, 2.0f, -1.0f, 1.5f, 2.0f};
   std::vector<int32_t> experts(2);

@@ -98,10 +98,14 @@ void attention_block(const AttentionWeights& weights, const AttentionOptions& op
   const AttentionShape shape{options.head_count, options.kv_head_count, dim,
                              1.0f / std::sqrt(static_cast<float>(dim))};
   FloatMatrix attended(tokens, options.head_count * dim);  // [tokens][head_count * dim]
-  // Work items are (token, head) pairs taken from a shared counter: causal windows grow
-  // along the batch, so equal contiguous ranges would give the last worker most of the work.
-  const auto attend_one = context.mode == ComputeMode::kReference ? attend_head : attend_head_fast;
-  const size_t items = tokens * options.head_count;
+  // Work items are (token, head) pairs, or (token, kv head) groups of the query heads
+  // that share one kv head on the fast path, taken from a shared counter: causal windows
+  // grow along the batch, so equal contiguous ranges would give the last worker most of
+  // the work.
+  const bool grouped = context.mode != ComputeMode::kReference;
+  const size_t units = grouped ? options.kv_head_count : options.head_count;
+  const size_t heads_per_unit = options.head_count / units;
+  const size_t items = tokens * units;
   // Small batches (decode steps over short contexts) stay on the calling thread, where
   // waking a helper would cost more than the work.
   constexpr size_t kMinParallelKeys = 4096;
@@ -112,15 +116,21 @@ void attention_block(const AttentionWeights& weights, const AttentionOptions& op
   const auto attend_items = [&](size_t, size_t, size_t) {
     std::vector<float> scores;
     for (size_t item = next_item.fetch_add(1); item < items; item = next_item.fetch_add(1)) {
-      const size_t t = item / options.head_count;
-      const size_t h = item % options.head_count;
+      const size_t t = item / units;
+      const size_t unit = item % units;
       const int32_t sequence = batch.sequence_ids[t];
       // Causal window: the sequence's positions up to and including this token's.
       const size_t key_count = static_cast<size_t>(batch.positions[t]) + 1;
-      scores.resize(key_count);
-      attend_one(shape, h, q.row(t), cache.keys(options.layer, sequence),
-                 cache.values(options.layer, sequence), key_count, scores,
-                 attended.row(t).subspan(h * dim, dim));
+      scores.resize(key_count * heads_per_unit);
+      const auto keys = cache.keys(options.layer, sequence);
+      const auto values = cache.values(options.layer, sequence);
+      if (grouped) {
+        attend_kv_group_fast(shape, unit, q.row(t), keys, values, key_count, scores,
+                             attended.row(t));
+      } else {
+        attend_head(shape, unit, q.row(t), keys, values, key_count, scores,
+                    attended.row(t).subspan(unit * dim, dim));
+      }
     }
   };
   if (keys_read < kMinParallelKeys) {

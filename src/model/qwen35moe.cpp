@@ -217,19 +217,32 @@ class Qwen35MoeModel final : public Model {
     const AttentionShape shape{heads, config_.kv_head_count, dim,
                                1.0f / std::sqrt(static_cast<float>(dim))};
     FloatMatrix attended(tokens, heads * dim);  // [tokens][heads * dim]
-    context_.pool.parallel_for(tokens * heads, [&](size_t begin, size_t end, size_t) {
+    // Items: (token, head), or (token, kv head) groups of heads on the fast path.
+    const bool grouped = context_.mode != ComputeMode::kReference;
+    const size_t units = grouped ? config_.kv_head_count : heads;
+    const size_t heads_per_unit = heads / units;
+    context_.pool.parallel_for(tokens * units, [&](size_t begin, size_t end, size_t) {
       std::vector<float> scores;
       for (size_t item = begin; item < end; ++item) {
-        const size_t t = item / heads;
-        const size_t h = item % heads;
+        const size_t t = item / units;
+        const size_t unit = item % units;
         const int32_t sequence = batch.sequence_ids[t];
         const size_t key_count = static_cast<size_t>(batch.positions[t]) + 1;
-        scores.resize(key_count);
-        const auto o = attended.row(t).subspan(h * dim, dim);
-        attend_head(shape, h, q.row(t), cache.keys(layer, sequence), cache.values(layer, sequence),
-                    key_count, scores, o);
-        const auto g = gate.row(t).subspan(h * dim, dim);
-        for (size_t i = 0; i < dim; ++i) o[i] *= sigmoid(g[i]);
+        scores.resize(key_count * heads_per_unit);
+        const auto keys = cache.keys(layer, sequence);
+        const auto values = cache.values(layer, sequence);
+        if (grouped) {
+          attend_kv_group_fast(shape, unit, q.row(t), keys, values, key_count, scores,
+                               attended.row(t));
+        } else {
+          attend_head(shape, unit, q.row(t), keys, values, key_count, scores,
+                      attended.row(t).subspan(unit * dim, dim));
+        }
+        // sigmoid(gate) on this item's heads.
+        const size_t first = unit * heads_per_unit * dim;
+        const auto o = attended.row(t).subspan(first, heads_per_unit * dim);
+        const auto g = gate.row(t).subspan(first, heads_per_unit * dim);
+        for (size_t i = 0; i < o.size(); ++i) o[i] *= sigmoid(g[i]);
       }
     });
     matmul(context_.mode, a.output, attended, out, context_.pool);

@@ -36,4 +36,14 @@ void attend_head_fast(const AttentionShape& shape, size_t head, std::span<const 
                       std::span<const float> keys, std::span<const float> values, size_t key_count,
                       std::span<float> scores, std::span<float> out);
 
+// Every query head that reads kv head `kv_head` (head_count / kv_head_count of them,
+// adjacent in the query row) in one pass: each key and value row is loaded once for the
+// group, in register blocks of fused multiply-adds. scores: scratch of at least
+// group * key_count floats; writes only this group's heads of out [head_count * head_dim].
+// Sums in vector lanes as attend_head_fast, so results differ from attend_head's by
+// rounding only.
+void attend_kv_group_fast(const AttentionShape& shape, size_t kv_head, std::span<const float> query,
+                          std::span<const float> keys, std::span<const float> values,
+                          size_t key_count, std::span<float> scores, std::span<float> out);
+
 }  // namespace tandem

@@ -1,0 +1,182 @@
+// Attention of the query heads that share one key/value head, with Highway F32 kernels.
+// Grouped-query attention gives head_count / kv_head_count query heads the same keys and
+// values; computing them together loads each key and value row once per group instead of
+// once per head, and keeps the work in register blocks of fused multiply-adds:
+//   scores[g][j] = scale * q_g . k_j       blocks of 4 heads x 2 keys, 8 accumulators
+//   softmax of each row of scores          vector exp, max and sum in lanes
+//   out_g = sum_j scores[g][j] * v_j       blocks of 4 heads x 2 vectors of a value row
+
+#include <algorithm>
+#include <cstddef>
+
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "ops/attention_simd.cpp"
+#include "hwy/contrib/math/math-inl.h"
+#include "hwy/foreach_target.h"  // IWYU pragma: keep
+#include "hwy/highway.h"
+
+HWY_BEFORE_NAMESPACE();
+namespace tandem::HWY_NAMESPACE {
+namespace hn = hwy::HWY_NAMESPACE;
+using DF = hn::ScalableTag<float>;
+
+// q . k for `heads` query rows (q + g * dim, g < heads <= 4) and the key rows k0, k1
+// (k1 may equal k0): dots[g][0 or 1]. dim is a multiple of the vector length.
+template <size_t kHeads>
+HWY_INLINE void dot_heads_keys(const float* q, size_t dim, const float* k0, const float* k1,
+                               float dots[4][2]) {
+  const DF df;
+  const size_t lanes = hn::Lanes(df);
+  hn::Vec<DF> acc0[kHeads], acc1[kHeads];
+  for (size_t g = 0; g < kHeads; ++g) acc0[g] = acc1[g] = hn::Zero(df);
+  for (size_t i = 0; i < dim; i += lanes) {
+    const auto key0 = hn::LoadU(df, k0 + i);
+    const auto key1 = hn::LoadU(df, k1 + i);
+    for (size_t g = 0; g < kHeads; ++g) {
+      const auto query = hn::LoadU(df, q + g * dim + i);
+      acc0[g] = hn::MulAdd(query, key0, acc0[g]);
+      acc1[g] = hn::MulAdd(query, key1, acc1[g]);
+    }
+  }
+  for (size_t g = 0; g < kHeads; ++g) {
+    dots[g][0] = hn::GetLane(hn::SumOfLanes(df, acc0[g]));
+    dots[g][1] = hn::GetLane(hn::SumOfLanes(df, acc1[g]));
+  }
+}
+
+// scores[g * key_count + j] = scale * q_g . k_j for heads [0, kHeads).
+template <size_t kHeads>
+HWY_INLINE void score_heads(const float* q, size_t dim, const float* keys, size_t kv_stride,
+                            size_t key_count, float scale, float* scores) {
+  float dots[4][2];
+  for (size_t j = 0; j < key_count; j += 2) {
+    const float* k0 = keys + j * kv_stride;
+    const float* k1 = j + 1 < key_count ? k0 + kv_stride : k0;
+    dot_heads_keys<kHeads>(q, dim, k0, k1, dots);
+    for (size_t g = 0; g < kHeads; ++g) {
+      scores[g * key_count + j] = dots[g][0] * scale;
+      if (j + 1 < key_count) scores[g * key_count + j + 1] = dots[g][1] * scale;
+    }
+  }
+}
+
+// In place: x = exp(x - max) / sum.
+HWY_INLINE void softmax_row(float* x, size_t n) {
+  const DF df;
+  const size_t lanes = hn::Lanes(df);
+  float max_value = x[0];
+  for (size_t i = 1; i < n; ++i) max_value = std::max(max_value, x[i]);
+  const auto max_lanes = hn::Set(df, max_value);
+  auto sum_lanes = hn::Zero(df);
+  size_t i = 0;
+  for (; i + lanes <= n; i += lanes) {
+    const auto e = hn::Exp(df, hn::Sub(hn::LoadU(df, x + i), max_lanes));
+    hn::StoreU(e, df, x + i);
+    sum_lanes = hn::Add(sum_lanes, e);
+  }
+  float sum = hn::GetLane(hn::SumOfLanes(df, sum_lanes));
+  for (; i < n; ++i) {
+    const auto e = hn::Exp(df, hn::Set(df, x[i] - max_value));
+    x[i] = hn::GetLane(e);
+    sum += x[i];
+  }
+  const auto inverse = hn::Set(df, 1.0f / sum);
+  i = 0;
+  for (; i + lanes <= n; i += lanes) hn::StoreU(hn::Mul(hn::LoadU(df, x + i), inverse), df, x + i);
+  for (; i < n; ++i) x[i] *= 1.0f / sum;
+}
+
+// out_g = sum_j probs[g * key_count + j] * v_j for heads [0, kHeads), two vectors of
+// the value rows at a time.
+template <size_t kHeads>
+HWY_INLINE void weigh_values(const float* probs, const float* values, size_t kv_stride,
+                             size_t key_count, size_t dim, float* out) {
+  const DF df;
+  const size_t lanes = hn::Lanes(df);
+  for (size_t i = 0; i < dim; i += 2 * lanes) {
+    const bool pair = i + 2 * lanes <= dim;
+    hn::Vec<DF> acc0[kHeads], acc1[kHeads];
+    for (size_t g = 0; g < kHeads; ++g) acc0[g] = acc1[g] = hn::Zero(df);
+    for (size_t j = 0; j < key_count; ++j) {
+      const float* v = values + j * kv_stride + i;
+      const auto v0 = hn::LoadU(df, v);
+      const auto v1 = pair ? hn::LoadU(df, v + lanes) : hn::Zero(df);
+      for (size_t g = 0; g < kHeads; ++g) {
+        const auto p = hn::Set(df, probs[g * key_count + j]);
+        acc0[g] = hn::MulAdd(p, v0, acc0[g]);
+        acc1[g] = hn::MulAdd(p, v1, acc1[g]);
+      }
+    }
+    for (size_t g = 0; g < kHeads; ++g) {
+      hn::StoreU(acc0[g], df, out + g * dim + i);
+      if (pair) hn::StoreU(acc1[g], df, out + g * dim + i + lanes);
+    }
+  }
+}
+
+template <size_t kHeads>
+HWY_INLINE void attend_heads(const float* q, size_t dim, const float* keys, const float* values,
+                             size_t kv_stride, size_t key_count, float scale, float* scores,
+                             float* out) {
+  score_heads<kHeads>(q, dim, keys, kv_stride, key_count, scale, scores);
+  for (size_t g = 0; g < kHeads; ++g) softmax_row(scores + g * key_count, key_count);
+  weigh_values<kHeads>(scores, values, kv_stride, key_count, dim, out);
+}
+
+// `heads` query rows q + g * dim over key_count keys / values (rows kv_stride apart);
+// scores: scratch of heads * key_count; out: heads rows of dim.
+void AttendGroup(const float* q, size_t heads, size_t dim, const float* keys, const float* values,
+                 size_t kv_stride, size_t key_count, float scale, float* scores, float* out) {
+  size_t g = 0;
+  for (; g + 4 <= heads; g += 4) {
+    attend_heads<4>(q + g * dim, dim, keys, values, kv_stride, key_count, scale, scores,
+                    out + g * dim);
+  }
+  for (; g < heads; ++g) {
+    attend_heads<1>(q + g * dim, dim, keys, values, kv_stride, key_count, scale, scores,
+                    out + g * dim);
+  }
+}
+
+// Whether dim suits these kernels: whole vectors.
+size_t VectorLanes() { return hn::Lanes(DF()); }
+
+}  // namespace tandem::HWY_NAMESPACE
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
+#include "ops/attention.h"
+#include "platform/error.h"
+
+namespace tandem {
+HWY_EXPORT(AttendGroup);
+HWY_EXPORT(VectorLanes);
+
+void attend_kv_group_fast(const AttentionShape& shape, size_t kv_head, std::span<const float> query,
+                          std::span<const float> keys, std::span<const float> values,
+                          size_t key_count, std::span<float> scores, std::span<float> out) {
+  const size_t dim = shape.head_dim;
+  const size_t kv_width = shape.kv_head_count * dim;
+  TANDEM_CHECK(shape.kv_head_count > 0 && shape.head_count % shape.kv_head_count == 0 &&
+                   kv_head < shape.kv_head_count && key_count > 0,
+               "attention shape");
+  const size_t group = shape.head_count / shape.kv_head_count;
+  TANDEM_CHECK(query.size() == shape.head_count * dim && out.size() == shape.head_count * dim &&
+                   keys.size() >= key_count * kv_width && values.size() >= key_count * kv_width &&
+                   scores.size() >= group * key_count,
+               "attention buffer sizes");
+  if (dim % HWY_DYNAMIC_DISPATCH(VectorLanes)() != 0) {
+    // Head sizes that are not whole vectors (none of the supported models) go head by head.
+    for (size_t h = kv_head * group; h < (kv_head + 1) * group; ++h) {
+      attend_head_fast(shape, h, query, keys, values, key_count, scores, out.subspan(h * dim, dim));
+    }
+    return;
+  }
+  const size_t first = kv_head * group * dim;
+  HWY_DYNAMIC_DISPATCH(AttendGroup)
+  (query.data() + first, group, dim, keys.data() + kv_head * dim, values.data() + kv_head * dim,
+   kv_width, key_count, shape.scale, scores.data(), out.data() + first);
+}
+
+}  // namespace tandem
+#endif  // HWY_ONCE
