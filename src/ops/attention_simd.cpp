@@ -11,9 +11,13 @@
 
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "ops/attention_simd.cpp"
-#include "hwy/contrib/math/math-inl.h"
+// foreach_target.h re-includes this file once per target; the math header must follow
+// highway.h.
+// clang-format off
 #include "hwy/foreach_target.h"  // IWYU pragma: keep
 #include "hwy/highway.h"
+#include "hwy/contrib/math/math-inl.h"
+// clang-format on
 
 HWY_BEFORE_NAMESPACE();
 namespace tandem::HWY_NAMESPACE {
@@ -28,16 +32,19 @@ HWY_INLINE void dot_heads_keys(const float* q, size_t dim, const float* k0, cons
   const DF df;
   const size_t lanes = hn::Lanes(df);
   hn::Vec<DF> acc0[kHeads], acc1[kHeads];
+#pragma GCC unroll 4
   for (size_t g = 0; g < kHeads; ++g) acc0[g] = acc1[g] = hn::Zero(df);
   for (size_t i = 0; i < dim; i += lanes) {
     const auto key0 = hn::LoadU(df, k0 + i);
     const auto key1 = hn::LoadU(df, k1 + i);
+#pragma GCC unroll 4
     for (size_t g = 0; g < kHeads; ++g) {
       const auto query = hn::LoadU(df, q + g * dim + i);
       acc0[g] = hn::MulAdd(query, key0, acc0[g]);
       acc1[g] = hn::MulAdd(query, key1, acc1[g]);
     }
   }
+#pragma GCC unroll 4
   for (size_t g = 0; g < kHeads; ++g) {
     dots[g][0] = hn::GetLane(hn::SumOfLanes(df, acc0[g]));
     dots[g][1] = hn::GetLane(hn::SumOfLanes(df, acc1[g]));
@@ -53,6 +60,7 @@ HWY_INLINE void score_heads(const float* q, size_t dim, const float* keys, size_
     const float* k0 = keys + j * kv_stride;
     const float* k1 = j + 1 < key_count ? k0 + kv_stride : k0;
     dot_heads_keys<kHeads>(q, dim, k0, k1, dots);
+#pragma GCC unroll 4
     for (size_t g = 0; g < kHeads; ++g) {
       scores[g * key_count + j] = dots[g][0] * scale;
       if (j + 1 < key_count) scores[g * key_count + j + 1] = dots[g][1] * scale;
@@ -96,17 +104,20 @@ HWY_INLINE void weigh_values(const float* probs, const float* values, size_t kv_
   for (size_t i = 0; i < dim; i += 2 * lanes) {
     const bool pair = i + 2 * lanes <= dim;
     hn::Vec<DF> acc0[kHeads], acc1[kHeads];
+#pragma GCC unroll 4
     for (size_t g = 0; g < kHeads; ++g) acc0[g] = acc1[g] = hn::Zero(df);
     for (size_t j = 0; j < key_count; ++j) {
       const float* v = values + j * kv_stride + i;
       const auto v0 = hn::LoadU(df, v);
       const auto v1 = pair ? hn::LoadU(df, v + lanes) : hn::Zero(df);
+#pragma GCC unroll 4
       for (size_t g = 0; g < kHeads; ++g) {
         const auto p = hn::Set(df, probs[g * key_count + j]);
         acc0[g] = hn::MulAdd(p, v0, acc0[g]);
         acc1[g] = hn::MulAdd(p, v1, acc1[g]);
       }
     }
+#pragma GCC unroll 4
     for (size_t g = 0; g < kHeads; ++g) {
       hn::StoreU(acc0[g], df, out + g * dim + i);
       if (pair) hn::StoreU(acc1[g], df, out + g * dim + i + lanes);
