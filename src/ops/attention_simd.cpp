@@ -94,34 +94,50 @@ HWY_INLINE void softmax_row(float* x, size_t n) {
   for (; i < n; ++i) x[i] *= 1.0f / sum;
 }
 
-// out_g = sum_j probs[g * key_count + j] * v_j for heads [0, kHeads), two vectors of
-// the value rows at a time.
+// out_g[i, i + kVectors * lanes) = sum_j probs[g * key_count + j] * v_j[same] for heads
+// [0, kHeads).
+template <size_t kHeads, size_t kVectors>
+HWY_INLINE void weigh_values_at(const float* probs, const float* values, size_t kv_stride,
+                                size_t key_count, size_t dim, size_t i, float* out) {
+  const DF df;
+  const size_t lanes = hn::Lanes(df);
+  hn::Vec<DF> acc[kHeads][kVectors];
+#pragma GCC unroll 4
+  for (size_t g = 0; g < kHeads; ++g) {
+#pragma GCC unroll 2
+    for (size_t k = 0; k < kVectors; ++k) acc[g][k] = hn::Zero(df);
+  }
+  for (size_t j = 0; j < key_count; ++j) {
+    hn::Vec<DF> v[kVectors];
+#pragma GCC unroll 2
+    for (size_t k = 0; k < kVectors; ++k)
+      v[k] = hn::LoadU(df, values + j * kv_stride + i + k * lanes);
+#pragma GCC unroll 4
+    for (size_t g = 0; g < kHeads; ++g) {
+      const auto p = hn::Set(df, probs[g * key_count + j]);
+#pragma GCC unroll 2
+      for (size_t k = 0; k < kVectors; ++k) acc[g][k] = hn::MulAdd(p, v[k], acc[g][k]);
+    }
+  }
+#pragma GCC unroll 4
+  for (size_t g = 0; g < kHeads; ++g) {
+#pragma GCC unroll 2
+    for (size_t k = 0; k < kVectors; ++k) hn::StoreU(acc[g][k], df, out + g * dim + i + k * lanes);
+  }
+}
+
+// out_g = sum_j probs[g * key_count + j] * v_j for heads [0, kHeads), two vectors of the
+// value rows at a time (8 accumulators for 4 heads), then one.
 template <size_t kHeads>
 HWY_INLINE void weigh_values(const float* probs, const float* values, size_t kv_stride,
                              size_t key_count, size_t dim, float* out) {
-  const DF df;
-  const size_t lanes = hn::Lanes(df);
-  for (size_t i = 0; i < dim; i += 2 * lanes) {
-    const bool pair = i + 2 * lanes <= dim;
-    hn::Vec<DF> acc0[kHeads], acc1[kHeads];
-#pragma GCC unroll 4
-    for (size_t g = 0; g < kHeads; ++g) acc0[g] = acc1[g] = hn::Zero(df);
-    for (size_t j = 0; j < key_count; ++j) {
-      const float* v = values + j * kv_stride + i;
-      const auto v0 = hn::LoadU(df, v);
-      const auto v1 = pair ? hn::LoadU(df, v + lanes) : hn::Zero(df);
-#pragma GCC unroll 4
-      for (size_t g = 0; g < kHeads; ++g) {
-        const auto p = hn::Set(df, probs[g * key_count + j]);
-        acc0[g] = hn::MulAdd(p, v0, acc0[g]);
-        acc1[g] = hn::MulAdd(p, v1, acc1[g]);
-      }
-    }
-#pragma GCC unroll 4
-    for (size_t g = 0; g < kHeads; ++g) {
-      hn::StoreU(acc0[g], df, out + g * dim + i);
-      if (pair) hn::StoreU(acc1[g], df, out + g * dim + i + lanes);
-    }
+  const size_t lanes = hn::Lanes(DF());
+  size_t i = 0;
+  for (; i + 2 * lanes <= dim; i += 2 * lanes) {
+    weigh_values_at<kHeads, 2>(probs, values, kv_stride, key_count, dim, i, out);
+  }
+  for (; i < dim; i += lanes) {
+    weigh_values_at<kHeads, 1>(probs, values, kv_stride, key_count, dim, i, out);
   }
 }
 
