@@ -17,7 +17,10 @@
 #                   tandem | llama | tandem-split | llama-rpc; the last two split the
 #                   layers over two local processes: two `tandem node`s behind
 #                   `tandem serve --join`, or two ggml-rpc-servers behind llama-server
-#   SPLIT           layers per stage of tandem-split              [half and half]
+#   SPLIT           layers per stage of tandem-split and llama-rpc, e.g. 16,8
+#                   [tandem plan's placement over the two nodes, written to
+#                   OUT_DIR/split; llama-rpc reads that file when tandem-split ran
+#                   first into the same OUT_DIR, else divides the layers in half]
 #   RPC_SERVER      ggml-rpc-server binary for llama-rpc   [next to LLAMA_SERVER]
 #   WHOLE_CHARACTERS 1: bias away tokens that are not whole UTF-8 characters (tandem
 #                   bench --whole-characters), without which llama-server fails the
@@ -109,13 +112,9 @@ start_server() {
         -t "$THREADS" ${STEP_TOKENS:+--step-tokens "$STEP_TOKENS"} >"$OUT/$name.log" 2>&1 &
       ;;
     tandem-split)
-      local secret=$OUT/cluster.secret layers split
+      local secret=$OUT/cluster.secret split
       head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$secret"
       chmod 600 "$secret"
-      layers=$("$TANDEM" inspect "$MODEL" --json |
-        python3 -c 'import json,sys; m=json.load(sys.stdin)["metadata"]
-print(m[m["general.architecture"] + ".block_count"])')
-      split=${SPLIT:-$((layers / 2)),$((layers - layers / 2))}
       local i join=()
       for i in 1 2; do
         "$TANDEM" node --listen "127.0.0.1:$((PORT + i))" --name "n$i" --secret-file "$secret" \
@@ -125,6 +124,18 @@ print(m[m["general.architecture"] + ".block_count"])')
         join=(--join "127.0.0.1:$((PORT + 1))")
       done
       sleep 2  # membership: the second node joins through the first
+      split=${SPLIT:-}
+      if [[ -z $split ]]; then
+        # The planner's placement (measured memory, speed and link), fixed with --split
+        # so that llama-rpc can be given the same division.
+        "$TANDEM" plan "$MODEL" --join "127.0.0.1:$((PORT + 1))" --secret-file "$secret" \
+          --ctx "$CTX" --parallel "$PARALLEL" >"$OUT/$name-plan.txt" 2>&1
+        split=$(sed -nE 's/.* layers +([0-9]+)-([0-9]+) .*/\1 \2/p' "$OUT/$name-plan.txt" |
+          awk '{printf "%s%d", NR > 1 ? "," : "", $2 - $1 + 1}')
+        [[ -n $split ]] || { echo "no plan; see $OUT/$name-plan.txt" >&2; exit 1; }
+      fi
+      echo "$split" >"$OUT/split"
+      echo "tandem-split: layers per stage $split"
       "$TANDEM" serve "$MODEL" --port "$PORT" --parallel "$PARALLEL" --ctx "$CTX" \
         -t "$THREADS" ${STEP_TOKENS:+--step-tokens "$STEP_TOKENS"} \
         --join "127.0.0.1:$((PORT + 1))" --secret-file "$secret" --split "$split" \
@@ -139,10 +150,14 @@ print(m[m["general.architecture"] + ".block_count"])')
         HELPER_PIDS+=($!)
         wait_port $((PORT + i))
       done
-      # Every layer on the two RPC servers, divided evenly, as tandem-split does.
+      # Every layer on the two RPC servers, divided as tandem-split's were.
+      local split=${SPLIT:-}
+      [[ -z $split && -f $OUT/split ]] && split=$(cat "$OUT/split")
+      split=${split:-1,1}
+      echo "llama-rpc: tensor split $split"
       "$LLAMA_SERVER" -m "$MODEL" --port "$PORT" -np "$PARALLEL" -c $((CTX * PARALLEL)) \
         -t "$THREADS" --cont-batching --rpc "127.0.0.1:$((PORT + 1)),127.0.0.1:$((PORT + 2))" \
-        -ngl 999 --tensor-split 1,1 >"$OUT/$name.log" 2>&1 &
+        -ngl 999 --tensor-split "$split" >"$OUT/$name.log" 2>&1 &
       ;;
     llama)
       [[ -x ${LLAMA_SERVER:-} ]] || { echo "LLAMA_SERVER is not an executable" >&2; exit 1; }
