@@ -32,6 +32,7 @@ struct BenchArgs {
   size_t threads = 0;
   int repetitions = 5;
   bool reference = false;
+  bool mmap = false;
   bool json = false;
 };
 
@@ -40,7 +41,8 @@ nlohmann::ordered_json rates_json(const RateStats& stats) {
 }
 
 void run_bench(const BenchArgs& args) {
-  const ModelFile file(args.model_path);
+  ModelFile file(args.model_path);
+  if (!args.mmap) file.copy_tensors_to_memory(file.tensor_names());
   const size_t threads =
       args.threads ? args.threads : std::max<size_t>(1, std::thread::hardware_concurrency());
   ThreadPool pool(threads);
@@ -116,6 +118,9 @@ void add_bench_model_command(CLI::App& app) {
   command->add_option("-t,--threads", args->threads, "worker threads (default: all cores)");
   command->add_option("-r,--repetitions", args->repetitions, "measured runs per test")
       ->check(CLI::Range(1, 1000));
+  command->add_flag("--mmap", args->mmap,
+                    "compute on the file mapping instead of a copy of the weights in (huge-page) "
+                    "memory");
   command->add_flag("--reference", args->reference,
                     "scalar reference kernels with F32 activations");
   command->add_flag("--json", args->json, "print one JSON object");

@@ -1,7 +1,8 @@
 // `tandem serve MODEL [--host H] [--port P] [--api-key KEY] [--ctx N] [--parallel N]
-// [-t THREADS] [--kv-blocks N] [--queue-limit N] [--step-tokens N] [--join HOST:PORT --secret-file
-// F [--split a,b]]`: an OpenAI-compatible HTTP server with continuous batching over the model on
-// this machine, or split over a cluster's nodes with --join. SIGINT / SIGTERM stop it cleanly.
+// [-t THREADS] [--kv-blocks N] [--queue-limit N] [--step-tokens N] [--mmap] [--join HOST:PORT
+// --secret-file F [--split a,b]]`: an OpenAI-compatible HTTP server with continuous batching over
+// the model on this machine, or split over a cluster's nodes with --join. SIGINT / SIGTERM stop it
+// cleanly.
 
 #include <pthread.h>
 #include <CLI/CLI.hpp>
@@ -31,6 +32,7 @@ struct ServeArgs {
   int32_t kv_blocks = 0;
   int32_t queue_limit = 0;  // 0: 16 x parallel
   int32_t step_tokens = 0;  // 0: the engine's default
+  bool mmap = false;
   ClusterArgs cluster;
 };
 
@@ -56,6 +58,7 @@ void run_serve(const ServeArgs& args) {
   engine_options.parallel = args.parallel;
   engine_options.kv_blocks = args.kv_blocks;
   if (args.step_tokens > 0) engine_options.max_step_tokens = args.step_tokens;
+  engine_options.mmap = args.mmap;
   engine_options.max_queued =
       static_cast<size_t>(args.queue_limit > 0 ? args.queue_limit : args.parallel * 16);
   apply_cluster_args(args.cluster, args.model_path, engine_options);
@@ -126,6 +129,9 @@ void add_serve_command(CLI::App& app) {
       ->add_option("--step-tokens", args->step_tokens,
                    "tokens per engine step: decode tokens plus prefill chunks (default: 64)")
       ->check(CLI::Range(1, 1 << 16));
+  command->add_flag("--mmap", args->mmap,
+                    "compute on the file mapping instead of a copy of the weights in (huge-page) "
+                    "memory");
   add_cluster_options(*command, args->cluster);
   command->callback([args] { run_serve(*args); });
 }

@@ -48,6 +48,12 @@ StageCompute::StageCompute(const LoadStage& load, const std::string& path)
   options.end_layer = load.end_layer;
   options.input = load.has_embedding;
   options.output = load.has_output;
+  if (options.mode == ComputeMode::kFast) {
+    // The stage's weights in memory of this process (huge pages), read on every step.
+    std::vector<std::string> names;
+    for (const TensorInfo* info : stage_tensor_infos(file_, load_)) names.push_back(info->name);
+    file_.copy_tensors_to_memory(names);
+  }
   model_ = Model::load(file_, options, pool_);
   const ModelConfig& config = model_->config();
   if (load.end_layer > config.layer_count || load.first_layer >= load.end_layer) {
@@ -70,7 +76,7 @@ void StageCompute::prefetch_stage_tensors() {
     if (tensor.data.empty()) continue;
     weight_bytes_ += tensor.bytes;
     const MappedFile* mapping = file_.files()[tensor.file_index]->mapping();
-    if (mapping == nullptr) continue;
+    if (mapping == nullptr || !mapping->contains(tensor.data.data())) continue;  // copied
     const auto offset = static_cast<size_t>(tensor.data.data() - mapping->bytes().data());
     mapping->prefetch(offset, tensor.data.size());
   }

@@ -1,6 +1,7 @@
 #include "gguf/model_file.h"
 
 #include <cstdio>
+#include <cstring>
 #include <regex>
 
 #include "platform/error.h"
@@ -179,6 +180,45 @@ uint64_t ModelFile::total_tensor_bytes() const {
   uint64_t total = 0;
   for (const auto& t : tensors_) total += t.bytes;
   return total;
+}
+
+uint64_t ModelFile::copy_tensors_to_memory(const std::vector<std::string>& names) {
+  // 64-byte aligned slots in one allocation: rows stay as aligned as in the file.
+  constexpr uint64_t kAlign = 64;
+  std::vector<size_t> indices;
+  uint64_t total = 0;
+  for (const std::string& name : names) {
+    const auto it = tensor_index_.find(name);
+    if (it == tensor_index_.end()) throw Error(str_cat(path_, ": no tensor '", name, "'"));
+    const TensorInfo& tensor = tensors_[it->second];
+    if (tensor.data.empty()) continue;
+    const MappedFile* mapping = files_[tensor.file_index]->mapping();
+    if (mapping == nullptr || !mapping->contains(tensor.data.data())) continue;  // copied before
+    indices.push_back(it->second);
+    total += (tensor.data.size() + kAlign - 1) / kAlign * kAlign;
+  }
+  if (total == 0) return 0;
+  AnonymousMemory memory(total);
+  uint64_t used = 0;
+  for (size_t index : indices) {
+    TensorInfo& tensor = tensors_[index];
+    const MappedFile& mapping = *files_[tensor.file_index]->mapping();
+    const std::span<uint8_t> target = memory.bytes().subspan(used, tensor.data.size());
+    std::memcpy(target.data(), tensor.data.data(), tensor.data.size());
+    mapping.release_pages(static_cast<size_t>(tensor.data.data() - mapping.bytes().data()),
+                          tensor.data.size());
+    tensor.data = target;
+    used += (tensor.data.size() + kAlign - 1) / kAlign * kAlign;
+  }
+  memory_.push_back(std::move(memory));
+  return used;
+}
+
+std::vector<std::string> ModelFile::tensor_names() const {
+  std::vector<std::string> names;
+  names.reserve(tensors_.size());
+  for (const TensorInfo& tensor : tensors_) names.push_back(tensor.name);
+  return names;
 }
 
 }  // namespace tandem

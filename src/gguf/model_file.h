@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "gguf/gguf_file.h"
+#include "platform/anonymous_memory.h"
 
 namespace tandem {
 
@@ -50,6 +51,15 @@ class ModelFile {
   const TensorInfo& tensor(std::string_view name) const;
   uint64_t total_tensor_bytes() const;
 
+  // Copies the named tensors out of the file mappings into memory of this object's own
+  // (huge pages where the kernel gives them; see anonymous_memory.h) and points their
+  // `data` there, dropping the mapped pages they came from. For weights a compute loop
+  // streams on every token; call before taking views of them. Throws Error on an unknown
+  // name. Returns the bytes copied.
+  uint64_t copy_tensors_to_memory(const std::vector<std::string>& names);
+  // The names of every tensor, for copying them all.
+  std::vector<std::string> tensor_names() const;
+
  private:
   const GgufValue& require(std::string_view key) const;
 
@@ -58,6 +68,7 @@ class ModelFile {
   std::vector<std::unique_ptr<GgufFile>> files_;
   std::vector<TensorInfo> tensors_;
   std::unordered_map<std::string, size_t> tensor_index_;
+  std::vector<AnonymousMemory> memory_;  // tensors copied out of the mappings
 };
 
 // "model-00001-of-00003.gguf" -> {"model", 3}; nullopt for a name outside that pattern.

@@ -69,4 +69,14 @@ void MappedFile::prefetch(size_t offset, size_t length) const {
   ::madvise(const_cast<uint8_t*>(data_) + begin, end - begin, MADV_WILLNEED);
 }
 
+void MappedFile::release_pages(size_t offset, size_t length) const {
+  if (data_ == nullptr || offset >= size_) return;
+  // Only whole pages inside the range: a neighbour's page stays.
+  const size_t page = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
+  const size_t begin = (offset + page - 1) / page * page;
+  const size_t end = std::min(size_, offset + length) / page * page;
+  if (begin >= end) return;
+  ::madvise(const_cast<uint8_t*>(data_) + begin, end - begin, MADV_DONTNEED);
+}
+
 }  // namespace tandem

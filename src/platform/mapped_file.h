@@ -24,6 +24,11 @@ class MappedFile {
 
   // Hints the kernel that the range will be read soon (MADV_WILLNEED).
   void prefetch(size_t offset, size_t length) const;
+  // Drops the process's pages of a range (MADV_DONTNEED): they leave its resident set
+  // and are read again from the page cache or the file if touched later.
+  void release_pages(size_t offset, size_t length) const;
+  // Whether `p` points into the mapping.
+  bool contains(const uint8_t* p) const { return p >= data_ && p < data_ + size_; }
 
  private:
   void release();

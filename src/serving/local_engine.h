@@ -46,6 +46,9 @@ struct LocalEngineOptions {
   // so that closed-loop clients fall out of lockstep (see Scheduler).
   int32_t max_step_tokens = 64;
   RunnerFactory runner_factory;  // empty: the model runs on this machine
+  // Compute on the file mapping instead of a copy of the weights in memory of the
+  // process's own (huge pages; see ModelFile::copy_tensors_to_memory).
+  bool mmap = false;
 };
 
 class LocalEngine {

@@ -64,7 +64,7 @@ HWY_INLINE float horizontal_sum(__m256 v) {
 // Decode streams weight rows from memory once: the cache lines of the super-block
 // kPrefetchBlocks ahead (in this row or the next, which follows it in memory) are
 // requested while this one is computed.
-constexpr size_t kPrefetchBlocks = 4;
+constexpr size_t kPrefetchBlocks = 16;
 HWY_INLINE void prefetch_ahead(const uint8_t* block, size_t block_bytes) {
   const uint8_t* ahead = block + kPrefetchBlocks * block_bytes;
   for (size_t line = 0; line < block_bytes; line += 64) {
