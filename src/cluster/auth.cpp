@@ -182,7 +182,8 @@ AuthResult authenticate_server(Connection& connection, const Secret& secret,
     return result;
   } catch (const Error& e) {
     const std::string what = e.what();
-    // A peer of another protocol version learns why from its own header check.
+    // The peer learns why; one of another protocol version also refuses our frame's
+    // header, which names both versions.
     if (!refused) send_refusal(connection, what);
     if (what.rfind("authentication failed", 0) == 0) throw;
     throw Error(str_cat("authentication failed: ", what));

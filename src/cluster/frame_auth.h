@@ -28,8 +28,9 @@ struct LinkKeys {
   Mac receive{};
 };
 
-// HMAC-SHA256 with one key, set once: each frame only re-initialises the context, so
-// computing a MAC allocates nothing.
+// HMAC-SHA256 with one key, set once: each frame only re-initialises the context (no
+// key schedule, no buffer of ours; OpenSSL 3.0 still makes two small allocations inside,
+// well under 1% of hashing a 16 KiB activation frame).
 class FrameMac {
  public:
   explicit FrameMac(const Mac& key);
