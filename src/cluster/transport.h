@@ -28,7 +28,7 @@ class Connection {
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
 
-  // Sends one frame: header + payload (+ FrameTag once authenticated). Throws Error on
+  // Sends one frame: header, FrameTag once authenticated, payload. Throws Error on
   // failure or send timeout. Safe to call from several threads.
   void send(MessageType type, std::span<const uint8_t> payload);
   // Receives one whole frame within `timeout`; throws Error on timeout, end of stream,
