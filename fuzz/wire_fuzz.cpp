@@ -1,10 +1,12 @@
 // libFuzzer target: the cluster wire reader must refuse any input with tandem::Error,
-// never crash or allocate beyond the frame's bound.
+// never crash or allocate beyond the frame's bound; the frame authenticator must refuse
+// any tagged frame it did not seal with a reason, never a crash.
 
 #include <cstddef>
 #include <cstdint>
 #include <span>
 
+#include "cluster/frame_auth.h"
 #include "cluster/stage_wire.h"
 #include "cluster/wire.h"
 #include "platform/error.h"
@@ -16,10 +18,24 @@ void decode_as(const tandem::cluster::Frame& frame) {
   (void)tandem::cluster::from_frame<Message>(frame);
 }
 
+// Input read as header | tag | payload, as a connection receives it after the handshake.
+void check_tagged(std::span<const uint8_t> bytes) {
+  using namespace tandem::cluster;
+  if (bytes.size() < kFrameHeaderSize + kFrameTagSize) return;
+  const FrameHeader header = decode_frame_header(bytes.first<kFrameHeaderSize>());
+  const FrameTag tag = decode_frame_tag(bytes.subspan<kFrameHeaderSize, kFrameTagSize>());
+  FrameOpener opener(Mac{});
+  (void)opener.check(header, tag, bytes.subspan(kFrameHeaderSize + kFrameTagSize));
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace tandem::cluster;
+  try {
+    check_tagged(std::span<const uint8_t>(data, size));
+  } catch (const tandem::Error&) {
+  }
   try {
     const Frame frame = decode_frame(std::span<const uint8_t>(data, size));
     switch (frame.type) {

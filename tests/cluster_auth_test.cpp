@@ -82,10 +82,17 @@ TEST(ClusterAuth, MutualHandshakeWithTheSameSecret) {
   const AuthResult served = server.get();
   EXPECT_EQ(client.peer_id, "server-1");
   EXPECT_EQ(served.peer_id, "client-1");
-  EXPECT_TRUE(macs_equal(client.session_key, served.session_key));
-  // After the handshake the connection carries ordinary frames.
+  // One key per direction, the same at both ends, and in force on both connections.
+  EXPECT_TRUE(macs_equal(client.keys.send, served.keys.receive));
+  EXPECT_TRUE(macs_equal(client.keys.receive, served.keys.send));
+  EXPECT_FALSE(macs_equal(client.keys.send, client.keys.receive));
+  EXPECT_TRUE(pair.client->frames_authenticated());
+  EXPECT_TRUE(pair.server->frames_authenticated());
+  // After the handshake the connection carries ordinary frames, both ways.
   pair.client->send_message(Ping{5});
   EXPECT_EQ(pair.server->receive_message<Ping>(Milliseconds(1000)).sequence, 5u);
+  pair.server->send_message(Pong{5, 7});
+  EXPECT_EQ(pair.client->receive_message<Pong>(Milliseconds(1000)).clock_unix_ns, 7);
 }
 
 TEST(ClusterAuth, WrongSecretIsRefusedOnBothSides) {

@@ -40,7 +40,7 @@ void expect_error(std::span<const uint8_t> bytes, const std::string& fragment) {
 
 TEST(ClusterWire, PingFrameLayoutIsLittleEndian) {
   const auto bytes = encode_frame(to_frame(Ping{0x0102030405060708ull}));
-  const std::vector<uint8_t> expected = {'T', 'N', 'D', 'M', 1, 0, 12, 0, 0, 0, 0, 0,
+  const std::vector<uint8_t> expected = {'T', 'N', 'D', 'M', 2, 0, 12, 0, 0, 0, 0, 0,
                                          8,   0,   0,   0,   8, 7, 6,  5, 4, 3, 2, 1};
   EXPECT_EQ(bytes, expected);
 }
@@ -116,24 +116,26 @@ TEST(ClusterWire, RefusesWrongMagic) {
 
 TEST(ClusterWire, RefusesOtherVersion) {
   auto bytes = encode_frame(to_frame(Ping{1}));
-  bytes[4] = 2;
-  expect_error(bytes, "protocol version 2");
+  bytes[4] = 1;  // the version before frames were authenticated
+  expect_error(bytes, "protocol version 1, this node speaks 2");
+  bytes[4] = 3;
+  expect_error(bytes, "protocol version 3");
 }
 
 TEST(ClusterWire, RefusesUnknownTypeAndFlags) {
-  expect_error(header_bytes(1, 999, 0, 0), "unknown message type 999");
-  expect_error(header_bytes(1, 0, 0, 0), "unknown message type 0");
-  expect_error(header_bytes(1, 12, 0x10, 0), "unknown flags");
+  expect_error(header_bytes(2, 999, 0, 0), "unknown message type 999");
+  expect_error(header_bytes(2, 0, 0, 0), "unknown message type 0");
+  expect_error(header_bytes(2, 12, 0x10, 0), "unknown flags");
 }
 
 TEST(ClusterWire, RefusesLengthsOverTheBoundBeforeReadingThem) {
   // Headers alone: the bound is checked before any payload is expected or allocated.
-  expect_error(header_bytes(1, 12, 0, kMaxControlPayload + 1), "exceeds the bound");
-  expect_error(header_bytes(1, 30, 0, kMaxBulkPayload + 1), "exceeds the bound");
-  expect_error(header_bytes(1, 30, 0, 0xffffffffu), "exceeds the bound");
+  expect_error(header_bytes(2, 12, 0, kMaxControlPayload + 1), "exceeds the bound");
+  expect_error(header_bytes(2, 30, 0, kMaxBulkPayload + 1), "exceeds the bound");
+  expect_error(header_bytes(2, 30, 0, 0xffffffffu), "exceeds the bound");
   EXPECT_EQ(max_payload(MessageType::kTensor), 256u << 20);
   EXPECT_EQ(max_payload(MessageType::kHello), 64u << 10);
-  const auto ok = header_bytes(1, 30, 0, kMaxBulkPayload);
+  const auto ok = header_bytes(2, 30, 0, kMaxBulkPayload);
   EXPECT_EQ(
       decode_frame_header(std::span<const uint8_t, kFrameHeaderSize>(ok.data(), 16)).payload_length,
       kMaxBulkPayload);

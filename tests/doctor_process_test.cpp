@@ -1,6 +1,7 @@
 // `tandem doctor` against two real `tandem node` processes on 127.0.0.1: it passes with the
-// reference model, and fails (exit code and named fix) for a wrong secret, a model that
-// does not fit in memory, and a node holding a different file under the model's name.
+// reference model (over TCP and over UCX), and fails (exit code and named fix) for a wrong
+// secret, a model that does not fit in memory, and a node holding a different file under the
+// model's name.
 // Every child is SIGKILLed and reaped by its guard, also when an assertion fails.
 
 #include <fcntl.h>
@@ -84,11 +85,13 @@ class DoctorProcess : public ::testing::Test {
   }
   // Node a, then node b joining through it; b's models directory holds `b_model` (if any)
   // under the reference model's name.
-  void start_cluster(const std::string& b_model) {
+  void start_cluster(const std::string& b_model, const std::vector<std::string>& extra = {}) {
     if (!b_model.empty()) std::filesystem::copy_file(b_model, dir_ + "/models-b/" + kModel);
-    entry_ = start_node("a", {});
+    entry_ = start_node("a", extra);
     ASSERT_FALSE(entry_.empty());
-    ASSERT_FALSE(start_node("b", {"--join", entry_}).empty());
+    std::vector<std::string> join = {"--join", entry_};
+    join.insert(join.end(), extra.begin(), extra.end());
+    ASSERT_FALSE(start_node("b", join).empty());
     ASSERT_TRUE(nodes_[0]->wait_for("member joined: b-", Ms(5000))) << nodes_[0]->output();
   }
   DoctorRun doctor(std::vector<std::string> extra) {
@@ -182,6 +185,23 @@ TEST_F(DoctorProcess, TwoNodesPassWithTheReferenceModel) {
   // No RDMA devices on a loopback test machine: a warning, not a failure.
   ASSERT_NE(gate(run, "rdma"), nullptr);
   EXPECT_NE((*gate(run, "rdma"))["status"], "FAIL");
+}
+
+// Nodes that speak only UCX are reached, and their links measured, with --transport ucx
+// (over TCP the doctor gets no answer from them).
+TEST_F(DoctorProcess, UcxNodesPassWithTransportUcx) {
+  start_cluster(model_, {"--transport", "ucx"});
+  const DoctorRun run = doctor({"--join", entry_, "--secret-file", secret_, "--transport", "ucx"});
+  EXPECT_EQ(run.exit_code, 0) << run.output;
+  for (const char* name : {"cluster reach", "link a -> b", "link b -> a"}) {
+    const auto* g = gate(run, name);
+    ASSERT_NE(g, nullptr) << name << "\n" << run.output;
+    EXPECT_NE((*g)["status"], "FAIL") << g->dump();
+  }
+  EXPECT_EQ((*gate(run, "cluster reach"))["status"], "PASS");
+  const DoctorRun bad = doctor({"--join", entry_, "--secret-file", secret_, "--transport", "x"});
+  EXPECT_NE(bad.exit_code, 0);
+  EXPECT_NE(bad.output.find("--transport"), std::string::npos) << bad.output;
 }
 
 TEST_F(DoctorProcess, WrongSecretFailsWithTheFix) {

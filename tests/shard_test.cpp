@@ -198,18 +198,21 @@ class ScriptedConnection final : public cluster::Connection {
  public:
   std::deque<cluster::Frame> replies;
   std::vector<cluster::Frame> sent;
-  void send(cluster::MessageType type, std::span<const uint8_t> payload) override {
+  bool wait_readable(Milliseconds) override { return true; }
+  void shutdown() override {}
+  std::string peer() const override { return "scripted"; }
+
+ protected:
+  void send_frame(cluster::MessageType type, std::span<const uint8_t>,
+                  std::span<const uint8_t> payload) override {
     sent.push_back({type, 0, {payload.begin(), payload.end()}});
   }
-  cluster::Frame receive(Milliseconds, uint32_t) override {
+  cluster::Frame receive_frame(Milliseconds, uint32_t, cluster::FrameTag&) override {
     if (replies.empty()) throw Error("connection closed by peer");
     cluster::Frame frame = std::move(replies.front());
     replies.pop_front();
     return frame;
   }
-  bool wait_readable(Milliseconds) override { return true; }
-  void shutdown() override {}
-  std::string peer() const override { return "scripted"; }
 };
 
 TEST_F(ShardTest, CutOffOrMisplacedDownloadLeavesNothingInTheCache) {

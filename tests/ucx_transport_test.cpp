@@ -1,6 +1,6 @@
 // The UCX transport in one process, over two workers (as two processes would have):
 // frames of every size class both ways, the payload bound, timeouts, shutdown waking a
-// blocked reader, a closed peer, and the authenticated handshake on top.
+// blocked reader, a closed peer, and the authenticated handshake and frames on top.
 
 #include <gtest/gtest.h>
 
@@ -185,6 +185,79 @@ TEST(UcxTransport, HandshakeOverUcx) {
       EXPECT_NE(client_error, "");
       EXPECT_NE(server_error, "");
     }
+  }
+}
+
+// Both ends authenticated: eager and rendezvous frames, sent ahead, keep passing.
+TEST(UcxTransport, AuthenticatedFramesOverUcx) {
+  UcxPair pair;
+  const Secret secret = Secret::from_string("cluster secret");
+  auto server = std::async(std::launch::async, [&] {
+    return authenticate_server(*pair.server, secret, "srv", Milliseconds(5000));
+  });
+  authenticate_client(*pair.client, secret, "cli", Milliseconds(5000));
+  server.get();
+  ASSERT_TRUE(pair.client->frames_authenticated());
+  ASSERT_TRUE(pair.server->frames_authenticated());
+  std::vector<std::vector<uint8_t>> sent;
+  for (size_t i = 0; i < 8; ++i) {
+    sent.push_back(pattern(i % 3 == 0 ? (2u << 20) + i : (16u << 10) + i, static_cast<uint8_t>(i)));
+    pair.client->send(MessageType::kActivations, sent.back());
+  }
+  for (size_t i = 0; i < sent.size(); ++i) {
+    const Frame got = pair.server->receive(Milliseconds(5000), kMaxBulkPayload);
+    EXPECT_EQ(got.flags, 0u) << i;  // the tag is the connection's business
+    EXPECT_EQ(got.payload, sent[i]) << i;
+    pair.server->send(MessageType::kTensor, got.payload);
+    EXPECT_EQ(pair.client->receive(Milliseconds(5000), kMaxBulkPayload).payload, sent[i]) << i;
+  }
+}
+
+// The client half of the handshake done by hand, leaving the client's frames untagged;
+// returns the keys authenticate_client would have put in force (derived independently).
+LinkKeys handshake_by_hand(Connection& connection, const Secret& secret) {
+  const Nonce nonce = random_nonce();
+  connection.send_message(Hello{"cli", nonce});
+  const auto challenge = connection.receive_message<Challenge>(Milliseconds(5000));
+  connection.send_message(
+      Proof{transcript_mac(secret, "client", "cli", challenge.node_id, nonce, challenge.nonce)});
+  (void)connection.receive_message<Proof>(Milliseconds(5000));
+  return {
+      transcript_mac(secret, "client-to-server", "cli", challenge.node_id, nonce, challenge.nonce),
+      transcript_mac(secret, "server-to-client", "cli", challenge.node_id, nonce, challenge.nonce)};
+}
+
+TEST(UcxTransport, FramesWithoutTheRightTagAreRefusedOverUcx) {
+  const Secret secret = Secret::from_string("cluster secret");
+  // untagged: no MAC at all; swapped: each direction keyed with the other's key;
+  // right: the keys derived by hand, which must be the server's.
+  for (const std::string variant : {"untagged", "swapped", "right"}) {
+    SCOPED_TRACE(variant);
+    UcxPair pair;
+    auto server = std::async(std::launch::async, [&] {
+      return authenticate_server(*pair.server, secret, "srv", Milliseconds(5000));
+    });
+    const LinkKeys keys = handshake_by_hand(*pair.client, secret);
+    const LinkKeys served = server.get().keys;
+    EXPECT_EQ(keys.send, served.receive);
+    EXPECT_EQ(keys.receive, served.send);
+    if (variant == "swapped") pair.client->authenticate_frames({keys.receive, keys.send});
+    if (variant == "right") pair.client->authenticate_frames(keys);
+    pair.client->send(MessageType::kActivations, pattern(16u << 10, 1));
+    const std::string error =
+        error_of([&] { pair.server->receive(Milliseconds(5000), kMaxBulkPayload); });
+    if (variant == "right") {
+      EXPECT_EQ(error, "");
+      continue;
+    }
+    const std::string expected =
+        variant == "untagged" ? "activations frame without a MAC" : "wrong MAC on a activations";
+    EXPECT_NE(error.find(expected), std::string::npos) << error;
+    EXPECT_NE(error.find(pair.server->peer()), std::string::npos) << error;
+    // The link is closed: the next receive fails at once.
+    const auto start = Clock::now();
+    EXPECT_NE(error_of([&] { pair.server->receive(Milliseconds(5000)); }), "");
+    EXPECT_LT(Clock::now() - start, Milliseconds(1000));
   }
 }
 

@@ -1,4 +1,5 @@
-// `tandem doctor [MODEL] [--join HOST:PORT --secret-file F]`: the Day-0 gates. Prints one
+// `tandem doctor [MODEL] [--join HOST:PORT --secret-file F [--transport tcp|ucx]]`: the
+// Day-0 gates. Prints one
 // line per gate (PASS / WARN / FAIL, what was measured, and on WARN / FAIL the fix) and
 // exits non-zero when any gate fails.
 
@@ -12,7 +13,7 @@
 #include "cli/commands.h"
 #include "cluster/doctor.h"
 #include "cluster/shard.h"
-#include "cluster/tcp_transport.h"
+#include "cluster/transport_kind.h"
 #include "platform/error.h"
 
 #ifndef TANDEM_VERSION
@@ -26,6 +27,9 @@ struct DoctorArguments {
   std::string model;
   std::string join;
   std::string secret_file;
+  // The nodes' own transport, so that the links the doctor measures are the ones the
+  // pipeline will use.
+  std::string transport = "tcp";
   uint64_t context = 4096;
   uint64_t parallel = 1;
   bool json = false;
@@ -88,8 +92,8 @@ void run_doctor_command(const DoctorArguments& args) {
   options.bandwidth_buffer_bytes = static_cast<size_t>(args.bandwidth_mib) << 20;
   options.link.ping_count = args.pings;
   options.link.bulk_bytes = args.bulk_bytes;
-  cluster::TcpTransport transport;
-  const cluster::DoctorReport report = cluster::run_doctor(options, transport);
+  const auto transport = cluster::make_transport(cluster::parse_transport_kind(args.transport));
+  const cluster::DoctorReport report = cluster::run_doctor(options, *transport);
   if (args.json) {
     std::puts(to_json(report).dump(1).c_str());
   } else {
@@ -117,6 +121,9 @@ void add_doctor_command(CLI::App& app) {
   command->add_option("model", args->model, "GGUF model file to check");
   command->add_option("--join", args->join, "HOST:PORT of any cluster member");
   command->add_option("--secret-file", args->secret_file, "file holding the cluster secret");
+  command->add_option("--transport", args->transport, "how to reach the nodes: tcp or ucx")
+      ->check(CLI::IsMember({"tcp", "ucx"}))
+      ->capture_default_str();
   command->add_option("--ctx", args->context, "context length to plan the KV cache for")
       ->capture_default_str()
       ->check(CLI::Range(uint64_t{1}, uint64_t{1} << 40));

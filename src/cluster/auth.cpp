@@ -144,13 +144,19 @@ AuthResult authenticate_client(Connection& connection, const Secret& secret,
     throw Error(
         str_cat("authentication failed: ", connection.peer(), " does not know the cluster secret"));
   }
-  return {challenge.node_id, transcript_mac(secret, "session", self_id, challenge.node_id,
-                                            client_nonce, challenge.nonce)};
+  AuthResult result{challenge.node_id, {}};
+  result.keys.send = transcript_mac(secret, "client-to-server", self_id, challenge.node_id,
+                                    client_nonce, challenge.nonce);
+  result.keys.receive = transcript_mac(secret, "server-to-client", self_id, challenge.node_id,
+                                       client_nonce, challenge.nonce);
+  connection.authenticate_frames(result.keys);
+  return result;
 }
 
 AuthResult authenticate_server(Connection& connection, const Secret& secret,
                                const std::string& self_id, Milliseconds timeout) {
   const Deadline deadline = deadline_after(timeout);
+  bool refused = false;
   try {
     const auto hello = connection.receive_message<Hello>(remaining(deadline), kMaxControlPayload);
     check_node_id(hello.node_id);
@@ -160,16 +166,25 @@ AuthResult authenticate_server(Connection& connection, const Secret& secret,
     const Mac expected =
         transcript_mac(secret, "client", hello.node_id, self_id, hello.nonce, server_nonce);
     if (!macs_equal(expected, proof.mac)) {
+      refused = true;
       send_refusal(connection, "wrong cluster secret");
       throw Error(str_cat("authentication failed: ", connection.peer(), " (", hello.node_id,
                           ") does not know the cluster secret"));
     }
+    AuthResult result{hello.node_id, {}};
+    result.keys.send = transcript_mac(secret, "server-to-client", hello.node_id, self_id,
+                                      hello.nonce, server_nonce);
+    result.keys.receive = transcript_mac(secret, "client-to-server", hello.node_id, self_id,
+                                         hello.nonce, server_nonce);
     connection.send_message(
         Proof{transcript_mac(secret, "server", hello.node_id, self_id, hello.nonce, server_nonce)});
-    return {hello.node_id,
-            transcript_mac(secret, "session", hello.node_id, self_id, hello.nonce, server_nonce)};
+    connection.authenticate_frames(result.keys);
+    return result;
   } catch (const Error& e) {
     const std::string what = e.what();
+    // The peer learns why; one of another protocol version also refuses our frame's
+    // header, which names both versions.
+    if (!refused) send_refusal(connection, what);
     if (what.rfind("authentication failed", 0) == 0) throw;
     throw Error(str_cat("authentication failed: ", what));
   }

@@ -11,17 +11,23 @@
 // Both nonces are fresh random 32 bytes, so a recorded proof is useless later, and the
 // role label stops a proof being reflected back. The server proves itself only after
 // the client did, so an outsider learns nothing. Proofs are compared in constant time.
-// Any failure throws Error; the server sends an Error frame first, and the caller
-// closes the connection without reading anything else. The whole handshake runs
+// Any failure throws Error; the server sends an Error frame first (naming the cause, a
+// protocol version for instance), and the caller closes the connection without reading
+// anything else. The whole handshake runs
 // against one deadline.
 //
-// Both sides also derive session_key = HMAC(secret, transcript("session")). Frames
-// are not MAC'd with it yet; it is there for a later integrity layer.
+// Both sides then derive one key per direction, HMAC(secret, transcript("client-to-server"))
+// and HMAC(secret, transcript("server-to-client")), and every later frame on the
+// connection is authenticated with them (frame_auth.h): no extra round trip, and keys
+// that no other link shares because the nonces are fresh. The client switches after it
+// checked the server's proof, the server right after sending it, so the first frame
+// after the handshake is the first one authenticated in either direction.
 
 #include <span>
 #include <string>
 #include <vector>
 
+#include "cluster/frame_auth.h"
 #include "cluster/transport.h"
 #include "cluster/wire.h"
 
@@ -59,14 +65,15 @@ bool macs_equal(const Mac& a, const Mac& b);
 // clusters with different secrets ignore each other, without revealing the secret.
 ClusterId cluster_id(const Secret& secret);
 
-// The MAC each side sends (role "client" or "server") or the session key ("session").
+// The MAC each side sends (role "client" or "server") or a direction's key (role
+// "client-to-server" or "server-to-client").
 Mac transcript_mac(const Secret& secret, const std::string& role, const std::string& client_id,
                    const std::string& server_id, const Nonce& client_nonce,
                    const Nonce& server_nonce);
 
 struct AuthResult {
   std::string peer_id;
-  Mac session_key{};
+  LinkKeys keys;  // this end's, already in force on the connection
 };
 
 AuthResult authenticate_client(Connection& connection, const Secret& secret,

@@ -30,19 +30,18 @@ class TcpListener final : public Listener {
 TcpConnection::TcpConnection(Socket socket, TcpOptions options)
     : socket_(std::move(socket)), options_(options), peer_(peer_address(socket_).to_string()) {}
 
-void TcpConnection::send(MessageType type, std::span<const uint8_t> payload) {
-  TANDEM_CHECK(payload.size() <= max_payload(type), "frame payload over its bound");
-  const auto header = encode_frame_header({type, 0, static_cast<uint32_t>(payload.size())});
+void TcpConnection::send_frame(MessageType type, std::span<const uint8_t> prefix,
+                               std::span<const uint8_t> payload) {
   const Deadline deadline = deadline_after(options_.io_timeout);
   try {
-    send_all(socket_, header, deadline);
+    send_all(socket_, prefix, deadline);
     send_all(socket_, payload, deadline);
   } catch (const Error& e) {
     throw Error(str_cat("sending ", type_name(type), " to ", peer_, ": ", e.what()));
   }
 }
 
-Frame TcpConnection::receive(Milliseconds timeout, uint32_t payload_limit) {
+Frame TcpConnection::receive_frame(Milliseconds timeout, uint32_t payload_limit, FrameTag& tag) {
   try {
     if (!tandem::wait_readable(socket_, timeout)) {
       throw Error(str_cat("no message within ", timeout.count(), " ms"));
@@ -55,6 +54,11 @@ Frame TcpConnection::receive(Milliseconds timeout, uint32_t payload_limit) {
     if (header.payload_length > payload_limit) {
       throw Error(str_cat("bad frame: ", type_name(header.type), " payload of ",
                           header.payload_length, " bytes exceeds the limit of ", payload_limit));
+    }
+    if ((header.flags & kFlagAuthenticated) != 0) {
+      std::array<uint8_t, kFrameTagSize> tag_bytes{};
+      receive_all(socket_, tag_bytes, deadline);
+      tag = decode_frame_tag(tag_bytes);
     }
     // The buffer grows with the bytes that actually arrive, so a peer that announces a
     // large payload and then stalls costs at most one chunk beyond what it sent.

@@ -16,11 +16,14 @@ struct TcpOptions {
 class TcpConnection final : public Connection {
  public:
   TcpConnection(Socket socket, TcpOptions options);
-  void send(MessageType type, std::span<const uint8_t> payload) override;
-  Frame receive(Milliseconds timeout, uint32_t payload_limit) override;
   bool wait_readable(Milliseconds timeout) override;
   void shutdown() override { socket_.shutdown(); }
   std::string peer() const override { return peer_; }
+
+ protected:
+  void send_frame(MessageType type, std::span<const uint8_t> prefix,
+                  std::span<const uint8_t> payload) override;
+  Frame receive_frame(Milliseconds timeout, uint32_t payload_limit, FrameTag& tag) override;
 
  private:
   Socket socket_;

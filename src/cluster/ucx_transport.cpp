@@ -52,12 +52,6 @@ class UcxConnection final : public Connection {
   UcxConnection(const UcxConnection&) = delete;
   UcxConnection& operator=(const UcxConnection&) = delete;
 
-  void send(MessageType type, std::span<const uint8_t> payload) override {
-    worker_->send(*endpoint_, type, payload);
-  }
-  Frame receive(Milliseconds timeout, uint32_t payload_limit) override {
-    return worker_->receive(*endpoint_, timeout, payload_limit);
-  }
   bool wait_readable(Milliseconds timeout) override {
     return worker_->wait_readable(*endpoint_, timeout);
   }
@@ -66,6 +60,15 @@ class UcxConnection final : public Connection {
     worker_->close(*endpoint_, kUcxShutdownFlushTimeout);
   }
   std::string peer() const override { return endpoint_->peer; }
+
+ protected:
+  void send_frame(MessageType type, std::span<const uint8_t> prefix,
+                  std::span<const uint8_t> payload) override {
+    worker_->send(*endpoint_, type, prefix, payload);
+  }
+  Frame receive_frame(Milliseconds timeout, uint32_t payload_limit, FrameTag& tag) override {
+    return worker_->receive(*endpoint_, timeout, payload_limit, tag);
+  }
 
  private:
   std::shared_ptr<UcxWorker> worker_;

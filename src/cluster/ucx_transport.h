@@ -5,11 +5,11 @@
 // UCP_EP_PARAM_FIELD_SOCK_ADDR); UCX then picks shared memory between processes on one
 // host, TCP between hosts and RDMA verbs where present (UCX_TLS narrows the choice).
 //
-// Each frame (wire.h) is one active message: the 16-byte frame header as the AM header,
-// the payload as its data. Small payloads arrive eagerly and are queued; large ones
-// (rendezvous) stay on the sender until receive() has checked their length against the
-// caller's bound, so an unauthenticated peer cannot make us fetch a bulk payload.
-// Every wait is on a condition variable with a deadline; a peer that vanishes (UCX
+// Each frame (wire.h) is one active message: the frame header (with its FrameTag once the
+// link is authenticated: 16 or 40 bytes) as the AM header, the payload as its data. Small payloads
+// arrive eagerly and are queued; large ones (rendezvous) stay on the sender until receive() has
+// checked their length against the caller's bound, so an unauthenticated peer cannot make us fetch
+// a bulk payload. Every wait is on a condition variable with a deadline; a peer that vanishes (UCX
 // reports it on the endpoint) or shutdown() ends the waits with an Error.
 
 #include <memory>

@@ -137,9 +137,17 @@ ucs_status_t UcxWorker::on_frame(void* arg, const void* header, size_t header_le
   if (!endpoint.closed.empty()) return UCS_OK;
   UcxIncoming item;
   try {
-    if (header_length != kFrameHeaderSize) throw Error("bad frame: header of wrong size");
-    item.header = decode_frame_header(
-        std::span<const uint8_t, kFrameHeaderSize>(static_cast<const uint8_t*>(header), 16));
+    if (header_length < kFrameHeaderSize) throw Error("bad frame: header of wrong size");
+    const auto* header_bytes = static_cast<const uint8_t*>(header);
+    item.header = decode_frame_header(std::span<const uint8_t, kFrameHeaderSize>(header_bytes, 16));
+    const bool tagged = (item.header.flags & kFlagAuthenticated) != 0;
+    if (header_length != kFrameHeaderSize + (tagged ? kFrameTagSize : 0)) {
+      throw Error("bad frame: header of wrong size");
+    }
+    if (tagged) {
+      item.tag = decode_frame_tag(
+          std::span<const uint8_t, kFrameTagSize>(header_bytes + kFrameHeaderSize, kFrameTagSize));
+    }
     if (item.header.payload_length != length) throw Error("bad frame: length mismatch");
   } catch (const Error& e) {
     endpoint.closed = e.what();
@@ -271,16 +279,15 @@ void UcxWorker::mark_closed(UcxEndpoint& endpoint, const std::string& why) {
   endpoint.signal.notify_all();
 }
 
-void UcxWorker::send(UcxEndpoint& endpoint, MessageType type, std::span<const uint8_t> payload) {
-  TANDEM_CHECK(payload.size() <= max_payload(type), "frame payload over its bound");
+void UcxWorker::send(UcxEndpoint& endpoint, MessageType type, std::span<const uint8_t> prefix,
+                     std::span<const uint8_t> payload) {
   const auto fail = [&](const std::string& why) -> Error {
     return Error(str_cat("sending ", type_name(type), " to ", endpoint.peer, ": ", why));
   };
-  const auto header = encode_frame_header({type, 0, static_cast<uint32_t>(payload.size())});
   UcxOperation* operation = start_operation();
   // One copy, so the caller's buffer is free on return whatever UCX still does with it.
-  operation->buffer.reserve(header.size() + payload.size());
-  operation->buffer.assign(header.begin(), header.end());
+  operation->buffer.reserve(prefix.size() + payload.size());
+  operation->buffer.assign(prefix.begin(), prefix.end());
   operation->buffer.insert(operation->buffer.end(), payload.begin(), payload.end());
   const size_t bytes = operation->buffer.size();
   std::unique_lock api_lock(endpoint.api_mutex);
@@ -300,8 +307,8 @@ void UcxWorker::send(UcxEndpoint& endpoint, MessageType type, std::span<const ui
   param.user_data = operation;
   param.flags = UCP_AM_SEND_FLAG_REPLY;  // the receiver learns which endpoint it came on
   const ucs_status_ptr_t request =
-      ucp_am_send_nbx(endpoint.ep, kFrameAmId, operation->buffer.data(), header.size(),
-                      operation->buffer.data() + header.size(), payload.size(), &param);
+      ucp_am_send_nbx(endpoint.ep, kFrameAmId, operation->buffer.data(), prefix.size(),
+                      operation->buffer.data() + prefix.size(), payload.size(), &param);
   api_lock.unlock();
   std::unique_lock lock(mutex_);
   if (request == nullptr || UCS_PTR_IS_ERR(request)) {
@@ -330,7 +337,8 @@ void UcxWorker::send(UcxEndpoint& endpoint, MessageType type, std::span<const ui
   }
 }
 
-Frame UcxWorker::receive(UcxEndpoint& endpoint, Milliseconds timeout, uint32_t payload_limit) {
+Frame UcxWorker::receive(UcxEndpoint& endpoint, Milliseconds timeout, uint32_t payload_limit,
+                         FrameTag& tag) {
   const auto fail = [&](const std::string& why) -> Error {
     return Error(str_cat("receiving from ", endpoint.peer, ": ", why));
   };
@@ -357,6 +365,7 @@ Frame UcxWorker::receive(UcxEndpoint& endpoint, Milliseconds timeout, uint32_t p
     mark_closed(endpoint, why);
     throw fail(why);
   }
+  tag = item.tag;
   Frame frame{header.type, header.flags, std::move(item.payload)};
   if (item.rendezvous == nullptr) return frame;
   UcxOperation* operation = start_operation();

@@ -44,6 +44,7 @@ struct UcxOperation {
 
 struct UcxIncoming {
   FrameHeader header;
+  FrameTag tag;                  // with kFlagAuthenticated
   std::vector<uint8_t> payload;  // eager data
   void* rendezvous = nullptr;    // UCX data descriptor still to fetch, or null
 };
@@ -76,8 +77,10 @@ class UcxWorker {
   std::string transports() const;
 
   std::shared_ptr<UcxEndpoint> create_endpoint(ucp_ep_params_t params, const std::string& peer);
-  void send(UcxEndpoint& endpoint, MessageType type, std::span<const uint8_t> payload);
-  Frame receive(UcxEndpoint& endpoint, Milliseconds timeout, uint32_t payload_limit);
+  // `prefix`: the encoded header and FrameTag (Connection::send_frame).
+  void send(UcxEndpoint& endpoint, MessageType type, std::span<const uint8_t> prefix,
+            std::span<const uint8_t> payload);
+  Frame receive(UcxEndpoint& endpoint, Milliseconds timeout, uint32_t payload_limit, FrameTag& tag);
   bool wait_readable(UcxEndpoint& endpoint, Milliseconds timeout);
   // Waits until the endpoint is connected (a flush completes) within `timeout`.
   void wait_connected(UcxEndpoint& endpoint, Milliseconds timeout);

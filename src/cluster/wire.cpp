@@ -187,6 +187,22 @@ FrameHeader decode_frame_header(std::span<const uint8_t, kFrameHeaderSize> bytes
   return header;
 }
 
+std::array<uint8_t, kFrameTagSize> encode_frame_tag(const FrameTag& tag) {
+  std::array<uint8_t, kFrameTagSize> out{};
+  store_u32(&out[0], static_cast<uint32_t>(tag.sequence));
+  store_u32(&out[4], static_cast<uint32_t>(tag.sequence >> 32));
+  std::copy(tag.mac.begin(), tag.mac.end(), out.begin() + 8);
+  return out;
+}
+
+FrameTag decode_frame_tag(std::span<const uint8_t, kFrameTagSize> bytes) {
+  FrameTag tag;
+  tag.sequence = static_cast<uint64_t>(load_u32(&bytes[0])) |
+                 (static_cast<uint64_t>(load_u32(&bytes[4])) << 32);
+  std::copy(bytes.begin() + 8, bytes.end(), tag.mac.begin());
+  return tag;
+}
+
 std::vector<uint8_t> encode_frame(const Frame& frame) {
   TANDEM_CHECK(frame.payload.size() <= max_payload(frame.type), "payload too large to send");
   const auto header =
@@ -205,6 +221,9 @@ Frame decode_frame(std::span<const uint8_t> bytes) {
                         " bytes)"));
   }
   const FrameHeader header = decode_frame_header(bytes.first<kFrameHeaderSize>());
+  if ((header.flags & kFlagAuthenticated) != 0) {
+    throw Error("bad frame: an authenticated frame outside a link");
+  }
   const auto payload = bytes.subspan(kFrameHeaderSize);
   if (payload.size() != header.payload_length) {
     throw Error(str_cat("bad frame: payload of ", payload.size(), " bytes, header says ",

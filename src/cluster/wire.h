@@ -5,10 +5,13 @@
 //   0      4     magic "TNDM" (bytes 'T','N','D','M')
 //   4      2     protocol version (kProtocolVersion)
 //   6      2     message type (MessageType)
-//   8      4     flags (none defined yet; unknown bits are refused)
+//   8      4     flags (kFlagAuthenticated; unknown bits are refused)
 //   12     4     payload length in bytes, at most max_payload(type)
-//   16     len   payload
+//   16     24    FrameTag, only with kFlagAuthenticated: sequence (u64) then MAC (16 bytes)
+//   16/40  len   payload
 //
+// Frames after the handshake of a link carry kFlagAuthenticated and a FrameTag
+// (frame_auth.h); the handshake itself and UDP beacons do not.
 // All integers are little-endian, whatever the host. Payload fields are written in
 // declaration order: integers fixed width, doubles as IEEE-754 bits in a u64, strings
 // and byte strings as a u32 length then the bytes, lists as a u32 count then items.
@@ -27,11 +30,15 @@
 namespace tandem::cluster {
 
 inline constexpr std::array<uint8_t, 4> kMagic = {'T', 'N', 'D', 'M'};
-inline constexpr uint16_t kProtocolVersion = 1;
+// 2: frames after the handshake are authenticated (FrameTag).
+inline constexpr uint16_t kProtocolVersion = 2;
 inline constexpr size_t kFrameHeaderSize = 16;
 inline constexpr uint32_t kMaxControlPayload = 64u << 10;  // 64 KiB
 inline constexpr uint32_t kMaxBulkPayload = 256u << 20;    // 256 MiB: tensors, probes
-inline constexpr uint32_t kKnownFlags = 0;
+inline constexpr uint32_t kFlagAuthenticated = 1;          // a FrameTag follows the header
+inline constexpr uint32_t kKnownFlags = kFlagAuthenticated;
+inline constexpr size_t kFrameMacSize = 16;
+inline constexpr size_t kFrameTagSize = 8 + kFrameMacSize;
 
 enum class MessageType : uint16_t {
   kHello = 1,
@@ -89,9 +96,20 @@ struct Frame {
 FrameHeader decode_frame_header(std::span<const uint8_t, kFrameHeaderSize> bytes);
 std::array<uint8_t, kFrameHeaderSize> encode_frame_header(const FrameHeader& header);
 
-// A whole frame in one buffer (header + payload), as sent in a UDP datagram.
+using FrameMacBytes = std::array<uint8_t, kFrameMacSize>;
+
+struct FrameTag {
+  uint64_t sequence = 0;
+  FrameMacBytes mac{};
+};
+std::array<uint8_t, kFrameTagSize> encode_frame_tag(const FrameTag& tag);
+FrameTag decode_frame_tag(std::span<const uint8_t, kFrameTagSize> bytes);
+
+// A whole unauthenticated frame in one buffer (header + payload), as sent in a UDP
+// datagram.
 std::vector<uint8_t> encode_frame(const Frame& frame);
-// Decodes exactly one frame filling all of `bytes`; throws on truncation or extra bytes.
+// Decodes exactly one unauthenticated frame filling all of `bytes`; throws on truncation,
+// extra bytes or kFlagAuthenticated.
 Frame decode_frame(std::span<const uint8_t> bytes);
 
 // Little-endian payload writer.
