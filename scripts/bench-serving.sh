@@ -131,7 +131,7 @@ start_server() {
         "$TANDEM" plan "$MODEL" --join "127.0.0.1:$((PORT + 1))" --secret-file "$secret" \
           --ctx "$CTX" --parallel "$PARALLEL" >"$OUT/$name-plan.txt" 2>&1
         split=$(sed -nE 's/.* layers +([0-9]+)-([0-9]+) .*/\1 \2/p' "$OUT/$name-plan.txt" |
-          awk '{printf "%s%d", NR > 1 ? "," : "", $2 - $1 + 1}')
+          awk '{printf "%s%d", (NR > 1 ? "," : ""), $2 - $1 + 1}')
         [[ -n $split ]] || { echo "no plan; see $OUT/$name-plan.txt" >&2; exit 1; }
       fi
       echo "$split" >"$OUT/split"

@@ -105,17 +105,6 @@ std::vector<std::vector<uint8_t>> weight_rows(TensorType type, size_t n, uint32_
   return rows;
 }
 
-TEST(QuantSimd, Q8_0DotMatchesScalarExactly) {
-  const size_t n = 4096;
-  const auto activations = scalar_quantize(TensorType::kQ8_0, gaussian(n, 5));
-  for_each_target([&] {
-    for (const auto& w : weight_rows(TensorType::kQ8_0, n)) {
-      EXPECT_EQ(simd_vec_dot(TensorType::kQ8_0, w.data(), activations.data(), n),
-                vec_dot(TensorType::kQ8_0, w.data(), activations.data(), n));
-    }
-  });
-}
-
 // The K-quant kernels scale each super-block's integer sum once instead of in 8 lanes:
 // each super-block's terms (scale part and offset part) carry a few float roundings and
 // the running sum one per block, so the difference is bounded by
@@ -124,7 +113,7 @@ double k_term_magnitude(TensorType type, const std::vector<uint8_t>& w_bytes,
                         const std::vector<uint8_t>& a_bytes, size_t n) {
   std::vector<float> w(n), a(n);
   dequantize_row(type, w_bytes.data(), w);
-  dequantize_row(TensorType::kQ8_K, a_bytes.data(), a);
+  dequantize_row(activation_type_for(type), a_bytes.data(), a);
   double magnitude = 0;
   for (size_t i = 0; i < n; ++i) {
     double offset = 0;
@@ -140,17 +129,30 @@ double k_term_magnitude(TensorType type, const std::vector<uint8_t>& w_bytes,
   return magnitude;
 }
 
-TEST(QuantSimd, KQuantDotsMatchScalar) {
+TEST(QuantSimd, Q8_0DotMatchesScalarExactly) {
   const size_t n = 4096;
-  const auto activations = scalar_quantize(TensorType::kQ8_K, gaussian(n, 6));
+  const auto activations = scalar_quantize(TensorType::kQ8_0, gaussian(n, 5));
   for_each_target([&] {
-    for (TensorType type : {TensorType::kQ4_K, TensorType::kQ5_K, TensorType::kQ6_K}) {
+    for (const auto& w : weight_rows(TensorType::kQ8_0, n)) {
+      EXPECT_EQ(simd_vec_dot(TensorType::kQ8_0, w.data(), activations.data(), n),
+                vec_dot(TensorType::kQ8_0, w.data(), activations.data(), n));
+    }
+  });
+}
+
+TEST(QuantSimd, KQuantAndQ8_0DotsMatchScalar) {
+  const size_t n = 4096;
+  for_each_target([&] {
+    for (TensorType type :
+         {TensorType::kQ4_K, TensorType::kQ5_K, TensorType::kQ6_K, TensorType::kQ8_0}) {
       ASSERT_TRUE(has_simd_vec_dot(type));
+      const auto activations = scalar_quantize(activation_type_for(type), gaussian(n, 6));
       for (const auto& w : weight_rows(type, n)) {
         const float scalar = vec_dot(type, w.data(), activations.data(), n);
         const float simd = simd_vec_dot(type, w.data(), activations.data(), n);
+        const double blocks = static_cast<double>(n / traits(type).block_elements);
         const double tolerance =
-            (n / 256.0 + 8) * std::ldexp(1.0, -24) * k_term_magnitude(type, w, activations, n);
+            (blocks + 8) * std::ldexp(1.0, -24) * k_term_magnitude(type, w, activations, n);
         EXPECT_NEAR(simd, scalar, tolerance) << type_name(type);
         EXPECT_GT(std::fabs(scalar), 10 * tolerance) << "rows too small to be telling";
       }
@@ -188,14 +190,16 @@ TEST(QuantSimd, SeveralTokensMatchOneTokenDots) {
 
 // A tile of weight rows x tokens gives each pair's single dot product exactly (register
 // blocks share weight unpacking and activation loads, not the arithmetic of a pair), and
-// so agrees with the scalar reference as KQuantDotsMatchScalar bounds. 19 rows: a chunk
+// so agrees with the scalar reference as KQuantAndQ8_0DotsMatchScalar bounds. 19 rows: a chunk
 // of 16 and 3 more, blocks of 2 and an odd row; 7 tokens: a group of 4 and one of 3.
 TEST(QuantSimd, TileMatchesOneTokenDots) {
   const size_t n = 2048;
   const size_t rows = 19;
   const size_t tokens = 7;
-  for (TensorType type : {TensorType::kQ4_K, TensorType::kQ5_K, TensorType::kQ6_K}) {
+  for (TensorType type :
+       {TensorType::kQ4_K, TensorType::kQ5_K, TensorType::kQ6_K, TensorType::kQ8_0}) {
     ASSERT_TRUE(has_simd_vec_dot_tile(type));
+    const TensorType activation_type = activation_type_for(type);
     const size_t w_stride = row_bytes(type, n) + 16;  // rows need not be contiguous
     std::vector<uint8_t> weights(rows * w_stride);
     for (size_t r = 0; r < rows; ++r) {
@@ -203,11 +207,10 @@ TEST(QuantSimd, TileMatchesOneTokenDots) {
       const auto row = weight_rows(type, n, 50 + static_cast<uint32_t>(r))[r % 2];
       std::copy(row.begin(), row.end(), weights.begin() + static_cast<long>(r * w_stride));
     }
-    const size_t a_stride = row_bytes(TensorType::kQ8_K, n);
+    const size_t a_stride = row_bytes(activation_type, n);
     std::vector<uint8_t> activations(tokens * a_stride);
     for (size_t t = 0; t < tokens; ++t) {
-      const auto row =
-          scalar_quantize(TensorType::kQ8_K, gaussian(n, 80 + static_cast<uint32_t>(t)));
+      const auto row = scalar_quantize(activation_type, gaussian(n, 80 + static_cast<uint32_t>(t)));
       std::copy(row.begin(), row.end(), activations.begin() + static_cast<long>(t * a_stride));
     }
     for_each_target([&] {
@@ -224,13 +227,14 @@ TEST(QuantSimd, TileMatchesOneTokenDots) {
         }
         for (size_t r = rows; r < out_stride; ++r) EXPECT_EQ(out[t * out_stride + r], -1.0f);
       }
-      // The scalar reference, within KQuantDotsMatchScalar's bound.
+      // The scalar reference, within KQuantAndQ8_0DotsMatchScalar's bound.
       const std::vector<uint8_t> w_row(weights.begin() + static_cast<long>(17 * w_stride),
                                        weights.begin() + static_cast<long>(18 * w_stride));
       const std::vector<uint8_t> a_row(activations.begin() + static_cast<long>(6 * a_stride),
                                        activations.end());
+      const double blocks = static_cast<double>(n / traits(type).block_elements);
       const double tolerance =
-          (n / 256.0 + 8) * std::ldexp(1.0, -24) * k_term_magnitude(type, w_row, a_row, n);
+          (blocks + 8) * std::ldexp(1.0, -24) * k_term_magnitude(type, w_row, a_row, n);
       EXPECT_NEAR(out[6 * out_stride + 17], vec_dot(type, w_row.data(), a_row.data(), n), tolerance)
           << type_name(type);
     });

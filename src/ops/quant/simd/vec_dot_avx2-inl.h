@@ -304,6 +304,54 @@ HWY_INLINE void dot_q6_k(const uint8_t* const* w, const uint8_t* const* a, size_
   }
 }
 
+// Register-blocked dot products of kRows Q8_0 weight rows with kTokens Q8_0 activation
+// rows: out[t * out_stride + r]. Each block's integer sum comes from byte multiply-adds
+// (exact); the float part is the scalar kernel's, in its order, with scalar SSE
+// instructions that the compiler cannot fuse: sum += float(block sum) * (d_w * d_a), block
+// by block. So every value equals vec_dot's exactly. Weights are sign-folded once per block
+// for all tokens.
+template <size_t kRows, size_t kTokens>
+HWY_INLINE void dot_q8_0(const uint8_t* const* w, const uint8_t* const* a, size_t n, float* out,
+                         size_t out_stride) {
+  // Q8_0 blocks are 34 bytes: one prefetch per block, about 30 blocks ahead.
+  constexpr size_t kPrefetchBytes = 1024;
+  const __m256i ones = _mm256_set1_epi16(1);
+  __m128 sum[kRows][kTokens];
+  for (size_t r = 0; r < kRows; ++r) {
+    for (size_t t = 0; t < kTokens; ++t) sum[r][t] = _mm_setzero_ps();
+  }
+  for (size_t b = 0; b < n / kLegacyBlock; ++b) {
+    __m256i levels[kRows], magnitudes[kRows];
+    __m128 d[kRows];
+#pragma GCC unroll 2
+    for (size_t r = 0; r < kRows; ++r) {
+      const uint8_t* x = w[r] + b * sizeof(BlockQ8_0);
+      _mm_prefetch(reinterpret_cast<const char*>(x + kPrefetchBytes), _MM_HINT_T0);
+      d[r] = _mm_set_ss(load_f16(x));
+      levels[r] = load(x + 2);
+      magnitudes[r] = _mm256_sign_epi8(levels[r], levels[r]);
+    }
+#pragma GCC unroll 4
+    for (size_t t = 0; t < kTokens; ++t) {
+      const uint8_t* y = a[t] + b * sizeof(BlockQ8_0);
+      const __m256i activations = load(y + 2);
+      const __m128 d_y = _mm_set_ss(load_f16(y));
+#pragma GCC unroll 2
+      for (size_t r = 0; r < kRows; ++r) {
+        // |x| * (y with x's sign): an unsigned x signed product with the same value.
+        const int32_t block_sum = horizontal_sum(_mm256_madd_epi16(
+            _mm256_maddubs_epi16(magnitudes[r], _mm256_sign_epi8(activations, levels[r])), ones));
+        const __m128 term =
+            _mm_mul_ss(_mm_cvtsi32_ss(_mm_setzero_ps(), block_sum), _mm_mul_ss(d[r], d_y));
+        sum[r][t] = _mm_add_ss(sum[r][t], term);
+      }
+    }
+  }
+  for (size_t r = 0; r < kRows; ++r) {
+    for (size_t t = 0; t < kTokens; ++t) out[t * out_stride + r] = _mm_cvtss_f32(sum[r][t]);
+  }
+}
+
 // One weight row with one activation row, in the signature of the portable kernels.
 template <class Kernel>
 HWY_INLINE float one_token(const Kernel& kernel, const void* w, const void* a, size_t n) {

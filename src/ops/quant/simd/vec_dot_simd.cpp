@@ -11,6 +11,15 @@
 #include "ops/tensor_type.h"
 #include "platform/half.h"
 
+#ifndef TANDEM_VEC_DOT_SIMD_ONCE
+#define TANDEM_VEC_DOT_SIMD_ONCE
+namespace tandem {
+// Q8_0 x Q8_0 with the scalar kernel's float operations in its order (defined below):
+// the per-target tile uses it where the AVX2 kernel is not compiled.
+float dot_q8_0_in_order(const void* w, const void* a, size_t n);
+}  // namespace tandem
+#endif
+
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "ops/quant/simd/vec_dot_simd.cpp"
 #include "hwy/foreach_target.h"  // IWYU pragma: keep
@@ -69,39 +78,6 @@ void BlockSumsQ8_0(const void* w, const void* a, size_t first, size_t count, int
     const auto* x = reinterpret_cast<const int8_t*>(wb + b * sizeof(BlockQ8_0) + 2);
     const auto* y = reinterpret_cast<const int8_t*>(ab + b * sizeof(BlockQ8_0) + 2);
     sums[b - first] = dot_i8_32(x, y);
-  }
-}
-
-// As BlockSumsQ8_0 for four activation rows a[0..3] at once (each weight block is loaded
-// and sign-folded once): sums[i * count + b - first] for row i.
-void BlockSumsQ8_0x4(const void* w, const uint8_t* const* a, size_t first, size_t count,
-                     int32_t* sums) {
-  const auto* wb = static_cast<const uint8_t*>(w);
-  for (size_t b = first; b < first + count; ++b) {
-    const size_t offset = b * sizeof(BlockQ8_0) + 2;
-    const auto* x = reinterpret_cast<const int8_t*>(wb + offset);
-#if TANDEM_AVX2_KERNELS
-    const __m256i levels = avx2::load(x);
-    const __m256i magnitudes = _mm256_sign_epi8(levels, levels);
-    const __m256i ones = _mm256_set1_epi16(1);
-    __m256i products[4];
-    for (size_t i = 0; i < 4; ++i) {
-      const __m256i signed_a = _mm256_sign_epi8(avx2::load(a[i] + offset), levels);
-      products[i] = _mm256_madd_epi16(_mm256_maddubs_epi16(magnitudes, signed_a), ones);
-    }
-    // Lane sums of the four rows: [row 0, 1, 2, 3] per 128-bit half, then the halves added.
-    const __m256i pairs = _mm256_hadd_epi32(_mm256_hadd_epi32(products[0], products[1]),
-                                            _mm256_hadd_epi32(products[2], products[3]));
-    const __m128i total =
-        _mm_add_epi32(_mm256_castsi256_si128(pairs), _mm256_extracti128_si256(pairs, 1));
-    alignas(16) int32_t row_sums[4];
-    _mm_store_si128(reinterpret_cast<__m128i*>(row_sums), total);
-    for (size_t i = 0; i < 4; ++i) sums[i * count + b - first] = row_sums[i];
-#else
-    for (size_t i = 0; i < 4; ++i) {
-      sums[i * count + b - first] = dot_i8_32(x, reinterpret_cast<const int8_t*>(a[i] + offset));
-    }
-#endif
   }
 }
 
@@ -298,6 +274,8 @@ HWY_INLINE void dot_block(tandem::TensorType type, const uint8_t* const* w, cons
         break;
     }
   }
+  if (type == tandem::TensorType::kQ8_0)
+    return avx2::dot_q8_0<kRows, kTokens>(w, a, n, out, out_stride);
   HWY_DASSERT(type == tandem::TensorType::kQ6_K);
   return avx2::dot_q6_k<kRows, kTokens>(w, a, n, out, out_stride);
 }
@@ -326,7 +304,7 @@ void DotTile(tandem::TensorType type, const uint8_t* w, size_t w_stride, size_t 
              size_t out_stride) {
 #if TANDEM_AVX2_KERNELS
   if (type == tandem::TensorType::kQ4_K || type == tandem::TensorType::kQ5_K ||
-      type == tandem::TensorType::kQ6_K) {
+      type == tandem::TensorType::kQ6_K || type == tandem::TensorType::kQ8_0) {
     // Chunks of kRowChunk weight rows (18 KiB of Q4_K rows of 2048) with groups of
     // kTokenGroup activation rows (9 KiB of Q8_K): both stay in L1 while the group
     // passes over the chunk in register blocks of 1 or kBlockRows rows x kTokenGroup tokens.
@@ -341,8 +319,8 @@ void DotTile(tandem::TensorType type, const uint8_t* w, size_t w_stride, size_t 
         for (size_t t = 0; t < group; ++t) token_rows[t] = a + (t0 + t) * a_stride;
         float* group_out = out + t0 * out_stride;
         size_t r = r0;
-        // Q6_K in pairs of rows; Q4_K / Q5_K a row at a time, which measured faster (the
-        // unpacked scales and 4 tokens' sums then fit the 16 vector registers).
+        // Q6_K in pairs of rows; Q4_K / Q5_K / Q8_0 a row at a time, which measured faster
+        // (the unpacked scales and 4 tokens' sums then fit the 16 vector registers).
         const bool pairs = type == tandem::TensorType::kQ6_K;
         for (; pairs && r + kBlockRows <= r1; r += kBlockRows) {
           const uint8_t* weight_rows[kBlockRows];
@@ -369,6 +347,9 @@ void DotTile(tandem::TensorType type, const uint8_t* w, size_t w_stride, size_t 
     case tandem::TensorType::kQ6_K:
       single = DotQ6_K;
       break;
+    case tandem::TensorType::kQ8_0:
+      single = tandem::dot_q8_0_in_order;
+      break;
     default:
       break;
   }
@@ -392,7 +373,6 @@ HWY_AFTER_NAMESPACE();
 namespace tandem {
 namespace quant {
 HWY_EXPORT(BlockSumsQ8_0);
-HWY_EXPORT(BlockSumsQ8_0x4);
 HWY_EXPORT(DotQ4_K);
 HWY_EXPORT(DotQ5_K);
 HWY_EXPORT(DotQ6_K);
@@ -402,10 +382,8 @@ HWY_EXPORT(DotTile);
 HWY_EXPORT(AddScaledF32);
 }  // namespace quant
 
-namespace {
-
 // Same float operations, in the same order, as the scalar dot_q8_0_q8_0.
-float dot_q8_0(const void* w, const void* a, size_t n) {
+float dot_q8_0_in_order(const void* w, const void* a, size_t n) {
   constexpr size_t kChunk = 64;  // blocks per dispatched call
   int32_t sums[kChunk];
   const auto* wb = static_cast<const uint8_t*>(w);
@@ -425,33 +403,6 @@ float dot_q8_0(const void* w, const void* a, size_t n) {
   return sum;
 }
 
-// dot_q8_0 of one weight row with four activation rows: the block sums of the four rows
-// share the weight loads; each row's float operations are dot_q8_0's, in its order.
-void dot_q8_0_x4(const void* w, const uint8_t* const* a, size_t n, float* out) {
-  constexpr size_t kChunk = 64;  // blocks per dispatched call
-  int32_t sums[4 * kChunk];
-  const auto* wb = static_cast<const uint8_t*>(w);
-  const size_t blocks = n / quant::kLegacyBlock;
-  float sum[4] = {};
-  for (size_t first = 0; first < blocks; first += kChunk) {
-    const size_t count = std::min(kChunk, blocks - first);
-    HWY_DYNAMIC_DISPATCH(quant::BlockSumsQ8_0x4)(w, a, first, count, sums);
-    for (size_t i = 0; i < count; ++i) {
-      uint16_t dx;
-      std::memcpy(&dx, wb + (first + i) * sizeof(quant::BlockQ8_0), 2);
-      const float weight_scale = f16_to_f32(dx);
-      for (size_t r = 0; r < 4; ++r) {
-        uint16_t dy;
-        std::memcpy(&dy, a[r] + (first + i) * sizeof(quant::BlockQ8_0), 2);
-        sum[r] += static_cast<float>(sums[r * count + i]) * (weight_scale * f16_to_f32(dy));
-      }
-    }
-  }
-  for (size_t r = 0; r < 4; ++r) out[r] = sum[r];
-}
-
-}  // namespace
-
 bool has_simd_vec_dot(TensorType weight_type) {
   return weight_type == TensorType::kQ8_0 || weight_type == TensorType::kQ4_K ||
          weight_type == TensorType::kQ5_K || weight_type == TensorType::kQ6_K;
@@ -461,29 +412,20 @@ void simd_vec_dot_tokens(TensorType weight_type, const void* weight_row, const u
                          size_t activation_stride, size_t count, size_t n, float* out) {
   TANDEM_CHECK(n % traits(weight_type).block_elements == 0, "dot product of ", n,
                " elements is not whole blocks of ", type_name(weight_type));
-  if (weight_type == TensorType::kQ4_K || weight_type == TensorType::kQ5_K ||
-      weight_type == TensorType::kQ6_K) {
+  if (has_simd_vec_dot_tile(weight_type)) {
     HWY_DYNAMIC_DISPATCH(quant::DotTile)
     (weight_type, static_cast<const uint8_t*>(weight_row), 0, 1, activations, activation_stride,
      count, n, out, 1);
     return;
   }
-  size_t i = 0;
-  if (weight_type == TensorType::kQ8_0) {
-    for (; i + 4 <= count; i += 4) {
-      const uint8_t* rows[4];
-      for (size_t r = 0; r < 4; ++r) rows[r] = activations + (i + r) * activation_stride;
-      dot_q8_0_x4(weight_row, rows, n, out + i);
-    }
-  }
-  for (; i < count; ++i) {
+  for (size_t i = 0; i < count; ++i) {
     out[i] = simd_vec_dot(weight_type, weight_row, activations + i * activation_stride, n);
   }
 }
 
 bool has_simd_vec_dot_tile(TensorType weight_type) {
   return weight_type == TensorType::kQ4_K || weight_type == TensorType::kQ5_K ||
-         weight_type == TensorType::kQ6_K;
+         weight_type == TensorType::kQ6_K || weight_type == TensorType::kQ8_0;
 }
 
 void simd_vec_dot_tile(TensorType weight_type, const uint8_t* weights, size_t weight_stride,
@@ -524,8 +466,15 @@ float simd_vec_dot(TensorType weight_type, const void* weight_row, const void* a
   TANDEM_CHECK(n % traits(weight_type).block_elements == 0, "dot product of ", n,
                " elements is not whole blocks of ", type_name(weight_type));
   switch (weight_type) {
-    case TensorType::kQ8_0:
-      return dot_q8_0(weight_row, activation_row, n);
+    case TensorType::kQ8_0: {
+      // The tile of one row and one token: the AVX2 kernel where it is compiled, else
+      // dot_q8_0_in_order; both round exactly as the scalar kernel.
+      float out;
+      HWY_DYNAMIC_DISPATCH(quant::DotTile)
+      (weight_type, static_cast<const uint8_t*>(weight_row), 0, 1,
+       static_cast<const uint8_t*>(activation_row), 0, 1, n, &out, 1);
+      return out;
+    }
     case TensorType::kQ4_K:
       return HWY_DYNAMIC_DISPATCH(quant::DotQ4_K)(weight_row, activation_row, n);
     case TensorType::kQ5_K:
