@@ -13,19 +13,13 @@
 
 #include "cluster/auth.h"
 #include "cluster/tcp_transport.h"
+#include "error_text.h"
 #include "platform/error.h"
 
 namespace tandem::cluster {
 namespace {
 
-std::string error_of(const std::function<void()>& body) {
-  try {
-    body();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
+using testing::error_of;
 
 std::string hex(std::span<const uint8_t> bytes) {
   std::string out;

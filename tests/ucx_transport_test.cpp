@@ -10,19 +10,13 @@
 
 #include "cluster/auth.h"
 #include "cluster/ucx_transport.h"
+#include "error_text.h"
 #include "platform/error.h"
 
 namespace tandem::cluster {
 namespace {
 
-std::string error_of(const std::function<void()>& body) {
-  try {
-    body();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
+using testing::error_of;
 
 std::vector<uint8_t> pattern(size_t size, uint8_t seed) {
   std::vector<uint8_t> out(size);

@@ -104,7 +104,6 @@ void attention_block(const AttentionWeights& weights, const AttentionOptions& op
   // the work.
   const bool grouped = context.mode != ComputeMode::kReference;
   const size_t units = grouped ? options.kv_head_count : options.head_count;
-  const size_t heads_per_unit = options.head_count / units;
   const size_t items = tokens * units;
   // Small batches (decode steps over short contexts) stay on the calling thread, where
   // waking a helper would cost more than the work.
@@ -121,16 +120,8 @@ void attention_block(const AttentionWeights& weights, const AttentionOptions& op
       const int32_t sequence = batch.sequence_ids[t];
       // Causal window: the sequence's positions up to and including this token's.
       const size_t key_count = static_cast<size_t>(batch.positions[t]) + 1;
-      scores.resize(key_count * heads_per_unit);
-      const auto keys = cache.keys(options.layer, sequence);
-      const auto values = cache.values(options.layer, sequence);
-      if (grouped) {
-        attend_kv_group_fast(shape, unit, q.row(t), keys, values, key_count, scores,
-                             attended.row(t));
-      } else {
-        attend_head(shape, unit, q.row(t), keys, values, key_count, scores,
-                    attended.row(t).subspan(unit * dim, dim));
-      }
+      attend_unit(shape, grouped, unit, q.row(t), cache.keys(options.layer, sequence),
+                  cache.values(options.layer, sequence), key_count, scores, attended.row(t));
     }
   };
   if (keys_read < kMinParallelKeys) {

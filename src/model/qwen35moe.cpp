@@ -228,16 +228,8 @@ class Qwen35MoeModel final : public Model {
         const size_t unit = item % units;
         const int32_t sequence = batch.sequence_ids[t];
         const size_t key_count = static_cast<size_t>(batch.positions[t]) + 1;
-        scores.resize(key_count * heads_per_unit);
-        const auto keys = cache.keys(layer, sequence);
-        const auto values = cache.values(layer, sequence);
-        if (grouped) {
-          attend_kv_group_fast(shape, unit, q.row(t), keys, values, key_count, scores,
-                               attended.row(t));
-        } else {
-          attend_head(shape, unit, q.row(t), keys, values, key_count, scores,
-                      attended.row(t).subspan(unit * dim, dim));
-        }
+        attend_unit(shape, grouped, unit, q.row(t), cache.keys(layer, sequence),
+                    cache.values(layer, sequence), key_count, scores, attended.row(t));
         // sigmoid(gate) on this item's heads.
         const size_t first = unit * heads_per_unit * dim;
         const auto o = attended.row(t).subspan(first, heads_per_unit * dim);

@@ -84,4 +84,19 @@ void attend(const AttentionShape& shape, std::span<const float> query, std::span
   }
 }
 
+void attend_unit(const AttentionShape& shape, bool grouped, size_t unit,
+                 std::span<const float> query, std::span<const float> keys,
+                 std::span<const float> values, size_t key_count, std::vector<float>& scores,
+                 std::span<float> out_row) {
+  const size_t dim = shape.head_dim;
+  if (grouped) {
+    scores.resize(key_count * (shape.head_count / shape.kv_head_count));
+    attend_kv_group_fast(shape, unit, query, keys, values, key_count, scores, out_row);
+  } else {
+    scores.resize(key_count);
+    attend_head(shape, unit, query, keys, values, key_count, scores,
+                out_row.subspan(unit * dim, dim));
+  }
+}
+
 }  // namespace tandem

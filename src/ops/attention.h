@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <span>
+#include <vector>
 
 namespace tandem {
 
@@ -45,5 +46,13 @@ void attend_head_fast(const AttentionShape& shape, size_t head, std::span<const 
 void attend_kv_group_fast(const AttentionShape& shape, size_t kv_head, std::span<const float> query,
                           std::span<const float> keys, std::span<const float> values,
                           size_t key_count, std::span<float> scores, std::span<float> out);
+
+// One work item of a token's attention: query head `unit` with attend_head, or, when
+// `grouped`, the heads of kv head `unit` with attend_kv_group_fast. Sizes `scores` itself;
+// writes only the item's heads of out_row [head_count * head_dim].
+void attend_unit(const AttentionShape& shape, bool grouped, size_t unit,
+                 std::span<const float> query, std::span<const float> keys,
+                 std::span<const float> values, size_t key_count, std::vector<float>& scores,
+                 std::span<float> out_row);
 
 }  // namespace tandem
