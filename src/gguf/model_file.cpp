@@ -184,7 +184,7 @@ uint64_t ModelFile::total_tensor_bytes() const {
 
 uint64_t ModelFile::copy_tensors_to_memory(const std::vector<std::string>& names) {
   // 64-byte aligned slots in one allocation: rows stay as aligned as in the file.
-  constexpr uint64_t kAlign = 64;
+  const auto slot = [](uint64_t bytes) { return (bytes + 63) / 64 * 64; };
   std::vector<size_t> indices;
   uint64_t total = 0;
   for (const std::string& name : names) {
@@ -195,7 +195,7 @@ uint64_t ModelFile::copy_tensors_to_memory(const std::vector<std::string>& names
     const MappedFile* mapping = files_[tensor.file_index]->mapping();
     if (mapping == nullptr || !mapping->contains(tensor.data.data())) continue;  // copied before
     indices.push_back(it->second);
-    total += (tensor.data.size() + kAlign - 1) / kAlign * kAlign;
+    total += slot(tensor.data.size());
   }
   if (total == 0) return 0;
   AnonymousMemory memory(total);
@@ -208,7 +208,7 @@ uint64_t ModelFile::copy_tensors_to_memory(const std::vector<std::string>& names
     mapping.release_pages(static_cast<size_t>(tensor.data.data() - mapping.bytes().data()),
                           tensor.data.size());
     tensor.data = target;
-    used += (tensor.data.size() + kAlign - 1) / kAlign * kAlign;
+    used += slot(tensor.data.size());
   }
   memory_.push_back(std::move(memory));
   return used;

@@ -130,28 +130,20 @@ void dot_weight_rows(const WeightMatrix& w, size_t row_begin, size_t row_end,
     }
     return;
   }
+  // Types without SIMD integer kernels: F16 / F32 weights with F32 activations, or the
+  // scalar dot product; rows within token groups of kTokenTile as above.
   const bool float_activations = fast_activation_type(w.type) == TensorType::kF32;
-  const bool several_tokens = !float_activations && has_simd_vec_dot(w.type);
-  const auto dot = has_simd_vec_dot(w.type) ? simd_vec_dot : vec_dot;
-  float results[kTokenTile];  // one weight row with the tokens of a group
   for (size_t t0 = 0; t0 < tokens; t0 += kTokenTile) {
     const size_t t1 = std::min(tokens, t0 + kTokenTile);
     for (size_t r = row_begin; r < row_end; ++r) {
       const uint8_t* weight_row = w.row_data(r);
       float* column = out + (r - row_begin);
-      if (several_tokens) {
-        simd_vec_dot_tokens(w.type, weight_row, activations + t0 * stride, stride, t1 - t0, w.cols,
-                            results);
-        for (size_t t = t0; t < t1; ++t) column[t * out_stride] = results[t - t0];
-      } else if (float_activations) {
-        for (size_t t = t0; t < t1; ++t) {
-          column[t * out_stride] = simd_float_dot(
-              w.type, weight_row, reinterpret_cast<const float*>(activations + t * stride), w.cols);
-        }
-      } else {
-        for (size_t t = t0; t < t1; ++t) {
-          column[t * out_stride] = dot(w.type, weight_row, activations + t * stride, w.cols);
-        }
+      for (size_t t = t0; t < t1; ++t) {
+        const uint8_t* activation = activations + t * stride;
+        column[t * out_stride] =
+            float_activations ? simd_float_dot(w.type, weight_row,
+                                               reinterpret_cast<const float*>(activation), w.cols)
+                              : vec_dot(w.type, weight_row, activation, w.cols);
       }
     }
   }

@@ -24,13 +24,12 @@ float simd_vec_dot(TensorType weight_type, const void* weight_row, const void* a
                    size_t n);
 
 // simd_vec_dot of one weight row with `count` activation rows at activations + i *
-// activation_stride, into out[0 .. count): the same values, faster for several rows
-// (K-quant weight blocks are unpacked once per group of rows). Requires
-// has_simd_vec_dot(weight_type).
+// activation_stride, into out[0 .. count): the same values (a tile of one weight row).
+// Requires has_simd_vec_dot(weight_type).
 void simd_vec_dot_tokens(TensorType weight_type, const void* weight_row, const uint8_t* activations,
                          size_t activation_stride, size_t count, size_t n, float* out);
 
-// True for weight types with simd_vec_dot_tile: Q4_K, Q5_K, Q6_K.
+// True for weight types with simd_vec_dot_tile: every type with simd_vec_dot.
 bool has_simd_vec_dot_tile(TensorType weight_type);
 // Dot products of `rows` weight rows at weights + r * weight_stride with `tokens`
 // activation rows at activations + t * activation_stride:

@@ -410,23 +410,11 @@ bool has_simd_vec_dot(TensorType weight_type) {
 
 void simd_vec_dot_tokens(TensorType weight_type, const void* weight_row, const uint8_t* activations,
                          size_t activation_stride, size_t count, size_t n, float* out) {
-  TANDEM_CHECK(n % traits(weight_type).block_elements == 0, "dot product of ", n,
-               " elements is not whole blocks of ", type_name(weight_type));
-  if (has_simd_vec_dot_tile(weight_type)) {
-    HWY_DYNAMIC_DISPATCH(quant::DotTile)
-    (weight_type, static_cast<const uint8_t*>(weight_row), 0, 1, activations, activation_stride,
-     count, n, out, 1);
-    return;
-  }
-  for (size_t i = 0; i < count; ++i) {
-    out[i] = simd_vec_dot(weight_type, weight_row, activations + i * activation_stride, n);
-  }
+  simd_vec_dot_tile(weight_type, static_cast<const uint8_t*>(weight_row), 0, 1, activations,
+                    activation_stride, count, n, out, 1);
 }
 
-bool has_simd_vec_dot_tile(TensorType weight_type) {
-  return weight_type == TensorType::kQ4_K || weight_type == TensorType::kQ5_K ||
-         weight_type == TensorType::kQ6_K || weight_type == TensorType::kQ8_0;
-}
+bool has_simd_vec_dot_tile(TensorType weight_type) { return has_simd_vec_dot(weight_type); }
 
 void simd_vec_dot_tile(TensorType weight_type, const uint8_t* weights, size_t weight_stride,
                        size_t rows, const uint8_t* activations, size_t activation_stride,
