@@ -37,6 +37,11 @@ HWY_INLINE int32_t horizontal_sum(__m256i v) {
   return _mm_cvtsi128_si32(s);
 }
 
+// An empty instruction that takes v in a register and may change it: the compiler must
+// finish computing v here. It keeps GCC from re-associating a loop's running integer sums
+// into one tree at the end, which holds every product live at once and spills them.
+HWY_INLINE void settle(__m256i& v) { asm("" : "+x"(v)); }
+
 HWY_INLINE __m256i load(const void* p) {
   return _mm256_loadu_si256(static_cast<const __m256i*>(p));
 }
@@ -174,6 +179,7 @@ HWY_INLINE void dot_k4(const uint8_t* const* w, const uint8_t* const* a, size_t 
 #pragma GCC unroll 2
           for (size_t r = 0; r < kRows; ++r) {
             sumi[r][t] = _mm256_add_epi32(sumi[r][t], scaled_dot(levels[r], y, scale[r]));
+            settle(sumi[r][t]);
           }
         }
       }
@@ -204,6 +210,69 @@ HWY_INLINE void dot_k4(const uint8_t* const* w, const uint8_t* const* a, size_t 
   for (size_t r = 0; r < kRows; ++r) {
     for (size_t t = 0; t < kTokens; ++t) out[t * out_stride + r] = horizontal_sum(acc[r][t]);
   }
+}
+
+// One Q4_K weight row with kTokens activation rows: out[t * out_stride], the arithmetic
+// of dot_k4 (which runs Q5_K). Each 32-byte load of levels serves two
+// sub-blocks (low and high nibbles) for every token, the sub-block scales are picked out of
+// one register by constant shuffles, and the super-block loop body is unrolled whole so
+// that levels, scales and the kTokens sums stay in registers.
+template <size_t kTokens>
+HWY_INLINE void dot_q4_k_row(const uint8_t* const* w, const uint8_t* const* a, size_t n,
+                             float* out, size_t out_stride) {
+  const __m256i low_mask = _mm256_set1_epi8(0x0F);
+  __m256 acc[kTokens];
+  for (size_t t = 0; t < kTokens; ++t) acc[t] = _mm256_setzero_ps();
+  for (size_t b = 0; b < n / kSuperBlock; ++b) {
+    const uint8_t* x = w[0] + b * sizeof(BlockQ4_K);
+    prefetch_ahead(x, sizeof(BlockQ4_K));
+    const __m256 d = _mm256_set1_ps(load_f16(x + offsetof(BlockQ4_K, d)));
+    const __m256 dmin = _mm256_set1_ps(load_f16(x + offsetof(BlockQ4_K, dmin)));
+    const uint8_t* qs = x + offsetof(BlockQ4_K, qs);
+    uint32_t packed[3];
+    std::memcpy(packed, x + offsetof(BlockQ4_K, scales), sizeof(packed));
+    const uint32_t scale_words[2] = {
+        packed[0] & 0x3F3F3F3Fu, (packed[2] & 0x0F0F0F0Fu) | (((packed[0] >> 6) & 0x03030303u) << 4)};
+    const uint32_t min_words[2] = {
+        packed[1] & 0x3F3F3F3Fu,
+        ((packed[2] >> 4) & 0x0F0F0F0Fu) | (((packed[1] >> 6) & 0x03030303u) << 4)};
+    // Sub-block j's scale as int16 word j of both 128-bit halves.
+    const __m256i scales = _mm256_broadcastsi128_si256(
+        _mm_cvtepu8_epi16(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(scale_words))));
+    const __m128i min_bytes = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(min_words));
+    const __m256i min_lanes = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(min_bytes, min_bytes));
+    __m256i sumi[kTokens];
+    for (size_t t = 0; t < kTokens; ++t) sumi[t] = _mm256_setzero_si256();
+#pragma GCC unroll 4
+    for (int g = 0; g < 4; ++g) {
+      const __m256i q = load(qs + 32 * g);
+      const __m256i low = _mm256_and_si256(q, low_mask);
+      const __m256i high = _mm256_and_si256(_mm256_srli_epi16(q, 4), low_mask);
+      // Bytes 2j, 2j + 1 of every word: sub-block j's scale in all 16 lanes.
+      const __m256i scale_low = _mm256_shuffle_epi8(scales, _mm256_set1_epi16(
+          static_cast<int16_t>(((4 * g + 1) << 8) | (4 * g))));
+      const __m256i scale_high = _mm256_shuffle_epi8(scales, _mm256_set1_epi16(
+          static_cast<int16_t>(((4 * g + 3) << 8) | (4 * g + 2))));
+#pragma GCC unroll 8
+      for (size_t t = 0; t < kTokens; ++t) {
+        const uint8_t* y = a[t] + b * sizeof(BlockQ8_K) + offsetof(BlockQ8_K, qs) + 64 * g;
+        const __m256i sum_low = scaled_dot(low, load(y), scale_low);
+        const __m256i sum_high = scaled_dot(high, load(y + 32), scale_high);
+        sumi[t] = _mm256_add_epi32(sumi[t], _mm256_add_epi32(sum_low, sum_high));
+        settle(sumi[t]);
+      }
+    }
+#pragma GCC unroll 8
+    for (size_t t = 0; t < kTokens; ++t) {
+      const uint8_t* y = a[t] + b * sizeof(BlockQ8_K);
+      const __m256i min_sum = _mm256_madd_epi16(load(y + offsetof(BlockQ8_K, bsums)), min_lanes);
+      const __m256 y_d = activation_scale(a[t], b);
+      __m256 sum = acc[t];
+      sum = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sumi[t]), _mm256_mul_ps(d, y_d), sum);
+      acc[t] = _mm256_fnmadd_ps(_mm256_cvtepi32_ps(min_sum), _mm256_mul_ps(dmin, y_d), sum);
+    }
+  }
+  for (size_t t = 0; t < kTokens; ++t) out[t * out_stride] = horizontal_sum(acc[t]);
 }
 
 // As dot_k4, for Q6_K (integer sums of a super-block in 8 int32 lanes, scaled and
@@ -281,6 +350,7 @@ HWY_INLINE void dot_q6_k(const uint8_t* const* w, const uint8_t* const* a, size_
           for (size_t r = 0; r < kRows; ++r) {
             // level * a summed in pairs (level - 32 is taken care of below).
             sumi[r][t] = _mm256_add_epi32(sumi[r][t], scaled_dot(levels[r], y, scale[r]));
+            settle(sumi[r][t]);
           }
         }
       }
@@ -363,7 +433,7 @@ HWY_INLINE float one_token(const Kernel& kernel, const void* w, const void* a, s
 }
 
 HWY_INLINE float dot_q4_k(const void* w, const void* a, size_t n) {
-  return one_token(dot_k4<BlockQ4_K, 1, 1>, w, a, n);
+  return one_token(dot_q4_k_row<1>, w, a, n);
 }
 HWY_INLINE float dot_q5_k(const void* w, const void* a, size_t n) {
   return one_token(dot_k4<BlockQ5_K, 1, 1>, w, a, n);

@@ -267,7 +267,7 @@ HWY_INLINE void dot_block(tandem::TensorType type, const uint8_t* const* w, cons
   if constexpr (kRows == 1) {  // Q4_K / Q5_K run one row at a time (see DotTile)
     switch (type) {
       case tandem::TensorType::kQ4_K:
-        return avx2::dot_k4<BlockQ4_K, 1, kTokens>(w, a, n, out, out_stride);
+        return avx2::dot_q4_k_row<kTokens>(w, a, n, out, out_stride);
       case tandem::TensorType::kQ5_K:
         return avx2::dot_k4<BlockQ5_K, 1, kTokens>(w, a, n, out, out_stride);
       default:
@@ -280,10 +280,19 @@ HWY_INLINE void dot_block(tandem::TensorType type, const uint8_t* const* w, cons
   return avx2::dot_q6_k<kRows, kTokens>(w, a, n, out, out_stride);
 }
 
-// kRows weight rows with 1 to 4 activation rows.
+// kRows weight rows with 1 to 4 activation rows, or one Q4_K row with 1 to 8.
 template <size_t kRows>
 HWY_INLINE void dot_rows(tandem::TensorType type, const uint8_t* const* w, const uint8_t* const* a,
                          size_t tokens, size_t n, float* out, size_t out_stride) {
+  if constexpr (kRows == 1) {
+    if (tokens == 8 && type == tandem::TensorType::kQ4_K) {
+      return avx2::dot_q4_k_row<8>(w, a, n, out, out_stride);
+    }
+  }
+  if (tokens > 4) {
+    dot_rows<kRows>(type, w, a, 4, n, out, out_stride);
+    return dot_rows<kRows>(type, w, a + 4, tokens - 4, n, out + 4 * out_stride, out_stride);
+  }
   switch (tokens) {
     case 1:
       return dot_block<kRows, 1>(type, w, a, n, out, out_stride);
@@ -305,11 +314,12 @@ void DotTile(tandem::TensorType type, const uint8_t* w, size_t w_stride, size_t 
 #if TANDEM_AVX2_KERNELS
   if (type == tandem::TensorType::kQ4_K || type == tandem::TensorType::kQ5_K ||
       type == tandem::TensorType::kQ6_K || type == tandem::TensorType::kQ8_0) {
-    // Chunks of kRowChunk weight rows (18 KiB of Q4_K rows of 2048) with groups of
-    // kTokenGroup activation rows (9 KiB of Q8_K): both stay in L1 while the group
-    // passes over the chunk in register blocks of 1 or kBlockRows rows x kTokenGroup tokens.
+    // Chunks of kRowChunk weight rows (18 KiB of Q4_K rows of 2048) with groups of up to
+    // kTokenGroup activation rows (18 KiB of Q8_K): both stay in L1 while the group
+    // passes over the chunk in register blocks of 1 or kBlockRows rows x 4 tokens, or
+    // Q4_K rows x 8 tokens (its sums, levels and scales fit the 16 vector registers).
     constexpr size_t kRowChunk = 16;
-    constexpr size_t kTokenGroup = 4;
+    constexpr size_t kTokenGroup = 8;
     constexpr size_t kBlockRows = 2;
     for (size_t r0 = 0; r0 < rows; r0 += kRowChunk) {
       const size_t r1 = std::min(rows, r0 + kRowChunk);
