@@ -66,6 +66,47 @@ HWY_INLINE float horizontal_sum(__m256 v) {
   return _mm_cvtss_f32(s);
 }
 
+// out[t * stride] = horizontal_sum(v[t]) for t < kCount, with the same additions in the
+// same order as horizontal_sum (lanes i + (i + 4), then pairs 0 + 2 and 1 + 3, then the
+// two), so equal to it exactly, computed for up to 8 vectors at once: 128-bit halves of
+// two vectors are exchanged so that one addition serves both, and so on, instead of
+// reducing each vector on its own.
+template <size_t kCount>
+HWY_INLINE void store_sums(const __m256* v, float* out, size_t stride) {
+  if constexpr (kCount == 1) {
+    out[0] = horizontal_sum(v[0]);
+  } else {
+    constexpr size_t kPairs = (kCount + 1) / 2;
+    __m256 halves[4];  // [v[2p] lo + hi | v[2p + 1] lo + hi]
+    for (size_t p = 0; p < kPairs; ++p) {
+      const __m256 a = v[2 * p];
+      const __m256 b = 2 * p + 1 < kCount ? v[2 * p + 1] : _mm256_setzero_ps();
+      halves[p] = _mm256_add_ps(_mm256_permute2f128_ps(a, b, 0x20), _mm256_permute2f128_ps(a, b, 0x31));
+    }
+    for (size_t p = kPairs; p < 4; ++p) halves[p] = _mm256_setzero_ps();
+    // [a0 + a2, a1 + a3, c0 + c2, c1 + c3 | b.., d..] for halves (a|b) and (c|d).
+    const auto pair_sums = [](__m256 x, __m256 y) HWY_ATTR {
+      return _mm256_add_ps(_mm256_shuffle_ps(x, y, _MM_SHUFFLE(1, 0, 1, 0)),
+                           _mm256_shuffle_ps(x, y, _MM_SHUFFLE(3, 2, 3, 2)));
+    };
+    const __m256 p01 = pair_sums(halves[0], halves[1]);
+    const __m256 p23 = pair_sums(halves[2], halves[3]);
+    // [v0, v2, v4, v6 | v1, v3, v5, v7]
+    const __m256 sums = _mm256_add_ps(_mm256_shuffle_ps(p01, p23, _MM_SHUFFLE(2, 0, 2, 0)),
+                                      _mm256_shuffle_ps(p01, p23, _MM_SHUFFLE(3, 1, 3, 1)));
+    const __m128 even = _mm256_castps256_ps128(sums);
+    const __m128 odd = _mm256_extractf128_ps(sums, 1);
+    // Lane stores (vextractps): a vector store read back as floats would wait on
+    // store forwarding.
+#pragma GCC unroll 8
+    for (size_t t = 0; t < kCount; ++t) {
+      const int bits = t % 2 == 0 ? _mm_extract_ps(even, static_cast<int>(t / 2))
+                                  : _mm_extract_ps(odd, static_cast<int>(t / 2));
+      std::memcpy(out + t * stride, &bits, sizeof(float));
+    }
+  }
+}
+
 // Decode streams weight rows from memory once: the cache lines of the super-block
 // kPrefetchBlocks ahead (in this row or the next, which follows it in memory) are
 // requested while this one is computed.
@@ -208,7 +249,7 @@ HWY_INLINE void dot_k4(const uint8_t* const* w, const uint8_t* const* a, size_t 
     }
   }
   for (size_t r = 0; r < kRows; ++r) {
-    for (size_t t = 0; t < kTokens; ++t) out[t * out_stride + r] = horizontal_sum(acc[r][t]);
+    store_sums<kTokens>(acc[r], out + r, out_stride);
   }
 }
 
@@ -272,7 +313,7 @@ HWY_INLINE void dot_q4_k_row(const uint8_t* const* w, const uint8_t* const* a, s
       acc[t] = _mm256_fnmadd_ps(_mm256_cvtepi32_ps(min_sum), _mm256_mul_ps(dmin, y_d), sum);
     }
   }
-  for (size_t t = 0; t < kTokens; ++t) out[t * out_stride] = horizontal_sum(acc[t]);
+  store_sums<kTokens>(acc, out, out_stride);
 }
 
 // As dot_k4, for Q6_K (integer sums of a super-block in 8 int32 lanes, scaled and
@@ -370,8 +411,73 @@ HWY_INLINE void dot_q6_k(const uint8_t* const* w, const uint8_t* const* a, size_
     }
   }
   for (size_t r = 0; r < kRows; ++r) {
-    for (size_t t = 0; t < kTokens; ++t) out[t * out_stride + r] = horizontal_sum(acc[r][t]);
+    store_sums<kTokens>(acc[r], out + r, out_stride);
   }
+}
+
+// One Q6_K weight row with kTokens activation rows: out[t * out_stride], the arithmetic
+// of dot_q6_k. The loop body over a super-block's 8 chunks of 32 is unrolled whole, as in
+// dot_q4_k_row, so that levels, scales and the kTokens sums stay in registers.
+template <size_t kTokens>
+HWY_INLINE void dot_q6_k_row(const uint8_t* const* w, const uint8_t* const* a, size_t n,
+                             float* out, size_t out_stride) {
+  const __m256i low_mask = _mm256_set1_epi8(0x0F);
+  const __m256i high_mask = _mm256_set1_epi8(0x30);
+  __m256 acc[kTokens];
+  for (size_t t = 0; t < kTokens; ++t) acc[t] = _mm256_setzero_ps();
+  for (size_t b = 0; b < n / kSuperBlock; ++b) {
+    const uint8_t* x = w[0] + b * sizeof(BlockQ6_K);
+    prefetch_ahead(x, sizeof(BlockQ6_K));
+    const __m256 d = _mm256_set1_ps(load_f16(x + offsetof(BlockQ6_K, d)));
+    // The 16 group scales as int16.
+    const __m256i scales16 = _mm256_cvtepi8_epi16(
+        _mm_loadu_si128(reinterpret_cast<const __m128i*>(x + offsetof(BlockQ6_K, scales))));
+    __m256i sumi[kTokens];
+    for (size_t t = 0; t < kTokens; ++t) sumi[t] = _mm256_setzero_si256();
+#pragma GCC unroll 2
+    for (int h = 0; h < 2; ++h) {
+      // Groups 8h .. 8h + 7 in both 128-bit halves.
+      const __m256i half_scales = h == 0 ? _mm256_permute2x128_si256(scales16, scales16, 0x00)
+                                         : _mm256_permute2x128_si256(scales16, scales16, 0x11);
+      const __m256i qh = load(x + offsetof(BlockQ6_K, qh) + 32 * h);
+#pragma GCC unroll 4
+      for (int quarter = 0; quarter < 4; ++quarter) {
+        // Elements 128h + 32 quarter + l: low 4 bits from ql, bits 4-5 from qh >> 2 quarter;
+        // scale group 8h + 2 quarter for l < 16 (low half), + 1 for l >= 16.
+        const __m256i ql = load(x + offsetof(BlockQ6_K, ql) + 64 * h + 32 * (quarter % 2));
+        const __m256i low = quarter < 2 ? _mm256_and_si256(ql, low_mask)
+                                        : _mm256_and_si256(_mm256_srli_epi16(ql, 4), low_mask);
+        const __m256i high = quarter == 0   ? _mm256_slli_epi16(qh, 4)
+                             : quarter == 1 ? _mm256_slli_epi16(qh, 2)
+                             : quarter == 2 ? qh
+                                            : _mm256_srli_epi16(qh, 2);
+        const __m256i levels = _mm256_or_si256(low, _mm256_and_si256(high, high_mask));
+        const __m256i pick = _mm256_set_m128i(
+            _mm_set1_epi16(static_cast<int16_t>(((4 * quarter + 3) << 8) | (4 * quarter + 2))),
+            _mm_set1_epi16(static_cast<int16_t>(((4 * quarter + 1) << 8) | (4 * quarter))));
+        const __m256i scale = _mm256_shuffle_epi8(half_scales, pick);
+#pragma GCC unroll 8
+        for (size_t t = 0; t < kTokens; ++t) {
+          const __m256i y =
+              load(a[t] + b * sizeof(BlockQ8_K) + offsetof(BlockQ8_K, qs) + 128 * h + 32 * quarter);
+          // level * a summed in pairs (level - 32 is taken care of below).
+          sumi[t] = _mm256_add_epi32(sumi[t], scaled_dot(levels, y, scale));
+          settle(sumi[t]);
+        }
+      }
+    }
+    // The offset of 32 of every level: 32 * sum over the 16 groups of scale * (sum of the
+    // group's 16 activations, Q8_K's bsums), in 8 int32 lanes.
+#pragma GCC unroll 8
+    for (size_t t = 0; t < kTokens; ++t) {
+      const __m256i bsums = load(a[t] + b * sizeof(BlockQ8_K) + offsetof(BlockQ8_K, bsums));
+      const __m256 y_d = activation_scale(a[t], b);
+      const __m256i offsets = _mm256_madd_epi16(bsums, scales16);
+      const __m256i total = _mm256_sub_epi32(sumi[t], _mm256_slli_epi32(offsets, 5));
+      acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(total), _mm256_mul_ps(d, y_d), acc[t]);
+    }
+  }
+  store_sums<kTokens>(acc, out, out_stride);
 }
 
 // Register-blocked dot products of kRows Q8_0 weight rows with kTokens Q8_0 activation

@@ -5,6 +5,10 @@
 // instruction; see vec_dot_avx2-inl.h), which give the same integers.
 
 #include <algorithm>
+
+
+
+
 #include <cstring>
 
 #include "ops/quant/blocks.h"
@@ -260,48 +264,41 @@ void AddScaledF32(float* y, float alpha, const float* x, size_t n) {
 }
 
 #if TANDEM_AVX2_KERNELS
-// One register block of the AVX2 kernels: kRows weight rows with kTokens activation rows.
-template <size_t kRows, size_t kTokens>
-HWY_INLINE void dot_block(tandem::TensorType type, const uint8_t* const* w, const uint8_t* const* a,
-                          size_t n, float* out, size_t out_stride) {
-  if constexpr (kRows == 1) {  // Q4_K / Q5_K run one row at a time (see DotTile)
-    switch (type) {
-      case tandem::TensorType::kQ4_K:
-        return avx2::dot_q4_k_row<kTokens>(w, a, n, out, out_stride);
-      case tandem::TensorType::kQ5_K:
-        return avx2::dot_k4<BlockQ5_K, 1, kTokens>(w, a, n, out, out_stride);
-      default:
-        break;
-    }
+// One weight row with kTokens activation rows.
+template <size_t kTokens>
+HWY_INLINE void dot_row(tandem::TensorType type, const uint8_t* const* w, const uint8_t* const* a,
+                        size_t n, float* out, size_t out_stride) {
+  switch (type) {
+    case tandem::TensorType::kQ4_K:
+      return avx2::dot_q4_k_row<kTokens>(w, a, n, out, out_stride);
+    case tandem::TensorType::kQ5_K:
+      return avx2::dot_k4<BlockQ5_K, 1, kTokens>(w, a, n, out, out_stride);
+    case tandem::TensorType::kQ6_K:
+      return avx2::dot_q6_k_row<kTokens>(w, a, n, out, out_stride);
+    default:
+      HWY_DASSERT(type == tandem::TensorType::kQ8_0);
+      return avx2::dot_q8_0<1, kTokens>(w, a, n, out, out_stride);
   }
-  if (type == tandem::TensorType::kQ8_0)
-    return avx2::dot_q8_0<kRows, kTokens>(w, a, n, out, out_stride);
-  HWY_DASSERT(type == tandem::TensorType::kQ6_K);
-  return avx2::dot_q6_k<kRows, kTokens>(w, a, n, out, out_stride);
 }
 
-// kRows weight rows with 1 to 4 activation rows, or one Q4_K row with 1 to 8.
-template <size_t kRows>
-HWY_INLINE void dot_rows(tandem::TensorType type, const uint8_t* const* w, const uint8_t* const* a,
-                         size_t tokens, size_t n, float* out, size_t out_stride) {
-  if constexpr (kRows == 1) {
-    if (tokens == 8 && type == tandem::TensorType::kQ4_K) {
-      return avx2::dot_q4_k_row<8>(w, a, n, out, out_stride);
-    }
-  }
+// One weight row with 1 to 4 activation rows, or 8 of Q4_K / Q6_K, or more in parts.
+HWY_INLINE void dot_row_tokens(tandem::TensorType type, const uint8_t* w, const uint8_t* const* a,
+                               size_t tokens, size_t n, float* out, size_t out_stride) {
+  const bool eight = type == tandem::TensorType::kQ4_K || type == tandem::TensorType::kQ6_K;
+  if (tokens == 8 && eight) return dot_row<8>(type, &w, a, n, out, out_stride);
   if (tokens > 4) {
-    dot_rows<kRows>(type, w, a, 4, n, out, out_stride);
-    return dot_rows<kRows>(type, w, a + 4, tokens - 4, n, out + 4 * out_stride, out_stride);
+    dot_row_tokens(type, w, a, 4, n, out, out_stride);
+    return dot_row_tokens(type, w, a + 4, tokens - 4, n, out + 4 * out_stride, out_stride);
   }
   switch (tokens) {
     case 1:
-      return dot_block<kRows, 1>(type, w, a, n, out, out_stride);
+      return dot_row<1>(type, &w, a, n, out, out_stride);
     case 2:
-      return dot_block<kRows, 2>(type, w, a, n, out, out_stride);
+      return dot_row<2>(type, &w, a, n, out, out_stride);
     case 3:
-      return dot_block<kRows, 3>(type, w, a, n, out, out_stride);
+      return dot_row<3>(type, &w, a, n, out, out_stride);
     default:
-      return dot_block<kRows, 4>(type, w, a, n, out, out_stride);
+      return dot_row<4>(type, &w, a, n, out, out_stride);
   }
 }
 #endif
@@ -316,30 +313,33 @@ void DotTile(tandem::TensorType type, const uint8_t* w, size_t w_stride, size_t 
       type == tandem::TensorType::kQ6_K || type == tandem::TensorType::kQ8_0) {
     // Chunks of kRowChunk weight rows (18 KiB of Q4_K rows of 2048) with groups of up to
     // kTokenGroup activation rows (18 KiB of Q8_K): both stay in L1 while the group
-    // passes over the chunk in register blocks of 1 or kBlockRows rows x 4 tokens, or
-    // Q4_K rows x 8 tokens (its sums, levels and scales fit the 16 vector registers).
+    // passes over the chunk a row at a time (the row's unpacked scales and the group's
+    // sums then fit the 16 vector registers). Groups of 8 for Q4_K / Q6_K rows of 2048
+    // or more, else 4 (measured: 8 are faster with rows of 2048, 4 with rows of 768,
+    // whose per-row setup and sums weigh more). A single token runs Q4_K / Q6_K rows in
+    // pairs instead, whose independent sums overlap.
     constexpr size_t kRowChunk = 16;
     constexpr size_t kTokenGroup = 8;
-    constexpr size_t kBlockRows = 2;
+    const bool k_quant_46 = type == tandem::TensorType::kQ4_K || type == tandem::TensorType::kQ6_K;
+    const size_t group_size = k_quant_46 && n >= 8 * kSuperBlock ? kTokenGroup : 4;
     for (size_t r0 = 0; r0 < rows; r0 += kRowChunk) {
       const size_t r1 = std::min(rows, r0 + kRowChunk);
-      for (size_t t0 = 0; t0 < tokens; t0 += kTokenGroup) {
-        const size_t group = std::min(kTokenGroup, tokens - t0);
+      for (size_t t0 = 0; t0 < tokens; t0 += group_size) {
+        const size_t group = std::min(group_size, tokens - t0);
         const uint8_t* token_rows[kTokenGroup];
         for (size_t t = 0; t < group; ++t) token_rows[t] = a + (t0 + t) * a_stride;
         float* group_out = out + t0 * out_stride;
         size_t r = r0;
-        // Q6_K in pairs of rows; Q4_K / Q5_K / Q8_0 a row at a time, which measured faster
-        // (the unpacked scales and 4 tokens' sums then fit the 16 vector registers).
-        const bool pairs = type == tandem::TensorType::kQ6_K;
-        for (; pairs && r + kBlockRows <= r1; r += kBlockRows) {
-          const uint8_t* weight_rows[kBlockRows];
-          for (size_t k = 0; k < kBlockRows; ++k) weight_rows[k] = w + (r + k) * w_stride;
-          dot_rows<kBlockRows>(type, weight_rows, token_rows, group, n, group_out + r, out_stride);
+        for (; group == 1 && k_quant_46 && r + 2 <= r1; r += 2) {
+          const uint8_t* pair[2] = {w + r * w_stride, w + (r + 1) * w_stride};
+          if (type == tandem::TensorType::kQ4_K) {
+            avx2::dot_k4<BlockQ4_K, 2, 1>(pair, token_rows, n, group_out + r, out_stride);
+          } else {
+            avx2::dot_q6_k<2, 1>(pair, token_rows, n, group_out + r, out_stride);
+          }
         }
         for (; r < r1; ++r) {
-          const uint8_t* weight_row = w + r * w_stride;
-          dot_rows<1>(type, &weight_row, token_rows, group, n, group_out + r, out_stride);
+          dot_row_tokens(type, w + r * w_stride, token_rows, group, n, group_out + r, out_stride);
         }
       }
     }
