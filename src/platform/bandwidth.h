@@ -17,6 +17,6 @@ struct BandwidthResult {
 // Reads a buffer of `buffer_bytes` (far larger than the caches) `repetitions` times
 // with every worker of `pool`, and reports the best rate.
 BandwidthResult measure_read_bandwidth(ThreadPool& pool, size_t buffer_bytes = 512ull << 20,
-                                       int repetitions = 5);
+                                       int repetitions = 20);
 
 }  // namespace tandem
