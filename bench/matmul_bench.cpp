@@ -1,7 +1,9 @@
 // Micro-benchmark of the quantized kernels on expert-shaped matrices: one thread runs
 // dot_weight_rows (the fast-path product of weight rows with prepared Q8_K rows) over a
-// whole matrix for 1, 2, 4, 8, 16 and 64 tokens. Shapes: gate / up 768 x 2048 Q4_K,
-// down 2048 x 768 Q4_K and Q6_K (Qwen3-30B-A3B's experts). Prints the fastest time of a
+// whole matrix for 1, 2, 4, 8, 16 and 64 tokens. Shapes: 64 x 2048 Q4_K and Q6_K rows
+// that stay in L2 ("cached"), gate / up 768 x 2048 Q4_K, down 2048 x 768 Q4_K and Q6_K
+// (Qwen3-30B-A3B's experts); on x86 with AVX2, last, the peak rate of the byte
+// multiply-add instructions the kernels are built on. Prints the fastest time of a
 // product (the one least disturbed by other processes: these matrices stay in cache, so
 // the kernel's compute rate is what is measured) and its rate in G multiply-adds per
 // second. Not a test; compare builds in the same run.
@@ -74,6 +76,40 @@ void run_shape(const Shape& shape, int repetitions) {
   }
 }
 
+#if defined(__x86_64__)
+// The multiplier's peak for these formats: steps of vpmaddubsw + vpmaddwd + vpaddd
+// (32 byte multiply-adds) in 8 independent chains on registers, in assembly so that no
+// product can be reused. Returns G multiply-adds per second on this thread.
+__attribute__((target("avx2"))) double byte_multiply_add_peak() {
+  constexpr long kIterations = 50'000'000;  // 8 steps each
+  const auto start = std::chrono::steady_clock::now();
+  // clang-format off
+  asm volatile(
+      "vpcmpeqb %%ymm8, %%ymm8, %%ymm8\n"
+      "vmovdqa %%ymm8, %%ymm9\n vmovdqa %%ymm8, %%ymm10\n vmovdqa %%ymm8, %%ymm11\n"
+      "vmovdqa %%ymm8, %%ymm12\n vmovdqa %%ymm8, %%ymm13\n"
+      "mov %0, %%rcx\n"
+      "1:\n"
+#define TANDEM_STEP(acc, w, tmp)                                                   \
+  "vpmaddubsw %%ymm12, " w ", " tmp "\n vpmaddwd %%ymm13, " tmp ", " tmp "\n" \
+  "vpaddd " tmp ", " acc ", " acc "\n"
+      TANDEM_STEP("%%ymm0", "%%ymm8", "%%ymm14") TANDEM_STEP("%%ymm1", "%%ymm9", "%%ymm15")
+      TANDEM_STEP("%%ymm2", "%%ymm10", "%%ymm14") TANDEM_STEP("%%ymm3", "%%ymm11", "%%ymm15")
+      TANDEM_STEP("%%ymm4", "%%ymm8", "%%ymm14") TANDEM_STEP("%%ymm5", "%%ymm9", "%%ymm15")
+      TANDEM_STEP("%%ymm6", "%%ymm10", "%%ymm14") TANDEM_STEP("%%ymm7", "%%ymm11", "%%ymm15")
+#undef TANDEM_STEP
+      "dec %%rcx\n jnz 1b\n vzeroupper\n"
+      :
+      : "r"(kIterations)
+      : "rcx", "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9",
+        "xmm10", "xmm11", "xmm12", "xmm13", "xmm14", "xmm15", "memory");
+  // clang-format on
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return static_cast<double>(kIterations) * 8 * 32 / seconds / 1e9;
+}
+#endif
+
 }  // namespace
 }  // namespace tandem
 
@@ -88,5 +124,11 @@ int main(int argc, char** argv) {
                                   {"down", TensorType::kQ4_K, 2048, 768},
                                   {"down", TensorType::kQ6_K, 2048, 768}};
   for (const auto& shape : shapes) tandem::run_shape(shape, repetitions);
+#if defined(__x86_64__)
+  if (__builtin_cpu_supports("avx2")) {
+    std::printf("peak of vpmaddubsw + vpmaddwd + vpaddd chains: %.1f G multiply-adds/s\n",
+                tandem::byte_multiply_add_peak());
+  }
+#endif
   return 0;
 }

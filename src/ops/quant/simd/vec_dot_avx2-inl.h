@@ -81,7 +81,8 @@ HWY_INLINE void store_sums(const __m256* v, float* out, size_t stride) {
     for (size_t p = 0; p < kPairs; ++p) {
       const __m256 a = v[2 * p];
       const __m256 b = 2 * p + 1 < kCount ? v[2 * p + 1] : _mm256_setzero_ps();
-      halves[p] = _mm256_add_ps(_mm256_permute2f128_ps(a, b, 0x20), _mm256_permute2f128_ps(a, b, 0x31));
+      halves[p] =
+          _mm256_add_ps(_mm256_permute2f128_ps(a, b, 0x20), _mm256_permute2f128_ps(a, b, 0x31));
     }
     for (size_t p = kPairs; p < 4; ++p) halves[p] = _mm256_setzero_ps();
     // [a0 + a2, a1 + a3, c0 + c2, c1 + c3 | b.., d..] for halves (a|b) and (c|d).
@@ -259,8 +260,8 @@ HWY_INLINE void dot_k4(const uint8_t* const* w, const uint8_t* const* a, size_t 
 // one register by constant shuffles, and the super-block loop body is unrolled whole so
 // that levels, scales and the kTokens sums stay in registers.
 template <size_t kTokens>
-HWY_INLINE void dot_q4_k_row(const uint8_t* const* w, const uint8_t* const* a, size_t n,
-                             float* out, size_t out_stride) {
+HWY_INLINE void dot_q4_k_row(const uint8_t* const* w, const uint8_t* const* a, size_t n, float* out,
+                             size_t out_stride) {
   const __m256i low_mask = _mm256_set1_epi8(0x0F);
   __m256 acc[kTokens];
   for (size_t t = 0; t < kTokens; ++t) acc[t] = _mm256_setzero_ps();
@@ -273,7 +274,8 @@ HWY_INLINE void dot_q4_k_row(const uint8_t* const* w, const uint8_t* const* a, s
     uint32_t packed[3];
     std::memcpy(packed, x + offsetof(BlockQ4_K, scales), sizeof(packed));
     const uint32_t scale_words[2] = {
-        packed[0] & 0x3F3F3F3Fu, (packed[2] & 0x0F0F0F0Fu) | (((packed[0] >> 6) & 0x03030303u) << 4)};
+        packed[0] & 0x3F3F3F3Fu,
+        (packed[2] & 0x0F0F0F0Fu) | (((packed[0] >> 6) & 0x03030303u) << 4)};
     const uint32_t min_words[2] = {
         packed[1] & 0x3F3F3F3Fu,
         ((packed[2] >> 4) & 0x0F0F0F0Fu) | (((packed[1] >> 6) & 0x03030303u) << 4)};
@@ -290,10 +292,10 @@ HWY_INLINE void dot_q4_k_row(const uint8_t* const* w, const uint8_t* const* a, s
       const __m256i low = _mm256_and_si256(q, low_mask);
       const __m256i high = _mm256_and_si256(_mm256_srli_epi16(q, 4), low_mask);
       // Bytes 2j, 2j + 1 of every word: sub-block j's scale in all 16 lanes.
-      const __m256i scale_low = _mm256_shuffle_epi8(scales, _mm256_set1_epi16(
-          static_cast<int16_t>(((4 * g + 1) << 8) | (4 * g))));
-      const __m256i scale_high = _mm256_shuffle_epi8(scales, _mm256_set1_epi16(
-          static_cast<int16_t>(((4 * g + 3) << 8) | (4 * g + 2))));
+      const __m256i scale_low = _mm256_shuffle_epi8(
+          scales, _mm256_set1_epi16(static_cast<int16_t>(((4 * g + 1) << 8) | (4 * g))));
+      const __m256i scale_high = _mm256_shuffle_epi8(
+          scales, _mm256_set1_epi16(static_cast<int16_t>(((4 * g + 3) << 8) | (4 * g + 2))));
 #pragma GCC unroll 8
       for (size_t t = 0; t < kTokens; ++t) {
         const uint8_t* y = a[t] + b * sizeof(BlockQ8_K) + offsetof(BlockQ8_K, qs) + 64 * g;
@@ -419,8 +421,8 @@ HWY_INLINE void dot_q6_k(const uint8_t* const* w, const uint8_t* const* a, size_
 // of dot_q6_k. The loop body over a super-block's 8 chunks of 32 is unrolled whole, as in
 // dot_q4_k_row, so that levels, scales and the kTokens sums stay in registers.
 template <size_t kTokens>
-HWY_INLINE void dot_q6_k_row(const uint8_t* const* w, const uint8_t* const* a, size_t n,
-                             float* out, size_t out_stride) {
+HWY_INLINE void dot_q6_k_row(const uint8_t* const* w, const uint8_t* const* a, size_t n, float* out,
+                             size_t out_stride) {
   const __m256i low_mask = _mm256_set1_epi8(0x0F);
   const __m256i high_mask = _mm256_set1_epi8(0x30);
   __m256 acc[kTokens];

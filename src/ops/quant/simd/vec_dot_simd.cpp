@@ -6,9 +6,6 @@
 
 #include <algorithm>
 
-
-
-
 #include <cstring>
 
 #include "ops/quant/blocks.h"
