@@ -133,6 +133,29 @@ HWY_INLINE float load_f16(const uint8_t* p) {
   return _cvtsh_ss(bits);
 }
 
+// The 6-bit scales and minimums of a Q4_K / Q5_K super-block's 8 sub-blocks, unpacked
+// from its 12 packed bytes four at a time as 32-bit words (unpack_k4_scale_min's layout:
+// sub-blocks 0-3 in the low 6 bits of bytes 0-3 / 4-7, sub-blocks 4-7 in the nibbles of
+// bytes 8-11 with their top 2 bits in the top bits of bytes 0-3 / 4-7).
+struct K4Scales {
+  __m256i scales;     // sub-block j's scale in int16 word j of both 128-bit halves
+  __m256i min_lanes;  // sub-block j's minimum in int16 lanes 2j, 2j + 1
+};
+HWY_INLINE K4Scales unpack_k4_scales(const uint8_t* packed_bytes) {
+  uint32_t packed[3];
+  std::memcpy(packed, packed_bytes, sizeof(packed));
+  const uint64_t scale_words =
+      (packed[0] & 0x3F3F3F3Fu) |
+      uint64_t{(packed[2] & 0x0F0F0F0Fu) | (((packed[0] >> 6) & 0x03030303u) << 4)} << 32;
+  const uint64_t min_words =
+      (packed[1] & 0x3F3F3F3Fu) |
+      uint64_t{((packed[2] >> 4) & 0x0F0F0F0Fu) | (((packed[1] >> 6) & 0x03030303u) << 4)} << 32;
+  const __m128i scale_bytes = _mm_cvtsi64_si128(static_cast<int64_t>(scale_words));
+  const __m128i min_bytes = _mm_cvtsi64_si128(static_cast<int64_t>(min_words));
+  return {_mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(scale_bytes)),
+          _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(min_bytes, min_bytes))};
+}
+
 // Register-blocked dot products of kRows Q4_K or Q5_K weight rows w[r] with kTokens
 // activation rows a[t]: out[t * out_stride + r]. Each sub-block's weight levels are
 // unpacked once for the kTokens rows and each activation load serves the kRows rows.
@@ -165,22 +188,9 @@ HWY_INLINE void dot_k4(const uint8_t* const* w, const uint8_t* const* a, size_t 
       if constexpr (sizeof(Block) == sizeof(BlockQ5_K)) {
         high_bits[r] = load(x + offsetof(BlockQ5_K, qh));
       }
-      // The 6-bit scales and minimums of the 8 sub-blocks, four at a time from the 12
-      // packed bytes read as 32-bit words (unpack_k4_scale_min's layout: sub-blocks 0-3 in
-      // the low 6 bits of bytes 0-3 / 4-7, sub-blocks 4-7 in the nibbles of bytes 8-11
-      // with their top 2 bits in the top bits of bytes 0-3 / 4-7).
-      uint32_t packed[3];
-      std::memcpy(packed, x + offsetof(Block, scales), sizeof(packed));
-      const uint32_t scale_words[2] = {
-          packed[0] & 0x3F3F3F3Fu,
-          (packed[2] & 0x0F0F0F0Fu) | (((packed[0] >> 6) & 0x03030303u) << 4)};
-      const uint32_t min_words[2] = {
-          packed[1] & 0x3F3F3F3Fu,
-          ((packed[2] >> 4) & 0x0F0F0F0Fu) | (((packed[1] >> 6) & 0x03030303u) << 4)};
-      const __m128i scale_bytes = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(scale_words));
-      scales[r] = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(scale_bytes));
-      const __m128i min_bytes = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(min_words));
-      min_lanes[r] = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(min_bytes, min_bytes));
+      const K4Scales unpacked = unpack_k4_scales(x + offsetof(Block, scales));
+      scales[r] = unpacked.scales;
+      min_lanes[r] = unpacked.min_lanes;
     }
     __m256i sumi[kRows][kTokens];
     for (size_t r = 0; r < kRows; ++r) {
@@ -271,19 +281,7 @@ HWY_INLINE void dot_q4_k_row(const uint8_t* const* w, const uint8_t* const* a, s
     const __m256 d = _mm256_set1_ps(load_f16(x + offsetof(BlockQ4_K, d)));
     const __m256 dmin = _mm256_set1_ps(load_f16(x + offsetof(BlockQ4_K, dmin)));
     const uint8_t* qs = x + offsetof(BlockQ4_K, qs);
-    uint32_t packed[3];
-    std::memcpy(packed, x + offsetof(BlockQ4_K, scales), sizeof(packed));
-    const uint32_t scale_words[2] = {
-        packed[0] & 0x3F3F3F3Fu,
-        (packed[2] & 0x0F0F0F0Fu) | (((packed[0] >> 6) & 0x03030303u) << 4)};
-    const uint32_t min_words[2] = {
-        packed[1] & 0x3F3F3F3Fu,
-        ((packed[2] >> 4) & 0x0F0F0F0Fu) | (((packed[1] >> 6) & 0x03030303u) << 4)};
-    // Sub-block j's scale as int16 word j of both 128-bit halves.
-    const __m256i scales = _mm256_broadcastsi128_si256(
-        _mm_cvtepu8_epi16(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(scale_words))));
-    const __m128i min_bytes = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(min_words));
-    const __m256i min_lanes = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(min_bytes, min_bytes));
+    const auto [scales, min_lanes] = unpack_k4_scales(x + offsetof(BlockQ4_K, scales));
     __m256i sumi[kTokens];
     for (size_t t = 0; t < kTokens; ++t) sumi[t] = _mm256_setzero_si256();
 #pragma GCC unroll 4
