@@ -13,6 +13,8 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <type_traits>
+#include <utility>
 
 #include "hwy/highway.h"
 #include "ops/quant/blocks.h"
@@ -66,6 +68,21 @@ HWY_INLINE float horizontal_sum(__m256 v) {
   return _mm_cvtss_f32(s);
 }
 
+// out[t * stride] = lane t / 2 of `even` (t even) or `odd` (t odd), for each t in kT, as
+// lane stores (vextractps): a vector store read back as floats would wait on store
+// forwarding. The lane index of the instruction must be a constant.
+template <size_t... kT>
+HWY_INLINE void store_lanes(__m128 even, __m128 odd, float* out, size_t stride,
+                            std::index_sequence<kT...>) {
+  const auto store = [&](auto t) HWY_ATTR {
+    constexpr size_t kToken = decltype(t)::value;
+    const int bits =
+        kToken % 2 == 0 ? _mm_extract_ps(even, kToken / 2) : _mm_extract_ps(odd, kToken / 2);
+    std::memcpy(out + kToken * stride, &bits, sizeof(float));
+  };
+  (store(std::integral_constant<size_t, kT>()), ...);
+}
+
 // out[t * stride] = horizontal_sum(v[t]) for t < kCount, with the same additions in the
 // same order as horizontal_sum (lanes i + (i + 4), then pairs 0 + 2 and 1 + 3, then the
 // two), so equal to it exactly, computed for up to 8 vectors at once: 128-bit halves of
@@ -95,16 +112,8 @@ HWY_INLINE void store_sums(const __m256* v, float* out, size_t stride) {
     // [v0, v2, v4, v6 | v1, v3, v5, v7]
     const __m256 sums = _mm256_add_ps(_mm256_shuffle_ps(p01, p23, _MM_SHUFFLE(2, 0, 2, 0)),
                                       _mm256_shuffle_ps(p01, p23, _MM_SHUFFLE(3, 1, 3, 1)));
-    const __m128 even = _mm256_castps256_ps128(sums);
-    const __m128 odd = _mm256_extractf128_ps(sums, 1);
-    // Lane stores (vextractps): a vector store read back as floats would wait on
-    // store forwarding.
-#pragma GCC unroll 8
-    for (size_t t = 0; t < kCount; ++t) {
-      const int bits = t % 2 == 0 ? _mm_extract_ps(even, static_cast<int>(t / 2))
-                                  : _mm_extract_ps(odd, static_cast<int>(t / 2));
-      std::memcpy(out + t * stride, &bits, sizeof(float));
-    }
+    store_lanes(_mm256_castps256_ps128(sums), _mm256_extractf128_ps(sums, 1), out, stride,
+                std::make_index_sequence<kCount>());
   }
 }
 
