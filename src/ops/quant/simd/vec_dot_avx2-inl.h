@@ -352,7 +352,9 @@ HWY_INLINE void dot_q6_k(const uint8_t* const* w, const uint8_t* const* a, size_
     for (size_t r = 0; r < kRows; ++r) {
       for (size_t t = 0; t < kTokens; ++t) sumi[r][t] = _mm256_setzero_si256();
     }
-#pragma GCC unroll 1
+    // The super-block's 8 chunks are unrolled whole (as in dot_q4_k_row), so that levels,
+    // scales and the sums stay in registers.
+#pragma GCC unroll 2
     for (int h = 0; h < 2; ++h) {
       __m256i half_scales[kRows];  // groups 8h .. 8h + 7 in both 128-bit halves
 #pragma GCC unroll 2
@@ -392,7 +394,7 @@ HWY_INLINE void dot_q6_k(const uint8_t* const* w, const uint8_t* const* a, size_
           levels[r] = _mm256_or_si256(low, _mm256_and_si256(high, high_mask));
           scale[r] = _mm256_shuffle_epi8(half_scales[r], pick);
         }
-#pragma GCC unroll 4
+#pragma GCC unroll 8
         for (size_t t = 0; t < kTokens; ++t) {
           const __m256i y =
               load(a[t] + b * sizeof(BlockQ8_K) + offsetof(BlockQ8_K, qs) + 128 * h + 32 * quarter);
@@ -407,7 +409,7 @@ HWY_INLINE void dot_q6_k(const uint8_t* const* w, const uint8_t* const* a, size_
     }
     // The offset of 32 of every level: 32 * sum over the 16 groups of scale * (sum of the
     // group's 16 activations, Q8_K's bsums), in 8 int32 lanes.
-#pragma GCC unroll 4
+#pragma GCC unroll 8
     for (size_t t = 0; t < kTokens; ++t) {
       const __m256i bsums = load(a[t] + b * sizeof(BlockQ8_K) + offsetof(BlockQ8_K, bsums));
       const __m256 y_d = activation_scale(a[t], b);
@@ -422,71 +424,6 @@ HWY_INLINE void dot_q6_k(const uint8_t* const* w, const uint8_t* const* a, size_
   for (size_t r = 0; r < kRows; ++r) {
     store_sums<kTokens>(acc[r], out + r, out_stride);
   }
-}
-
-// One Q6_K weight row with kTokens activation rows: out[t * out_stride], the arithmetic
-// of dot_q6_k. The loop body over a super-block's 8 chunks of 32 is unrolled whole, as in
-// dot_q4_k_row, so that levels, scales and the kTokens sums stay in registers.
-template <size_t kTokens>
-HWY_INLINE void dot_q6_k_row(const uint8_t* const* w, const uint8_t* const* a, size_t n, float* out,
-                             size_t out_stride) {
-  const __m256i low_mask = _mm256_set1_epi8(0x0F);
-  const __m256i high_mask = _mm256_set1_epi8(0x30);
-  __m256 acc[kTokens];
-  for (size_t t = 0; t < kTokens; ++t) acc[t] = _mm256_setzero_ps();
-  for (size_t b = 0; b < n / kSuperBlock; ++b) {
-    const uint8_t* x = w[0] + b * sizeof(BlockQ6_K);
-    prefetch_ahead(x, sizeof(BlockQ6_K));
-    const __m256 d = _mm256_set1_ps(load_f16(x + offsetof(BlockQ6_K, d)));
-    // The 16 group scales as int16.
-    const __m256i scales16 = _mm256_cvtepi8_epi16(
-        _mm_loadu_si128(reinterpret_cast<const __m128i*>(x + offsetof(BlockQ6_K, scales))));
-    __m256i sumi[kTokens];
-    for (size_t t = 0; t < kTokens; ++t) sumi[t] = _mm256_setzero_si256();
-#pragma GCC unroll 2
-    for (int h = 0; h < 2; ++h) {
-      // Groups 8h .. 8h + 7 in both 128-bit halves.
-      const __m256i half_scales = h == 0 ? _mm256_permute2x128_si256(scales16, scales16, 0x00)
-                                         : _mm256_permute2x128_si256(scales16, scales16, 0x11);
-      const __m256i qh = load(x + offsetof(BlockQ6_K, qh) + 32 * h);
-#pragma GCC unroll 4
-      for (int quarter = 0; quarter < 4; ++quarter) {
-        // Elements 128h + 32 quarter + l: low 4 bits from ql, bits 4-5 from qh >> 2 quarter;
-        // scale group 8h + 2 quarter for l < 16 (low half), + 1 for l >= 16.
-        const __m256i ql = load(x + offsetof(BlockQ6_K, ql) + 64 * h + 32 * (quarter % 2));
-        const __m256i low = quarter < 2 ? _mm256_and_si256(ql, low_mask)
-                                        : _mm256_and_si256(_mm256_srli_epi16(ql, 4), low_mask);
-        const __m256i high = quarter == 0   ? _mm256_slli_epi16(qh, 4)
-                             : quarter == 1 ? _mm256_slli_epi16(qh, 2)
-                             : quarter == 2 ? qh
-                                            : _mm256_srli_epi16(qh, 2);
-        const __m256i levels = _mm256_or_si256(low, _mm256_and_si256(high, high_mask));
-        const __m256i pick = _mm256_set_m128i(
-            _mm_set1_epi16(static_cast<int16_t>(((4 * quarter + 3) << 8) | (4 * quarter + 2))),
-            _mm_set1_epi16(static_cast<int16_t>(((4 * quarter + 1) << 8) | (4 * quarter))));
-        const __m256i scale = _mm256_shuffle_epi8(half_scales, pick);
-#pragma GCC unroll 8
-        for (size_t t = 0; t < kTokens; ++t) {
-          const __m256i y =
-              load(a[t] + b * sizeof(BlockQ8_K) + offsetof(BlockQ8_K, qs) + 128 * h + 32 * quarter);
-          // level * a summed in pairs (level - 32 is taken care of below).
-          sumi[t] = _mm256_add_epi32(sumi[t], scaled_dot(levels, y, scale));
-          settle(sumi[t]);
-        }
-      }
-    }
-    // The offset of 32 of every level: 32 * sum over the 16 groups of scale * (sum of the
-    // group's 16 activations, Q8_K's bsums), in 8 int32 lanes.
-#pragma GCC unroll 8
-    for (size_t t = 0; t < kTokens; ++t) {
-      const __m256i bsums = load(a[t] + b * sizeof(BlockQ8_K) + offsetof(BlockQ8_K, bsums));
-      const __m256 y_d = activation_scale(a[t], b);
-      const __m256i offsets = _mm256_madd_epi16(bsums, scales16);
-      const __m256i total = _mm256_sub_epi32(sumi[t], _mm256_slli_epi32(offsets, 5));
-      acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(total), _mm256_mul_ps(d, y_d), acc[t]);
-    }
-  }
-  store_sums<kTokens>(acc, out, out_stride);
 }
 
 // Register-blocked dot products of kRows Q8_0 weight rows with kTokens Q8_0 activation

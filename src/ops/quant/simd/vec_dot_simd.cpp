@@ -271,7 +271,7 @@ HWY_INLINE void dot_row(tandem::TensorType type, const uint8_t* const* w, const 
     case tandem::TensorType::kQ5_K:
       return avx2::dot_k4<BlockQ5_K, 1, kTokens>(w, a, n, out, out_stride);
     case tandem::TensorType::kQ6_K:
-      return avx2::dot_q6_k_row<kTokens>(w, a, n, out, out_stride);
+      return avx2::dot_q6_k<1, kTokens>(w, a, n, out, out_stride);
     default:
       HWY_DASSERT(type == tandem::TensorType::kQ8_0);
       return avx2::dot_q8_0<1, kTokens>(w, a, n, out, out_stride);
