@@ -122,7 +122,9 @@ int main(int argc, char** argv) {
                                   {"cached", TensorType::kQ6_K, 64, 2048},
                                   {"gate/up", TensorType::kQ4_K, 768, 2048},
                                   {"down", TensorType::kQ4_K, 2048, 768},
-                                  {"down", TensorType::kQ6_K, 2048, 768}};
+                                  {"down", TensorType::kQ6_K, 2048, 768},
+                                  {"gate/up", TensorType::kQ8_0, 768, 2048},
+                                  {"down", TensorType::kQ8_0, 2048, 768}};
   for (const auto& shape : shapes) tandem::run_shape(shape, repetitions);
 #if defined(__x86_64__)
   if (__builtin_cpu_supports("avx2")) {

@@ -129,15 +129,18 @@ double k_term_magnitude(TensorType type, const std::vector<uint8_t>& w_bytes,
   return magnitude;
 }
 
+// 4096 + 96: the AVX2 kernel's groups of 8 blocks and 3 blocks after them.
 TEST(QuantSimd, Q8_0DotMatchesScalarExactly) {
-  const size_t n = 4096;
-  const auto activations = scalar_quantize(TensorType::kQ8_0, gaussian(n, 5));
-  for_each_target([&] {
-    for (const auto& w : weight_rows(TensorType::kQ8_0, n)) {
-      EXPECT_EQ(simd_vec_dot(TensorType::kQ8_0, w.data(), activations.data(), n),
-                vec_dot(TensorType::kQ8_0, w.data(), activations.data(), n));
-    }
-  });
+  for (size_t n : {size_t{4096}, size_t{4096 + 96}}) {
+    const auto activations = scalar_quantize(TensorType::kQ8_0, gaussian(n, 5));
+    for_each_target([&] {
+      for (const auto& w : weight_rows(TensorType::kQ8_0, n)) {
+        EXPECT_EQ(simd_vec_dot(TensorType::kQ8_0, w.data(), activations.data(), n),
+                  vec_dot(TensorType::kQ8_0, w.data(), activations.data(), n))
+            << n;
+      }
+    });
+  }
 }
 
 TEST(QuantSimd, KQuantAndQ8_0DotsMatchScalar) {
@@ -191,54 +194,57 @@ TEST(QuantSimd, SeveralTokensMatchOneTokenDots) {
 // A tile of weight rows x tokens gives each pair's single dot product exactly (register
 // blocks share weight unpacking and activation loads, not the arithmetic of a pair), and
 // so agrees with the scalar reference as KQuantAndQ8_0DotsMatchScalar bounds. 19 rows: a chunk
-// of 16 and 3 more, blocks of 2 and an odd row; 7 tokens: a group of 4 and one of 3.
+// of 16 and 3 more, blocks of 2 and an odd row; 7 tokens: groups of 4 and 3 (or one of 7,
+// run as 4 and 3, for the Q4_K / Q6_K groups of 8); 10 tokens: 8 and 2, or 4, 4 and 2.
 TEST(QuantSimd, TileMatchesOneTokenDots) {
   const size_t n = 2048;
   const size_t rows = 19;
-  const size_t tokens = 7;
-  for (TensorType type :
-       {TensorType::kQ4_K, TensorType::kQ5_K, TensorType::kQ6_K, TensorType::kQ8_0}) {
-    ASSERT_TRUE(has_simd_vec_dot_tile(type));
-    const TensorType activation_type = activation_type_for(type);
-    const size_t w_stride = row_bytes(type, n) + 16;  // rows need not be contiguous
-    std::vector<uint8_t> weights(rows * w_stride);
-    for (size_t r = 0; r < rows; ++r) {
-      // Quantized Gaussian rows and random-byte rows, each different.
-      const auto row = weight_rows(type, n, 50 + static_cast<uint32_t>(r))[r % 2];
-      std::copy(row.begin(), row.end(), weights.begin() + static_cast<long>(r * w_stride));
-    }
-    const size_t a_stride = row_bytes(activation_type, n);
-    std::vector<uint8_t> activations(tokens * a_stride);
-    for (size_t t = 0; t < tokens; ++t) {
-      const auto row = scalar_quantize(activation_type, gaussian(n, 80 + static_cast<uint32_t>(t)));
-      std::copy(row.begin(), row.end(), activations.begin() + static_cast<long>(t * a_stride));
-    }
-    for_each_target([&] {
-      const size_t out_stride = rows + 5;
-      std::vector<float> out(tokens * out_stride, -1.0f);
-      simd_vec_dot_tile(type, weights.data(), w_stride, rows, activations.data(), a_stride, tokens,
-                        n, out.data(), out_stride);
-      for (size_t t = 0; t < tokens; ++t) {
-        for (size_t r = 0; r < rows; ++r) {
-          const uint8_t* w = weights.data() + r * w_stride;
-          const uint8_t* a = activations.data() + t * a_stride;
-          EXPECT_EQ(out[t * out_stride + r], simd_vec_dot(type, w, a, n))
-              << type_name(type) << " row " << r << " token " << t;
-        }
-        for (size_t r = rows; r < out_stride; ++r) EXPECT_EQ(out[t * out_stride + r], -1.0f);
+  for (size_t tokens : {size_t{7}, size_t{10}})
+    for (TensorType type :
+         {TensorType::kQ4_K, TensorType::kQ5_K, TensorType::kQ6_K, TensorType::kQ8_0}) {
+      ASSERT_TRUE(has_simd_vec_dot_tile(type));
+      const TensorType activation_type = activation_type_for(type);
+      const size_t w_stride = row_bytes(type, n) + 16;  // rows need not be contiguous
+      std::vector<uint8_t> weights(rows * w_stride);
+      for (size_t r = 0; r < rows; ++r) {
+        // Quantized Gaussian rows and random-byte rows, each different.
+        const auto row = weight_rows(type, n, 50 + static_cast<uint32_t>(r))[r % 2];
+        std::copy(row.begin(), row.end(), weights.begin() + static_cast<long>(r * w_stride));
       }
-      // The scalar reference, within KQuantAndQ8_0DotsMatchScalar's bound.
-      const std::vector<uint8_t> w_row(weights.begin() + static_cast<long>(17 * w_stride),
-                                       weights.begin() + static_cast<long>(18 * w_stride));
-      const std::vector<uint8_t> a_row(activations.begin() + static_cast<long>(6 * a_stride),
-                                       activations.end());
-      const double blocks = static_cast<double>(n / traits(type).block_elements);
-      const double tolerance =
-          (blocks + 8) * std::ldexp(1.0, -24) * k_term_magnitude(type, w_row, a_row, n);
-      EXPECT_NEAR(out[6 * out_stride + 17], vec_dot(type, w_row.data(), a_row.data(), n), tolerance)
-          << type_name(type);
-    });
-  }
+      const size_t a_stride = row_bytes(activation_type, n);
+      std::vector<uint8_t> activations(tokens * a_stride);
+      for (size_t t = 0; t < tokens; ++t) {
+        const auto row =
+            scalar_quantize(activation_type, gaussian(n, 80 + static_cast<uint32_t>(t)));
+        std::copy(row.begin(), row.end(), activations.begin() + static_cast<long>(t * a_stride));
+      }
+      for_each_target([&] {
+        const size_t out_stride = rows + 5;
+        std::vector<float> out(tokens * out_stride, -1.0f);
+        simd_vec_dot_tile(type, weights.data(), w_stride, rows, activations.data(), a_stride,
+                          tokens, n, out.data(), out_stride);
+        for (size_t t = 0; t < tokens; ++t) {
+          for (size_t r = 0; r < rows; ++r) {
+            const uint8_t* w = weights.data() + r * w_stride;
+            const uint8_t* a = activations.data() + t * a_stride;
+            EXPECT_EQ(out[t * out_stride + r], simd_vec_dot(type, w, a, n))
+                << type_name(type) << " row " << r << " token " << t;
+          }
+          for (size_t r = rows; r < out_stride; ++r) EXPECT_EQ(out[t * out_stride + r], -1.0f);
+        }
+        // The scalar reference, within KQuantAndQ8_0DotsMatchScalar's bound.
+        const std::vector<uint8_t> w_row(weights.begin() + static_cast<long>(17 * w_stride),
+                                         weights.begin() + static_cast<long>(18 * w_stride));
+        const std::vector<uint8_t> a_row(activations.begin() + static_cast<long>(6 * a_stride),
+                                         activations.end());
+        const double blocks = static_cast<double>(n / traits(type).block_elements);
+        const double tolerance =
+            (blocks + 8) * std::ldexp(1.0, -24) * k_term_magnitude(type, w_row, a_row, n);
+        EXPECT_NEAR(out[6 * out_stride + 17], vec_dot(type, w_row.data(), a_row.data(), n),
+                    tolerance)
+            << type_name(type);
+      });
+    }
 }
 
 // F16 / F32 weights with F32 activations against the exact sum in double: F32 lane sums

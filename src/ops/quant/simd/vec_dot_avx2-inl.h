@@ -8,7 +8,8 @@
 // activations are Q8 bytes in [-127, 127], so vpmaddubsw never saturates (63 * 127 * 2 <
 // 2^15). The K-quant kernels scale each super-block's integer sums in F32 lanes and sum
 // the lanes once per row, so their floats differ from the portable kernels' by rounding
-// only (tests bound the difference).
+// only (tests bound the difference); the Q8_0 kernel keeps the scalar kernel's float
+// order.
 
 #include <cstddef>
 #include <cstdint>
@@ -426,46 +427,115 @@ HWY_INLINE void dot_q6_k(const uint8_t* const* w, const uint8_t* const* a, size_
   }
 }
 
+// The F16 scales of kQ8_0Group consecutive Q8_0 blocks from `block`, in 8 F32 lanes.
+constexpr size_t kQ8_0Group = 8;
+HWY_INLINE __m256 q8_0_scales(const uint8_t* block) {
+  const auto bits = [block](size_t k) {
+    int16_t v;
+    std::memcpy(&v, block + k * sizeof(BlockQ8_0), sizeof(v));
+    return v;
+  };
+  return _mm256_cvtph_ps(
+      _mm_set_epi16(bits(7), bits(6), bits(5), bits(4), bits(3), bits(2), bits(1), bits(0)));
+}
+
+// [lane total of v[0], ..., lane total of v[7]] (integer sums: exact in any order).
+HWY_INLINE __m256i lane_totals(const __m256i* v) {
+  // Per 128-bit half: [v0 02, v1 02, v0 13, v1 13] for each pair of vectors...
+  const auto pairs = [](__m256i x, __m256i y) HWY_ATTR {
+    return _mm256_add_epi32(_mm256_unpacklo_epi32(x, y), _mm256_unpackhi_epi32(x, y));
+  };
+  // ... then [v0, v1, v2, v3] half-totals for each four.
+  const auto quads = [](__m256i x, __m256i y) HWY_ATTR {
+    return _mm256_add_epi32(_mm256_unpacklo_epi64(x, y), _mm256_unpackhi_epi64(x, y));
+  };
+  const __m256i h0123 = quads(pairs(v[0], v[1]), pairs(v[2], v[3]));
+  const __m256i h4567 = quads(pairs(v[4], v[5]), pairs(v[6], v[7]));
+  return _mm256_add_epi32(_mm256_permute2x128_si256(h0123, h4567, 0x20),
+                          _mm256_permute2x128_si256(h0123, h4567, 0x31));
+}
+
+// sum + p[0] + p[1] + ... + p[7] in lane 0, one scalar addition at a time.
+HWY_INLINE __m128 add_lanes_in_order(__m128 sum, __m256 p) {
+  for (const __m128 half : {_mm256_castps256_ps128(p), _mm256_extractf128_ps(p, 1)}) {
+    sum = _mm_add_ss(sum, half);
+    sum = _mm_add_ss(sum, _mm_movehdup_ps(half));
+    sum = _mm_add_ss(sum, _mm_movehl_ps(half, half));
+    sum = _mm_add_ss(sum, _mm_shuffle_ps(half, half, _MM_SHUFFLE(3, 3, 3, 3)));
+  }
+  return sum;
+}
+
+// |x| * (y with x's sign), an unsigned x signed product with the value x * y, summed in
+// pairs and then in 8 int32 lanes.
+HWY_INLINE __m256i q8_0_lane_sums(__m256i magnitudes, __m256i levels, __m256i activations) {
+  return _mm256_madd_epi16(_mm256_maddubs_epi16(magnitudes, _mm256_sign_epi8(activations, levels)),
+                           _mm256_set1_epi16(1));
+}
+
 // Register-blocked dot products of kRows Q8_0 weight rows with kTokens Q8_0 activation
-// rows: out[t * out_stride + r]. Each block's integer sum comes from byte multiply-adds
-// (exact); the float part is the scalar kernel's, in its order, with scalar SSE
-// instructions that the compiler cannot fuse: sum += float(block sum) * (d_w * d_a), block
-// by block. So every value equals vec_dot's exactly. Weights are sign-folded once per block
-// for all tokens.
+// rows: out[t * out_stride + r], equal to the scalar kernel's exactly. Each block's
+// integer sum comes from byte multiply-adds; 8 blocks' sums are reduced together into 8
+// lanes, scaled by d_w * d_a in those lanes (the scalar kernel's two roundings per block),
+// and added to the row's sum one scalar addition at a time, in block order. Weight
+// magnitudes and scales are prepared once per group of blocks for all tokens.
 template <size_t kRows, size_t kTokens>
 HWY_INLINE void dot_q8_0(const uint8_t* const* w, const uint8_t* const* a, size_t n, float* out,
                          size_t out_stride) {
-  // Q8_0 blocks are 34 bytes: one prefetch per block, about 30 blocks ahead.
-  constexpr size_t kPrefetchBytes = 1024;
-  const __m256i ones = _mm256_set1_epi16(1);
+  constexpr size_t kPrefetchBytes = 1024;  // about 30 blocks ahead
+  constexpr size_t kGroupBytes = kQ8_0Group * sizeof(BlockQ8_0);
   __m128 sum[kRows][kTokens];
   for (size_t r = 0; r < kRows; ++r) {
     for (size_t t = 0; t < kTokens; ++t) sum[r][t] = _mm_setzero_ps();
   }
-  for (size_t b = 0; b < n / kLegacyBlock; ++b) {
-    __m256i levels[kRows], magnitudes[kRows];
-    __m128 d[kRows];
+  const size_t blocks = n / kLegacyBlock;
+  size_t b = 0;
+  for (; b + kQ8_0Group <= blocks; b += kQ8_0Group) {
+    __m256 d_w[kRows];
+    __m256i magnitudes[kRows][kQ8_0Group];
 #pragma GCC unroll 2
     for (size_t r = 0; r < kRows; ++r) {
       const uint8_t* x = w[r] + b * sizeof(BlockQ8_0);
-      _mm_prefetch(reinterpret_cast<const char*>(x + kPrefetchBytes), _MM_HINT_T0);
-      d[r] = _mm_set_ss(load_f16(x));
-      levels[r] = load(x + 2);
-      magnitudes[r] = _mm256_sign_epi8(levels[r], levels[r]);
+#pragma GCC unroll 8
+      for (size_t line = 0; line < kGroupBytes; line += 64) {
+        _mm_prefetch(reinterpret_cast<const char*>(x + kPrefetchBytes + line), _MM_HINT_T0);
+      }
+      d_w[r] = q8_0_scales(x);
+#pragma GCC unroll 8
+      for (size_t k = 0; k < kQ8_0Group; ++k) {
+        magnitudes[r][k] = _mm256_abs_epi8(load(x + k * sizeof(BlockQ8_0) + 2));
+      }
     }
 #pragma GCC unroll 4
     for (size_t t = 0; t < kTokens; ++t) {
       const uint8_t* y = a[t] + b * sizeof(BlockQ8_0);
-      const __m256i activations = load(y + 2);
-      const __m128 d_y = _mm_set_ss(load_f16(y));
+      const __m256 d_y = q8_0_scales(y);
 #pragma GCC unroll 2
       for (size_t r = 0; r < kRows; ++r) {
-        // |x| * (y with x's sign): an unsigned x signed product with the same value.
-        const int32_t block_sum = horizontal_sum(_mm256_madd_epi16(
-            _mm256_maddubs_epi16(magnitudes[r], _mm256_sign_epi8(activations, levels[r])), ones));
-        const __m128 term =
-            _mm_mul_ss(_mm_cvtsi32_ss(_mm_setzero_ps(), block_sum), _mm_mul_ss(d[r], d_y));
-        sum[r][t] = _mm_add_ss(sum[r][t], term);
+        const uint8_t* x = w[r] + b * sizeof(BlockQ8_0);
+        __m256i block_sums[kQ8_0Group];
+#pragma GCC unroll 8
+        for (size_t k = 0; k < kQ8_0Group; ++k) {
+          const size_t offset = k * sizeof(BlockQ8_0) + 2;
+          block_sums[k] = q8_0_lane_sums(magnitudes[r][k], load(x + offset), load(y + offset));
+        }
+        const __m256 terms =
+            _mm256_mul_ps(_mm256_cvtepi32_ps(lane_totals(block_sums)), _mm256_mul_ps(d_w[r], d_y));
+        sum[r][t] = add_lanes_in_order(sum[r][t], terms);
+      }
+    }
+  }
+  for (; b < blocks; ++b) {  // the last blocks of a row of other than a multiple of 8
+    for (size_t r = 0; r < kRows; ++r) {
+      const uint8_t* x = w[r] + b * sizeof(BlockQ8_0);
+      const __m256i levels = load(x + 2);
+      for (size_t t = 0; t < kTokens; ++t) {
+        const uint8_t* y = a[t] + b * sizeof(BlockQ8_0);
+        const int32_t block_sum =
+            horizontal_sum(q8_0_lane_sums(_mm256_abs_epi8(levels), levels, load(y + 2)));
+        const __m128 scale = _mm_mul_ss(_mm_set_ss(load_f16(x)), _mm_set_ss(load_f16(y)));
+        sum[r][t] =
+            _mm_add_ss(sum[r][t], _mm_mul_ss(_mm_cvtsi32_ss(_mm_setzero_ps(), block_sum), scale));
       }
     }
   }
