@@ -482,13 +482,15 @@ HWY_INLINE __m256i q8_0_lane_sums(__m256i magnitudes, __m256i levels, __m256i ac
 template <size_t kRows, size_t kTokens>
 HWY_INLINE void dot_q8_0(const uint8_t* const* w, const uint8_t* const* a, size_t n, float* out,
                          size_t out_stride) {
-  constexpr size_t kPrefetchBytes = 1024;  // about 30 blocks ahead
   constexpr size_t kGroupBytes = kQ8_0Group * sizeof(BlockQ8_0);
+  const size_t blocks = n / kLegacyBlock;
+  // The same place kRows rows ahead: where the next call of a tile reads (rows of a
+  // matrix follow each other in memory; prefetches within these rows would come late).
+  const size_t prefetch_bytes = kRows * blocks * sizeof(BlockQ8_0);
   __m128 sum[kRows][kTokens];
   for (size_t r = 0; r < kRows; ++r) {
     for (size_t t = 0; t < kTokens; ++t) sum[r][t] = _mm_setzero_ps();
   }
-  const size_t blocks = n / kLegacyBlock;
   size_t b = 0;
   for (; b + kQ8_0Group <= blocks; b += kQ8_0Group) {
     __m256 d_w[kRows];
@@ -498,7 +500,7 @@ HWY_INLINE void dot_q8_0(const uint8_t* const* w, const uint8_t* const* a, size_
       const uint8_t* x = w[r] + b * sizeof(BlockQ8_0);
 #pragma GCC unroll 8
       for (size_t line = 0; line < kGroupBytes; line += 64) {
-        _mm_prefetch(reinterpret_cast<const char*>(x + kPrefetchBytes + line), _MM_HINT_T0);
+        _mm_prefetch(reinterpret_cast<const char*>(x + prefetch_bytes + line), _MM_HINT_T0);
       }
       d_w[r] = q8_0_scales(x);
 #pragma GCC unroll 8
