@@ -194,12 +194,13 @@ TEST(QuantSimd, SeveralTokensMatchOneTokenDots) {
 // A tile of weight rows x tokens gives each pair's single dot product exactly (register
 // blocks share weight unpacking and activation loads, not the arithmetic of a pair), and
 // so agrees with the scalar reference as KQuantAndQ8_0DotsMatchScalar bounds. 19 rows: a chunk
-// of 16 and 3 more, blocks of 2 and an odd row; 7 tokens: groups of 4 and 3 (or one of 7,
-// run as 4 and 3, for the Q4_K / Q6_K groups of 8); 10 tokens: 8 and 2, or 4, 4 and 2.
+// of 16 and 3 more, blocks of 2 (or 4, Q8_0 with 1 or 2 tokens) and the rows left; 1 token;
+// 7 tokens: groups of 4 and 3 (or one of 7, run as 4 and 3, for the Q4_K / Q6_K groups of
+// 8); 10 tokens: 8 and 2, or 4, 4 and 2.
 TEST(QuantSimd, TileMatchesOneTokenDots) {
   const size_t n = 2048;
   const size_t rows = 19;
-  for (size_t tokens : {size_t{7}, size_t{10}})
+  for (size_t tokens : {size_t{1}, size_t{7}, size_t{10}})
     for (TensorType type :
          {TensorType::kQ4_K, TensorType::kQ5_K, TensorType::kQ6_K, TensorType::kQ8_0}) {
       ASSERT_TRUE(has_simd_vec_dot_tile(type));
@@ -235,13 +236,13 @@ TEST(QuantSimd, TileMatchesOneTokenDots) {
         // The scalar reference, within KQuantAndQ8_0DotsMatchScalar's bound.
         const std::vector<uint8_t> w_row(weights.begin() + static_cast<long>(17 * w_stride),
                                          weights.begin() + static_cast<long>(18 * w_stride));
-        const std::vector<uint8_t> a_row(activations.begin() + static_cast<long>(6 * a_stride),
-                                         activations.end());
+        const std::vector<uint8_t> a_row(
+            activations.begin() + static_cast<long>((tokens - 1) * a_stride), activations.end());
         const double blocks = static_cast<double>(n / traits(type).block_elements);
         const double tolerance =
             (blocks + 8) * std::ldexp(1.0, -24) * k_term_magnitude(type, w_row, a_row, n);
-        EXPECT_NEAR(out[6 * out_stride + 17], vec_dot(type, w_row.data(), a_row.data(), n),
-                    tolerance)
+        EXPECT_NEAR(out[(tokens - 1) * out_stride + 17],
+                    vec_dot(type, w_row.data(), a_row.data(), n), tolerance)
             << type_name(type);
       });
     }

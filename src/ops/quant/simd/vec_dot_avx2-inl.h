@@ -427,18 +427,6 @@ HWY_INLINE void dot_q6_k(const uint8_t* const* w, const uint8_t* const* a, size_
   }
 }
 
-// The F16 scales of kQ8_0Group consecutive Q8_0 blocks from `block`, in 8 F32 lanes.
-constexpr size_t kQ8_0Group = 8;
-HWY_INLINE __m256 q8_0_scales(const uint8_t* block) {
-  const auto bits = [block](size_t k) {
-    int16_t v;
-    std::memcpy(&v, block + k * sizeof(BlockQ8_0), sizeof(v));
-    return v;
-  };
-  return _mm256_cvtph_ps(
-      _mm_set_epi16(bits(7), bits(6), bits(5), bits(4), bits(3), bits(2), bits(1), bits(0)));
-}
-
 // [lane total of v[0], ..., lane total of v[7]] (integer sums: exact in any order).
 HWY_INLINE __m256i lane_totals(const __m256i* v) {
   // Per 128-bit half: [v0 02, v1 02, v0 13, v1 13] for each pair of vectors...
@@ -455,94 +443,88 @@ HWY_INLINE __m256i lane_totals(const __m256i* v) {
                           _mm256_permute2x128_si256(h0123, h4567, 0x31));
 }
 
-// sum + p[0] + p[1] + ... + p[7] in lane 0, one scalar addition at a time.
-HWY_INLINE __m128 add_lanes_in_order(__m128 sum, __m256 p) {
-  for (const __m128 half : {_mm256_castps256_ps128(p), _mm256_extractf128_ps(p, 1)}) {
-    sum = _mm_add_ss(sum, half);
-    sum = _mm_add_ss(sum, _mm_movehdup_ps(half));
-    sum = _mm_add_ss(sum, _mm_movehl_ps(half, half));
-    sum = _mm_add_ss(sum, _mm_shuffle_ps(half, half, _MM_SHUFFLE(3, 3, 3, 3)));
+// The F16 scales of the Q8_0 blocks at block_rows[i] + offset, i < kCount <= 8, in F32
+// lanes 0 .. kCount - 1 (the rest 0).
+template <size_t kCount>
+HWY_INLINE __m256 q8_0_scales(const uint8_t* const* block_rows, size_t offset) {
+  __m128i bits = _mm_setzero_si128();
+  const auto insert = [&](auto i) HWY_ATTR {
+    constexpr int kLane = decltype(i)::value;
+    uint16_t v;
+    std::memcpy(&v, block_rows[kLane] + offset, sizeof(v));
+    bits = _mm_insert_epi16(bits, v, kLane);
+  };
+  [&]<size_t... kI>(std::index_sequence<kI...>) HWY_ATTR {
+    (insert(std::integral_constant<int, static_cast<int>(kI)>()), ...);
   }
-  return sum;
+  (std::make_index_sequence<kCount>());
+  return _mm256_cvtph_ps(bits);
 }
 
-// |x| * (y with x's sign), an unsigned x signed product with the value x * y, summed in
-// pairs and then in 8 int32 lanes.
-HWY_INLINE __m256i q8_0_lane_sums(__m256i magnitudes, __m256i levels, __m256i activations) {
-  return _mm256_madd_epi16(_mm256_maddubs_epi16(magnitudes, _mm256_sign_epi8(activations, levels)),
-                           _mm256_set1_epi16(1));
-}
+// As settle for integers: here a multiplication before it cannot be fused with an
+// addition after it (the scalar kernel rounds both).
+HWY_INLINE void settle(__m256& v) { asm("" : "+x"(v)); }
 
 // Register-blocked dot products of kRows Q8_0 weight rows with kTokens Q8_0 activation
-// rows: out[t * out_stride + r], equal to the scalar kernel's exactly. Each block's
-// integer sum comes from byte multiply-adds; 8 blocks' sums are reduced together into 8
-// lanes, scaled by d_w * d_a in those lanes (the scalar kernel's two roundings per block),
-// and added to the row's sum one scalar addition at a time, in block order. Weight
-// magnitudes and scales are prepared once per group of blocks for all tokens.
+// rows (kRows * kTokens <= 8): out[t * out_stride + r], equal to the scalar kernel's
+// exactly. Pair p = r * kTokens + t owns F32 lane p of one accumulator: block by block,
+// the 8 pairs' integer sums (byte multiply-adds in 8 int32 lanes each) are reduced
+// together into their lanes, scaled by d_w * d_a there and added, so every lane sums its
+// pair's terms in block order with the scalar kernel's two roundings per block.
 template <size_t kRows, size_t kTokens>
 HWY_INLINE void dot_q8_0(const uint8_t* const* w, const uint8_t* const* a, size_t n, float* out,
                          size_t out_stride) {
-  constexpr size_t kGroupBytes = kQ8_0Group * sizeof(BlockQ8_0);
+  constexpr size_t kPairs = kRows * kTokens;
+  static_assert(kPairs <= 8, "one F32 lane per pair");
   const size_t blocks = n / kLegacyBlock;
   // The same place kRows rows ahead: where the next call of a tile reads (rows of a
   // matrix follow each other in memory; prefetches within these rows would come late).
   const size_t prefetch_bytes = kRows * blocks * sizeof(BlockQ8_0);
-  __m128 sum[kRows][kTokens];
-  for (size_t r = 0; r < kRows; ++r) {
-    for (size_t t = 0; t < kTokens; ++t) sum[r][t] = _mm_setzero_ps();
+  // Lane p's row and token scale: lane p / kTokens of the row scales, p % kTokens of the
+  // token scales.
+  alignas(32) int32_t row_lane[8] = {}, token_lane[8] = {};
+  for (size_t p = 0; p < kPairs; ++p) {
+    row_lane[p] = static_cast<int32_t>(p / kTokens);
+    token_lane[p] = static_cast<int32_t>(p % kTokens);
   }
-  size_t b = 0;
-  for (; b + kQ8_0Group <= blocks; b += kQ8_0Group) {
-    __m256 d_w[kRows];
-    __m256i magnitudes[kRows][kQ8_0Group];
-#pragma GCC unroll 2
+  const __m256i row_of_lane = _mm256_load_si256(reinterpret_cast<const __m256i*>(row_lane));
+  const __m256i token_of_lane = _mm256_load_si256(reinterpret_cast<const __m256i*>(token_lane));
+  const __m256i ones = _mm256_set1_epi16(1);
+  __m256 sum = _mm256_setzero_ps();
+  for (size_t b = 0; b < blocks; ++b) {
+    const size_t offset = b * sizeof(BlockQ8_0);
+    __m256i activations[kTokens];
+#pragma GCC unroll 8
+    for (size_t t = 0; t < kTokens; ++t) activations[t] = load(a[t] + offset + 2);
+    __m256i pair_sums[8];
+#pragma GCC unroll 8
     for (size_t r = 0; r < kRows; ++r) {
-      const uint8_t* x = w[r] + b * sizeof(BlockQ8_0);
-#pragma GCC unroll 8
-      for (size_t line = 0; line < kGroupBytes; line += 64) {
-        _mm_prefetch(reinterpret_cast<const char*>(x + prefetch_bytes + line), _MM_HINT_T0);
-      }
-      d_w[r] = q8_0_scales(x);
-#pragma GCC unroll 8
-      for (size_t k = 0; k < kQ8_0Group; ++k) {
-        magnitudes[r][k] = _mm256_abs_epi8(load(x + k * sizeof(BlockQ8_0) + 2));
-      }
-    }
-#pragma GCC unroll 4
-    for (size_t t = 0; t < kTokens; ++t) {
-      const uint8_t* y = a[t] + b * sizeof(BlockQ8_0);
-      const __m256 d_y = q8_0_scales(y);
-#pragma GCC unroll 2
-      for (size_t r = 0; r < kRows; ++r) {
-        const uint8_t* x = w[r] + b * sizeof(BlockQ8_0);
-        __m256i block_sums[kQ8_0Group];
-#pragma GCC unroll 8
-        for (size_t k = 0; k < kQ8_0Group; ++k) {
-          const size_t offset = k * sizeof(BlockQ8_0) + 2;
-          block_sums[k] = q8_0_lane_sums(magnitudes[r][k], load(x + offset), load(y + offset));
-        }
-        const __m256 terms =
-            _mm256_mul_ps(_mm256_cvtepi32_ps(lane_totals(block_sums)), _mm256_mul_ps(d_w[r], d_y));
-        sum[r][t] = add_lanes_in_order(sum[r][t], terms);
-      }
-    }
-  }
-  for (; b < blocks; ++b) {  // the last blocks of a row of other than a multiple of 8
-    for (size_t r = 0; r < kRows; ++r) {
-      const uint8_t* x = w[r] + b * sizeof(BlockQ8_0);
+      const uint8_t* x = w[r] + offset;
+      _mm_prefetch(reinterpret_cast<const char*>(x + prefetch_bytes), _MM_HINT_T0);
       const __m256i levels = load(x + 2);
+      const __m256i magnitudes = _mm256_abs_epi8(levels);
+#pragma GCC unroll 8
       for (size_t t = 0; t < kTokens; ++t) {
-        const uint8_t* y = a[t] + b * sizeof(BlockQ8_0);
-        const int32_t block_sum =
-            horizontal_sum(q8_0_lane_sums(_mm256_abs_epi8(levels), levels, load(y + 2)));
-        const __m128 scale = _mm_mul_ss(_mm_set_ss(load_f16(x)), _mm_set_ss(load_f16(y)));
-        sum[r][t] =
-            _mm_add_ss(sum[r][t], _mm_mul_ss(_mm_cvtsi32_ss(_mm_setzero_ps(), block_sum), scale));
+        // |x| * (y with x's sign): an unsigned x signed product with the value x * y.
+        pair_sums[r * kTokens + t] = _mm256_madd_epi16(
+            _mm256_maddubs_epi16(magnitudes, _mm256_sign_epi8(activations[t], levels)), ones);
       }
     }
+    for (size_t p = kPairs; p < 8; ++p) pair_sums[p] = _mm256_setzero_si256();
+    __m256 d_w = q8_0_scales<kRows>(w, offset);
+    __m256 d_a = q8_0_scales<kTokens>(a, offset);
+    if constexpr (kTokens > 1) d_w = _mm256_permutevar8x32_ps(d_w, row_of_lane);
+    d_a = kTokens == 1 ? _mm256_permutevar8x32_ps(d_a, _mm256_setzero_si256())
+                       : _mm256_permutevar8x32_ps(d_a, token_of_lane);
+    __m256 terms =
+        _mm256_mul_ps(_mm256_cvtepi32_ps(lane_totals(pair_sums)), _mm256_mul_ps(d_w, d_a));
+    settle(terms);
+    sum = _mm256_add_ps(sum, terms);
   }
+  alignas(32) float sums[8];
+  _mm256_store_ps(sums, sum);
   for (size_t r = 0; r < kRows; ++r) {
-    for (size_t t = 0; t < kTokens; ++t) out[t * out_stride + r] = _mm_cvtss_f32(sum[r][t]);
+    for (size_t t = 0; t < kTokens; ++t) out[t * out_stride + r] = sums[r * kTokens + t];
   }
 }
 

@@ -299,28 +299,39 @@ HWY_INLINE void dot_row_tokens(tandem::TensorType type, const uint8_t* w, const 
   }
 }
 
-// Two weight rows with one token (Q4_K, Q6_K, Q8_0) or 2 to 4 tokens (Q8_0).
-HWY_INLINE void dot_row_pair(tandem::TensorType type, const uint8_t* const* w,
-                             const uint8_t* const* a, size_t tokens, size_t n, float* out,
-                             size_t out_stride) {
-  if (type == tandem::TensorType::kQ8_0) {
-    switch (tokens) {
-      case 1:
-        return avx2::dot_q8_0<2, 1>(w, a, n, out, out_stride);
-      case 2:
-        return avx2::dot_q8_0<2, 2>(w, a, n, out, out_stride);
-      case 3:
-        return avx2::dot_q8_0<2, 3>(w, a, n, out, out_stride);
-      default:
-        HWY_DASSERT(tokens == 4);
-        return avx2::dot_q8_0<2, 4>(w, a, n, out, out_stride);
-    }
+// Q8_0 rows [r0, r1) with 1 to 4 activation rows, in blocks of 8 / tokens rows (2 with 3
+// tokens) whose (row, token) pairs fill the kernel's 8 F32 lanes, or 4 rows with one token
+// (measured: 8 rows are slower, their levels and sums exceed the 16 vector registers),
+// then the rows left one at a time.
+template <size_t kRows, size_t kTokens>
+HWY_INLINE void dot_q8_0_row_blocks(const uint8_t* w, size_t w_stride, size_t r0, size_t r1,
+                                    const uint8_t* const* a, size_t n, float* out,
+                                    size_t out_stride) {
+  size_t r = r0;
+  for (; r + kRows <= r1; r += kRows) {
+    const uint8_t* rows[kRows];
+    for (size_t i = 0; i < kRows; ++i) rows[i] = w + (r + i) * w_stride;
+    avx2::dot_q8_0<kRows, kTokens>(rows, a, n, out + r, out_stride);
   }
-  HWY_DASSERT(tokens == 1);
-  if (type == tandem::TensorType::kQ4_K)
-    return avx2::dot_k4<BlockQ4_K, 2, 1>(w, a, n, out, out_stride);
-  HWY_DASSERT(type == tandem::TensorType::kQ6_K);
-  return avx2::dot_q6_k<2, 1>(w, a, n, out, out_stride);
+  for (; r < r1; ++r) {
+    const uint8_t* row = w + r * w_stride;
+    avx2::dot_q8_0<1, kTokens>(&row, a, n, out + r, out_stride);
+  }
+}
+HWY_INLINE void dot_q8_0_rows(const uint8_t* w, size_t w_stride, size_t r0, size_t r1,
+                              const uint8_t* const* a, size_t tokens, size_t n, float* out,
+                              size_t out_stride) {
+  switch (tokens) {
+    case 1:
+      return dot_q8_0_row_blocks<4, 1>(w, w_stride, r0, r1, a, n, out, out_stride);
+    case 2:
+      return dot_q8_0_row_blocks<4, 2>(w, w_stride, r0, r1, a, n, out, out_stride);
+    case 3:
+      return dot_q8_0_row_blocks<2, 3>(w, w_stride, r0, r1, a, n, out, out_stride);
+    default:
+      HWY_DASSERT(tokens == 4);
+      return dot_q8_0_row_blocks<2, 4>(w, w_stride, r0, r1, a, n, out, out_stride);
+  }
 }
 #endif
 
@@ -338,9 +349,8 @@ void DotTile(tandem::TensorType type, const uint8_t* w, size_t w_stride, size_t 
     // sums then fit the 16 vector registers). Groups of 8 for Q4_K / Q6_K rows of 2048
     // or more, else 4 (measured: 8 are faster with rows of 2048, 4 with rows of 768,
     // whose per-row setup and sums weigh more). A single token runs Q4_K / Q6_K rows in
-    // pairs instead, whose independent sums overlap. Q8_0 runs pairs of rows with every
-    // group of up to 4 tokens: a pair shares each activation group's loads and scales
-    // (measured: faster than one row with 4 tokens).
+    // pairs instead, whose independent sums overlap. Q8_0 runs blocks of rows x tokens,
+    // a pair per lane of its kernel's accumulator (dot_q8_0_rows).
     constexpr size_t kRowChunk = 16;
     constexpr size_t kTokenGroup = 8;
     const bool k_quant_46 = type == tandem::TensorType::kQ4_K || type == tandem::TensorType::kQ6_K;
@@ -353,10 +363,17 @@ void DotTile(tandem::TensorType type, const uint8_t* w, size_t w_stride, size_t 
         for (size_t t = 0; t < group; ++t) token_rows[t] = a + (t0 + t) * a_stride;
         float* group_out = out + t0 * out_stride;
         size_t r = r0;
-        const bool pairs = (group == 1 && k_quant_46) || type == tandem::TensorType::kQ8_0;
-        for (; pairs && r + 2 <= r1; r += 2) {
+        if (type == tandem::TensorType::kQ8_0) {
+          dot_q8_0_rows(w, w_stride, r0, r1, token_rows, group, n, group_out, out_stride);
+          continue;
+        }
+        for (; group == 1 && k_quant_46 && r + 2 <= r1; r += 2) {
           const uint8_t* pair[2] = {w + r * w_stride, w + (r + 1) * w_stride};
-          dot_row_pair(type, pair, token_rows, group, n, group_out + r, out_stride);
+          if (type == tandem::TensorType::kQ4_K) {
+            avx2::dot_k4<BlockQ4_K, 2, 1>(pair, token_rows, n, group_out + r, out_stride);
+          } else {
+            avx2::dot_q6_k<2, 1>(pair, token_rows, n, group_out + r, out_stride);
+          }
         }
         for (; r < r1; ++r) {
           dot_row_tokens(type, w + r * w_stride, token_rows, group, n, group_out + r, out_stride);
