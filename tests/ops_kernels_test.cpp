@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdint>
 #include <numeric>
 #include <random>
 #include <vector>
@@ -14,6 +15,7 @@
 #include "ops/quant/dequantize.h"
 #include "ops/quant/quantize.h"
 #include "ops/router.h"
+#include "platform/cache_aligned_allocator.h"
 #include "platform/error.h"
 
 namespace tandem {
@@ -104,6 +106,19 @@ FloatMatrix random_rows(size_t rows, size_t cols, uint32_t seed) {
   const auto values = random_vector(rows * cols, seed);
   std::copy(values.begin(), values.end(), x.data().begin());
   return x;
+}
+
+// Matmul tiles write strips of 16 columns from different threads: the data must start on
+// a cache line whatever the size, and keep it through reset.
+TEST(OpsFloatMatrix, DataStartsOnACacheLine) {
+  for (size_t cols : {size_t{1}, size_t{3}, size_t{768}}) {
+    FloatMatrix m(5, cols);
+    EXPECT_EQ(reinterpret_cast<uintptr_t>(m.data().data()) % kCacheLine, 0u) << cols;
+    m.reset(7, cols + 1);
+    EXPECT_EQ(reinterpret_cast<uintptr_t>(m.data().data()) % kCacheLine, 0u) << cols;
+    EXPECT_EQ(m.row(6).size(), cols + 1);
+    EXPECT_EQ(m.row(6)[cols], 0.0f);
+  }
 }
 
 TEST(OpsMatmul, ReferenceIsTheDequantizedProduct) {

@@ -1,11 +1,14 @@
 #pragma once
 // FloatMatrix: an owning, row-major F32 matrix, the activation buffer of the forward
-// pass (one row per token). Views into it are std::span rows.
+// pass (one row per token). Views into it are std::span rows. The data starts on a cache
+// line: threads that write column strips of 16 floats (matmul tiles of 16 rows) then share
+// no line.
 
 #include <cstddef>
 #include <span>
 #include <vector>
 
+#include "platform/cache_aligned_allocator.h"
 #include "platform/error.h"
 
 namespace tandem {
@@ -40,7 +43,7 @@ class FloatMatrix {
  private:
   size_t rows_ = 0;
   size_t cols_ = 0;
-  std::vector<float> data_;
+  std::vector<float, CacheAlignedAllocator<float>> data_;
 };
 
 }  // namespace tandem
