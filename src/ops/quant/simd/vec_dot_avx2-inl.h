@@ -443,22 +443,19 @@ HWY_INLINE __m256i lane_totals(const __m256i* v) {
                           _mm256_permute2x128_si256(h0123, h4567, 0x31));
 }
 
-// The F16 scales of the Q8_0 blocks at block_rows[i] + offset, i < kCount <= 8, in F32
-// lanes 0 .. kCount - 1 (the rest 0).
-template <size_t kCount>
-HWY_INLINE __m256 q8_0_scales(const uint8_t* const* block_rows, size_t offset) {
-  __m128i bits = _mm_setzero_si128();
-  const auto insert = [&](auto i) HWY_ATTR {
-    constexpr int kLane = decltype(i)::value;
-    uint16_t v;
-    std::memcpy(&v, block_rows[kLane] + offset, sizeof(v));
-    bits = _mm_insert_epi16(bits, v, kLane);
+// The F16 scales of the Q8_0 blocks at block_rows[i] + offset for i in kI, in F32 lanes
+// i (the other lanes 0). The lane of the insertion must be a constant.
+template <size_t... kI>
+HWY_INLINE __m256 q8_0_scales(const uint8_t* const* block_rows, size_t offset,
+                              std::index_sequence<kI...>) {
+  const auto bits = [&](size_t i) HWY_ATTR {
+    int16_t v;
+    std::memcpy(&v, block_rows[i] + offset, sizeof(v));
+    return v;
   };
-  [&]<size_t... kI>(std::index_sequence<kI...>) HWY_ATTR {
-    (insert(std::integral_constant<int, static_cast<int>(kI)>()), ...);
-  }
-  (std::make_index_sequence<kCount>());
-  return _mm256_cvtph_ps(bits);
+  __m128i packed = _mm_setzero_si128();
+  ((packed = _mm_insert_epi16(packed, bits(kI), static_cast<int>(kI))), ...);
+  return _mm256_cvtph_ps(packed);
 }
 
 // As settle for integers: here a multiplication before it cannot be fused with an
@@ -511,8 +508,8 @@ HWY_INLINE void dot_q8_0(const uint8_t* const* w, const uint8_t* const* a, size_
       }
     }
     for (size_t p = kPairs; p < 8; ++p) pair_sums[p] = _mm256_setzero_si256();
-    __m256 d_w = q8_0_scales<kRows>(w, offset);
-    __m256 d_a = q8_0_scales<kTokens>(a, offset);
+    __m256 d_w = q8_0_scales(w, offset, std::make_index_sequence<kRows>());
+    __m256 d_a = q8_0_scales(a, offset, std::make_index_sequence<kTokens>());
     if constexpr (kTokens > 1) d_w = _mm256_permutevar8x32_ps(d_w, row_of_lane);
     d_a = kTokens == 1 ? _mm256_permutevar8x32_ps(d_a, _mm256_setzero_si256())
                        : _mm256_permutevar8x32_ps(d_a, token_of_lane);
