@@ -7,6 +7,7 @@
 #include <algorithm>
 
 #include <cstring>
+#include <type_traits>
 
 #include "ops/quant/blocks.h"
 #include "ops/tensor_type.h"
@@ -82,31 +83,41 @@ void BlockSumsQ8_0(const void* w, const void* a, size_t first, size_t count, int
   }
 }
 
-float DotQ4_K(const void* w, const void* a, size_t n) {
-#if TANDEM_AVX2_KERNELS
-  return avx2::dot_q4_k(w, a, n);
-#endif
+// Q4_K or Q5_K x Q8_K with int16 widening multiply-adds: the low nibbles of 32 bytes
+// are sub-block 2g (activations 64g ..), the high nibbles sub-block 2g + 1 (Q5_K: bit 2g
+// or 2g + 1 of qh[l] is their bit 4).
+template <class Block>
+HWY_INLINE float dot_k4_portable(const void* w, const void* a, size_t n) {
   const D16 d16;
   const D8 d8;
   const DU8 du8;
-  const auto low_mask = hn::Set(d16, int16_t{0xF});
+  const hn::RebindToUnsigned<D16> du16;
+  const auto low_mask = hn::Set(du16, uint16_t{0xF});
+  const auto one = hn::Set(du16, uint16_t{1});
   float sum = 0;
   for (size_t b = 0; b < n / kSuperBlock; ++b) {
-    const auto x = load_block<BlockQ4_K>(w, b);
+    const auto x = load_block<Block>(w, b);
     const auto y = load_block<BlockQ8_K>(a, b);
     int32_t sumi = 0;
     int32_t min_sum = 0;
     for (int g = 0; g < kSuperBlock / 64; ++g) {
-      // Sub-block 2g: low nibbles with activations 64g..; 2g + 1: high nibbles.
       auto low0 = hn::Zero(D32()), low1 = hn::Zero(D32());
       auto high0 = hn::Zero(D32()), high1 = hn::Zero(D32());
       for (size_t k = 0; k < 32; k += hn::Lanes(d16)) {
-        const auto q = hn::BitCast(
-            d16, hn::PromoteTo(hn::RebindToUnsigned<D16>(), hn::LoadU(du8, x.qs + 32 * g + k)));
-        const auto a_low = hn::PromoteTo(d16, hn::LoadU(d8, y.qs + 64 * g + k));
-        const auto a_high = hn::PromoteTo(d16, hn::LoadU(d8, y.qs + 64 * g + 32 + k));
-        multiply_add(hn::And(q, low_mask), a_low, low0, low1);
-        multiply_add(hn::ShiftRight<4>(q), a_high, high0, high1);
+        const auto q = hn::PromoteTo(du16, hn::LoadU(du8, x.qs + 32 * g + k));
+        auto level_low = hn::And(q, low_mask);
+        auto level_high = hn::ShiftRight<4>(q);
+        if constexpr (std::is_same_v<Block, BlockQ5_K>) {
+          const auto h = hn::PromoteTo(du16, hn::LoadU(du8, x.qh + k));
+          level_low =
+              hn::Or(level_low, hn::ShiftLeft<4>(hn::And(hn::ShiftRightSame(h, 2 * g), one)));
+          level_high =
+              hn::Or(level_high, hn::ShiftLeft<4>(hn::And(hn::ShiftRightSame(h, 2 * g + 1), one)));
+        }
+        multiply_add(hn::BitCast(d16, level_low),
+                     hn::PromoteTo(d16, hn::LoadU(d8, y.qs + 64 * g + k)), low0, low1);
+        multiply_add(hn::BitCast(d16, level_high),
+                     hn::PromoteTo(d16, hn::LoadU(d8, y.qs + 64 * g + 32 + k)), high0, high1);
       }
       const ScaleMin sm_low = unpack_k4_scale_min(2 * g, x.scales);
       const ScaleMin sm_high = unpack_k4_scale_min(2 * g + 1, x.scales);
@@ -120,47 +131,18 @@ float DotQ4_K(const void* w, const void* a, size_t n) {
   return sum;
 }
 
+float DotQ4_K(const void* w, const void* a, size_t n) {
+#if TANDEM_AVX2_KERNELS
+  return avx2::dot_q4_k(w, a, n);
+#endif
+  return dot_k4_portable<BlockQ4_K>(w, a, n);
+}
+
 float DotQ5_K(const void* w, const void* a, size_t n) {
 #if TANDEM_AVX2_KERNELS
   return avx2::dot_q5_k(w, a, n);
 #endif
-  const D16 d16;
-  const D8 d8;
-  const DU8 du8;
-  const hn::RebindToUnsigned<D16> du16;
-  const auto low_mask = hn::Set(du16, uint16_t{0xF});
-  const auto one = hn::Set(du16, uint16_t{1});
-  float sum = 0;
-  for (size_t b = 0; b < n / kSuperBlock; ++b) {
-    const auto x = load_block<BlockQ5_K>(w, b);
-    const auto y = load_block<BlockQ8_K>(a, b);
-    int32_t sumi = 0;
-    int32_t min_sum = 0;
-    for (int g = 0; g < kSuperBlock / 64; ++g) {
-      // As Q4_K, with bit 2g (low nibbles) or 2g + 1 (high nibbles) of qh[l] as bit 4.
-      auto low0 = hn::Zero(D32()), low1 = hn::Zero(D32());
-      auto high0 = hn::Zero(D32()), high1 = hn::Zero(D32());
-      for (size_t k = 0; k < 32; k += hn::Lanes(d16)) {
-        const auto q = hn::PromoteTo(du16, hn::LoadU(du8, x.qs + 32 * g + k));
-        const auto h = hn::PromoteTo(du16, hn::LoadU(du8, x.qh + k));
-        const auto h_low = hn::ShiftLeft<4>(hn::And(hn::ShiftRightSame(h, 2 * g), one));
-        const auto h_high = hn::ShiftLeft<4>(hn::And(hn::ShiftRightSame(h, 2 * g + 1), one));
-        const auto level_low = hn::BitCast(d16, hn::Or(hn::And(q, low_mask), h_low));
-        const auto level_high = hn::BitCast(d16, hn::Or(hn::ShiftRight<4>(q), h_high));
-        multiply_add(level_low, hn::PromoteTo(d16, hn::LoadU(d8, y.qs + 64 * g + k)), low0, low1);
-        multiply_add(level_high, hn::PromoteTo(d16, hn::LoadU(d8, y.qs + 64 * g + 32 + k)), high0,
-                     high1);
-      }
-      const ScaleMin sm_low = unpack_k4_scale_min(2 * g, x.scales);
-      const ScaleMin sm_high = unpack_k4_scale_min(2 * g + 1, x.scales);
-      sumi += sm_low.scale * reduce(low0, low1) + sm_high.scale * reduce(high0, high1);
-      min_sum += sm_low.min * (y.bsums[4 * g] + y.bsums[4 * g + 1]) +
-                 sm_high.min * (y.bsums[4 * g + 2] + y.bsums[4 * g + 3]);
-    }
-    sum += f16_to_f32(x.d) * y.d * static_cast<float>(sumi);
-    sum -= f16_to_f32(x.dmin) * y.d * static_cast<float>(min_sum);
-  }
-  return sum;
+  return dot_k4_portable<BlockQ5_K>(w, a, n);
 }
 
 // F32 activations with F16 or F32 weights: four vector accumulators of F32 products.
