@@ -16,6 +16,7 @@
 #include <thread>
 #include <vector>
 
+#include "chat_stream.h"
 #include "child_process.h"
 #include "test_paths.h"
 
@@ -23,7 +24,9 @@ namespace tandem {
 namespace {
 
 using nlohmann::json;
+using testing::ChatStream;
 using testing::Child;
+using testing::parse_chat_stream;
 using Ms = std::chrono::milliseconds;
 
 constexpr char kModel[] = "qwen3moe-tiny-Q8_0";
@@ -31,40 +34,6 @@ constexpr char kModel[] = "qwen3moe-tiny-Q8_0";
 std::string chat_body(const std::string& content, const std::string& extra) {
   return std::string(R"({"model":")") + kModel + R"(","messages":[{"role":"user","content":")" +
          content + R"("}],"max_tokens":12,"temperature":0)" + extra + "}";
-}
-
-// The text of a streamed answer (content and reasoning) and whether [DONE] came.
-struct Streamed {
-  std::string text;
-  bool done = false;
-  std::string finish;
-};
-
-Streamed parse_stream(const std::string& body) {
-  Streamed out;
-  size_t start = 0;
-  while (start < body.size()) {
-    size_t end = body.find("\n\n", start);
-    if (end == std::string::npos) end = body.size();
-    const std::string event = body.substr(start, end - start);
-    start = end + 2;
-    if (event.rfind("data: ", 0) != 0) continue;
-    const std::string data = event.substr(6);
-    if (data == "[DONE]") {
-      out.done = true;
-      continue;
-    }
-    const json chunk = json::parse(data, nullptr, false);
-    if (!chunk.is_object() || chunk["choices"].empty()) continue;
-    const json& choice = chunk["choices"][0];
-    for (const char* key : {"reasoning_content", "content"}) {
-      if (choice["delta"].contains(key) && choice["delta"][key].is_string()) {
-        out.text += choice["delta"][key].get<std::string>();
-      }
-    }
-    if (choice["finish_reason"].is_string()) out.finish = choice["finish_reason"];
-  }
-  return out;
 }
 
 class ServeCluster : public ::testing::Test {
@@ -167,7 +136,7 @@ TEST_F(ServeCluster, GreedyAnswersEqualOneProcessAndConcurrentStreamsComplete) {
   for (std::thread& client : clients) client.join();
   for (size_t i = 0; i < 2; ++i) {
     ASSERT_EQ(statuses[i], 200) << prompts[i] << ": " << bodies[i];
-    const Streamed streamed = parse_stream(bodies[i]);
+    const ChatStream streamed = parse_chat_stream(bodies[i]);
     EXPECT_TRUE(streamed.done) << bodies[i];
     EXPECT_EQ(streamed.finish, "length") << bodies[i];
     // Greedy: the streamed text equals the single process's answer to the same prompt.

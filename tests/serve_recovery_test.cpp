@@ -19,6 +19,7 @@
 #include <thread>
 #include <vector>
 
+#include "chat_stream.h"
 #include "child_process.h"
 #include "run_tandem.h"
 #include "test_paths.h"
@@ -27,7 +28,9 @@ namespace tandem {
 namespace {
 
 using nlohmann::json;
+using testing::ChatStream;
 using testing::Child;
+using testing::parse_chat_stream;
 using Ms = std::chrono::milliseconds;
 
 constexpr char kModelName[] = "qwen3moe-tiny-Q8_0";
@@ -45,43 +48,6 @@ std::string body(const std::string& content, int max_tokens, const std::string& 
 
 constexpr char kGreedy[] = R"("temperature":0)";
 constexpr char kSeeded[] = R"("temperature":1.0,"top_k":0,"top_p":1.0,"min_p":0,"seed":4242)";
-
-// The text of a streamed answer, its finish reason, [DONE], and an error event if any.
-struct Streamed {
-  std::string text;
-  std::string finish;
-  bool done = false;
-  json error;
-};
-
-Streamed parse_stream(const std::string& text) {
-  Streamed out;
-  size_t start = 0;
-  while (start < text.size()) {
-    size_t end = text.find("\n\n", start);
-    if (end == std::string::npos) end = text.size();
-    const std::string event = text.substr(start, end - start);
-    start = end + 2;
-    if (event.rfind("data: ", 0) != 0) continue;
-    const std::string data = event.substr(6);
-    if (data == "[DONE]") {
-      out.done = true;
-      continue;
-    }
-    const json chunk = json::parse(data, nullptr, false);
-    if (!chunk.is_object()) continue;
-    if (chunk.contains("error")) out.error = chunk["error"];
-    if (!chunk.contains("choices") || chunk["choices"].empty()) continue;
-    const json& choice = chunk["choices"][0];
-    for (const char* key : {"reasoning_content", "content"}) {
-      if (choice["delta"].contains(key) && choice["delta"][key].is_string()) {
-        out.text += choice["delta"][key].get<std::string>();
-      }
-    }
-    if (choice["finish_reason"].is_string()) out.finish = choice["finish_reason"];
-  }
-  return out;
-}
 
 // The value of a Prometheus sample line "NAME VALUE"; -1 when absent.
 double metric(const std::string& text, const std::string& name) {
@@ -164,7 +130,7 @@ class ServeRecovery : public ::testing::Test {
     EXPECT_TRUE(result);
     if (!result) return {};
     EXPECT_EQ(result->status, 200) << result->body;
-    const Streamed streamed = parse_stream(result->body);
+    const ChatStream streamed = parse_chat_stream(result->body);
     EXPECT_EQ(streamed.finish, "length") << result->body;
     return streamed.text;
   }
@@ -231,7 +197,7 @@ TEST_P(ServeRecoveryKill, StreamsSurviveAKilledStageNodeAndEqualOneProcess) {
   ASSERT_GT(single, 0);
   for (size_t i = 0; i < 2; ++i) {
     ASSERT_EQ(statuses[i], 200) << bodies[i];
-    const Streamed streamed = parse_stream(bodies[i]);
+    const ChatStream streamed = parse_chat_stream(bodies[i]);
     EXPECT_TRUE(streamed.error.is_null()) << bodies[i];
     EXPECT_TRUE(streamed.done) << bodies[i];
     EXPECT_EQ(streamed.finish, "length") << bodies[i];
@@ -244,7 +210,7 @@ TEST_P(ServeRecoveryKill, StreamsSurviveAKilledStageNodeAndEqualOneProcess) {
   const auto result = post(cluster, body(later, 16, kGreedy, true));
   ASSERT_TRUE(result);
   ASSERT_EQ(result->status, 200) << result->body;
-  EXPECT_EQ(parse_stream(result->body).text, single_answer(single, later, 16, kGreedy));
+  EXPECT_EQ(parse_chat_stream(result->body).text, single_answer(single, later, 16, kGreedy));
   httplib::Client client("127.0.0.1", cluster);
   const auto health = client.Get("/health");
   ASSERT_TRUE(health);
@@ -286,7 +252,7 @@ TEST_F(ServeRecovery, NoNodesLeftGivesACleanErrorAndTheServerStaysUp) {
   // A streamed request now fails at once, with an error event before [DONE].
   const auto streamed = post(cluster, body("Hello again", 8, kGreedy, true));
   ASSERT_TRUE(streamed);
-  const Streamed parsed = parse_stream(streamed->body);
+  const ChatStream parsed = parse_chat_stream(streamed->body);
   EXPECT_TRUE(parsed.done) << streamed->body;
   ASSERT_TRUE(parsed.error.is_object()) << streamed->body;
   EXPECT_EQ(parsed.error["type"], "unavailable_error") << streamed->body;
