@@ -10,6 +10,8 @@
 #include <mutex>
 #include <string>
 
+#include "collected_tokens.h"
+
 namespace tandem {
 namespace {
 
@@ -43,27 +45,7 @@ class CountingRunner : public ModelRunner {
   std::deque<StepPlan> pending_;
 };
 
-struct Collected {
-  std::mutex mutex;
-  std::condition_variable done_cv;
-  std::vector<int32_t> tokens;
-  FinishReason finish = FinishReason::kNone;
-  EngineCore::TokenSink sink() {
-    return [this](const RequestUpdate& u) {
-      std::lock_guard lock(mutex);
-      if (u.token) tokens.push_back(*u.token);
-      if (u.finish != FinishReason::kNone) {
-        finish = u.finish;
-        done_cv.notify_all();
-      }
-    };
-  }
-  bool wait(int ms = 5000) {
-    std::unique_lock lock(mutex);
-    return done_cv.wait_for(lock, std::chrono::milliseconds(ms),
-                            [&] { return finish != FinishReason::kNone; });
-  }
-};
+using Collected = testing::CollectedTokens;
 
 RequestSpec spec(std::vector<int32_t> prompt, int32_t max_new) {
   RequestSpec s;

@@ -5,12 +5,10 @@
 
 #include <gtest/gtest.h>
 
-#include <chrono>
-#include <condition_variable>
 #include <memory>
-#include <mutex>
 #include <vector>
 
+#include "collected_tokens.h"
 #include "gguf/model_file.h"
 #include "model/model.h"
 #include "ops/kernels.h"
@@ -57,27 +55,7 @@ class LocalRunnerTest : public ::testing::Test {
   std::unique_ptr<Model> model_;
 };
 
-struct Collected {
-  std::mutex mutex;
-  std::condition_variable done_cv;
-  std::vector<int32_t> tokens;
-  FinishReason finish = FinishReason::kNone;
-  EngineCore::TokenSink sink() {
-    return [this](const RequestUpdate& update) {
-      std::lock_guard lock(mutex);
-      if (update.token) tokens.push_back(*update.token);
-      if (update.finish != FinishReason::kNone) {
-        finish = update.finish;
-        done_cv.notify_all();
-      }
-    };
-  }
-  bool wait() {
-    std::unique_lock lock(mutex);
-    return done_cv.wait_for(lock, std::chrono::seconds(20),
-                            [&] { return finish != FinishReason::kNone; });
-  }
-};
+using Collected = testing::CollectedTokens;
 
 RequestSpec greedy_spec(const std::vector<int32_t>& prompt) {
   RequestSpec spec;
