@@ -129,7 +129,7 @@ double k_term_magnitude(TensorType type, const std::vector<uint8_t>& w_bytes,
   return magnitude;
 }
 
-// 4096 + 96: the AVX2 kernel's groups of 8 blocks and 3 blocks after them.
+// 4096 + 96: rows of 131 blocks, not a multiple of the 8 lanes or 4 rows of a tile.
 TEST(QuantSimd, Q8_0DotMatchesScalarExactly) {
   for (size_t n : {size_t{4096}, size_t{4096 + 96}}) {
     const auto activations = scalar_quantize(TensorType::kQ8_0, gaussian(n, 5));
@@ -200,7 +200,7 @@ TEST(QuantSimd, SeveralTokensMatchOneTokenDots) {
 TEST(QuantSimd, TileMatchesOneTokenDots) {
   const size_t n = 2048;
   const size_t rows = 19;
-  for (size_t tokens : {size_t{1}, size_t{7}, size_t{10}})
+  for (size_t tokens : {size_t{1}, size_t{7}, size_t{10}}) {
     for (TensorType type :
          {TensorType::kQ4_K, TensorType::kQ5_K, TensorType::kQ6_K, TensorType::kQ8_0}) {
       ASSERT_TRUE(has_simd_vec_dot_tile(type));
@@ -246,6 +246,7 @@ TEST(QuantSimd, TileMatchesOneTokenDots) {
             << type_name(type);
       });
     }
+  }
 }
 
 // F16 / F32 weights with F32 activations against the exact sum in double: F32 lane sums
