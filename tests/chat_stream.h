@@ -1,9 +1,10 @@
 #pragma once
-// The events of a streamed chat completion (`text/event-stream` body of
-// /v1/chat/completions with "stream":true), as the process tests read them.
+// The events of a streamed response (`text/event-stream` body of /v1/chat/completions
+// or /v1/completions with "stream":true), as the serving tests read them.
 
 #include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
 
 namespace tandem::testing {
 
@@ -16,16 +17,23 @@ struct ChatStream {
   nlohmann::json error;
 };
 
-inline ChatStream parse_chat_stream(const std::string& body) {
-  ChatStream out;
+// The data of each `data: ` event of an event-stream body, in order ("[DONE]" included).
+inline std::vector<std::string> sse_data_events(const std::string& body) {
+  std::vector<std::string> data;
   size_t start = 0;
   while (start < body.size()) {
     size_t end = body.find("\n\n", start);
     if (end == std::string::npos) end = body.size();
     const std::string event = body.substr(start, end - start);
     start = end + 2;
-    if (event.rfind("data: ", 0) != 0) continue;
-    const std::string data = event.substr(6);
+    if (event.rfind("data: ", 0) == 0) data.push_back(event.substr(6));
+  }
+  return data;
+}
+
+inline ChatStream parse_chat_stream(const std::string& body) {
+  ChatStream out;
+  for (const std::string& data : sse_data_events(body)) {
     if (data == "[DONE]") {
       out.done = true;
       continue;

@@ -1,11 +1,12 @@
 #pragma once
-// A sink for EngineCore's token updates that collects one request's tokens and lets a
-// test wait for its finish.
+// A sink for EngineCore's token updates that collects one request's tokens, its finish
+// reason and error, and lets a test wait for its finish.
 
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <mutex>
+#include <string>
 #include <vector>
 
 #include "serving/engine_core.h"
@@ -17,6 +18,7 @@ struct CollectedTokens {
   std::condition_variable done_cv;
   std::vector<int32_t> tokens;
   FinishReason finish = FinishReason::kNone;
+  std::string error;
 
   EngineCore::TokenSink sink() {
     return [this](const RequestUpdate& update) {
@@ -24,6 +26,7 @@ struct CollectedTokens {
       if (update.token) tokens.push_back(*update.token);
       if (update.finish != FinishReason::kNone) {
         finish = update.finish;
+        error = update.error;
         done_cv.notify_all();
       }
     };

@@ -3,7 +3,6 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
-#include <condition_variable>
 #include <deque>
 #include <future>
 #include <map>
@@ -152,33 +151,9 @@ class StatefulRunner : public ModelRunner {
   std::deque<StepResult> pending_;
 };
 
-struct Failure {
-  std::mutex mutex;
-  std::condition_variable done_cv;
-  std::vector<int32_t> tokens;
-  FinishReason finish = FinishReason::kNone;
-  std::string error;
-  EngineCore::TokenSink sink() {
-    return [this](const RequestUpdate& u) {
-      std::lock_guard lock(mutex);
-      if (u.token) tokens.push_back(*u.token);
-      if (u.finish != FinishReason::kNone) {
-        finish = u.finish;
-        error = u.error;
-        done_cv.notify_all();
-      }
-    };
-  }
-  bool wait() {
-    std::unique_lock lock(mutex);
-    return done_cv.wait_for(lock, std::chrono::seconds(5),
-                            [&] { return finish != FinishReason::kNone; });
-  }
-};
-
 std::vector<std::vector<int32_t>> run_two(StatefulRunner& runner, int& recoveries) {
   EngineCore engine(runner, SchedulerConfig{}, 16);
-  Failure a, b;
+  Collected a, b;
   engine.submit(spec({5, 6, 7, 8}, 20), a.sink());
   engine.submit(spec({40, 41}, 15), b.sink());
   EXPECT_TRUE(a.wait());
@@ -213,13 +188,13 @@ TEST(EngineCore, FailsEveryRequestWithTheReasonWhenTheRunnerCannotRecover) {
   runner.break_at_collect = 3;
   runner.can_recover = false;
   EngineCore engine(runner, SchedulerConfig{}, 16);
-  Failure a;
+  Collected a;
   engine.submit(spec({1, 2, 3}, 50), a.sink());
   ASSERT_TRUE(a.wait());
   EXPECT_EQ(a.finish, FinishReason::kError);
   EXPECT_EQ(a.error, "the nodes left cannot hold the model");
   // Later requests fail the same way, at once; the engine keeps running.
-  Failure b;
+  Collected b;
   engine.submit(spec({9}, 4), b.sink());
   ASSERT_TRUE(b.wait());
   EXPECT_EQ(b.finish, FinishReason::kError);

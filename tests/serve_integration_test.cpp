@@ -16,6 +16,7 @@
 #include <thread>
 #include <vector>
 
+#include "chat_stream.h"
 #include "test_paths.h"
 
 namespace tandem {
@@ -199,15 +200,7 @@ TEST_F(ServeTest, StreamsAChatCompletionWithUsage) {
   EXPECT_NE(result->get_header_value("Content-Type").find("text/event-stream"), std::string::npos);
   std::vector<json> chunks;
   bool done = false;
-  size_t start = 0;
-  const std::string& body = result->body;
-  while (start < body.size()) {
-    size_t end = body.find("\n\n", start);
-    if (end == std::string::npos) end = body.size();
-    const std::string event = body.substr(start, end - start);
-    start = end + 2;
-    if (event.rfind("data: ", 0) != 0) continue;
-    const std::string data = event.substr(6);
+  for (const std::string& data : testing::sse_data_events(result->body)) {
     if (data == "[DONE]") {
       done = true;
       continue;

@@ -510,9 +510,9 @@ HWY_INLINE void dot_q8_0(const uint8_t* const* w, const uint8_t* const* a, size_
     for (size_t p = kPairs; p < 8; ++p) pair_sums[p] = _mm256_setzero_si256();
     __m256 d_w = q8_0_scales(w, offset, std::make_index_sequence<kRows>());
     __m256 d_a = q8_0_scales(a, offset, std::make_index_sequence<kTokens>());
+    // With one token the rows' scales are already in pair order.
     if constexpr (kTokens > 1) d_w = _mm256_permutevar8x32_ps(d_w, row_of_lane);
-    d_a = kTokens == 1 ? _mm256_permutevar8x32_ps(d_a, _mm256_setzero_si256())
-                       : _mm256_permutevar8x32_ps(d_a, token_of_lane);
+    d_a = _mm256_permutevar8x32_ps(d_a, token_of_lane);
     __m256 terms =
         _mm256_mul_ps(_mm256_cvtepi32_ps(lane_totals(pair_sums)), _mm256_mul_ps(d_w, d_a));
     settle(terms);
