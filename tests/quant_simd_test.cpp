@@ -196,11 +196,13 @@ TEST(QuantSimd, SeveralTokensMatchOneTokenDots) {
 // so agrees with the scalar reference as KQuantAndQ8_0DotsMatchScalar bounds. 19 rows: a chunk
 // of 16 and 3 more, blocks of 2 (or 4, Q8_0 with 1 or 2 tokens) and the rows left; 1 token;
 // 7 tokens: groups of 4 and 3 (or one of 7, run as 4 and 3, for the Q4_K / Q6_K groups of
-// 8); 10 tokens: 8 and 2, or 4, 4 and 2.
+// 8); 10 tokens: 8 and 2, or 4, 4 and 2; 13 tokens: Q4_K panels of 8 rows (the last of 3)
+// with token groups of 4, 4, 4 and 1. Rows of 4864 (19 super-blocks) copy Q4_K panels in
+// chunks of 8, 8 and 3 super-blocks.
 TEST(QuantSimd, TileMatchesOneTokenDots) {
-  const size_t n = 2048;
   const size_t rows = 19;
-  for (size_t tokens : {size_t{1}, size_t{7}, size_t{10}}) {
+  for (const auto& [n, tokens] : std::vector<std::pair<size_t, size_t>>{
+           {2048, 1}, {2048, 7}, {2048, 10}, {2048, 13}, {4864, 13}, {4864, 2}}) {
     for (TensorType type :
          {TensorType::kQ4_K, TensorType::kQ5_K, TensorType::kQ6_K, TensorType::kQ8_0}) {
       ASSERT_TRUE(has_simd_vec_dot_tile(type));
@@ -229,7 +231,7 @@ TEST(QuantSimd, TileMatchesOneTokenDots) {
             const uint8_t* w = weights.data() + r * w_stride;
             const uint8_t* a = activations.data() + t * a_stride;
             EXPECT_EQ(out[t * out_stride + r], simd_vec_dot(type, w, a, n))
-                << type_name(type) << " row " << r << " token " << t;
+                << type_name(type) << " n " << n << " row " << r << " token " << t;
           }
           for (size_t r = rows; r < out_stride; ++r) EXPECT_EQ(out[t * out_stride + r], -1.0f);
         }

@@ -274,58 +274,6 @@ HWY_INLINE void dot_k4(const uint8_t* const* w, const uint8_t* const* a, size_t 
   }
 }
 
-// One Q4_K weight row with kTokens activation rows: out[t * out_stride], the arithmetic
-// of dot_k4 (which runs Q5_K). Each 32-byte load of levels serves two
-// sub-blocks (low and high nibbles) for every token, the sub-block scales are picked out of
-// one register by constant shuffles, and the super-block loop body is unrolled whole so
-// that levels, scales and the kTokens sums stay in registers.
-template <size_t kTokens>
-HWY_INLINE void dot_q4_k_row(const uint8_t* const* w, const uint8_t* const* a, size_t n, float* out,
-                             size_t out_stride) {
-  const __m256i low_mask = _mm256_set1_epi8(0x0F);
-  __m256 acc[kTokens];
-  for (size_t t = 0; t < kTokens; ++t) acc[t] = _mm256_setzero_ps();
-  for (size_t b = 0; b < n / kSuperBlock; ++b) {
-    const uint8_t* x = w[0] + b * sizeof(BlockQ4_K);
-    prefetch_ahead(x, sizeof(BlockQ4_K));
-    const __m256 d = _mm256_set1_ps(load_f16(x + offsetof(BlockQ4_K, d)));
-    const __m256 dmin = _mm256_set1_ps(load_f16(x + offsetof(BlockQ4_K, dmin)));
-    const uint8_t* qs = x + offsetof(BlockQ4_K, qs);
-    const auto [scales, min_lanes] = unpack_k4_scales(x + offsetof(BlockQ4_K, scales));
-    __m256i sumi[kTokens];
-    for (size_t t = 0; t < kTokens; ++t) sumi[t] = _mm256_setzero_si256();
-#pragma GCC unroll 4
-    for (int g = 0; g < 4; ++g) {
-      const __m256i q = load(qs + 32 * g);
-      const __m256i low = _mm256_and_si256(q, low_mask);
-      const __m256i high = _mm256_and_si256(_mm256_srli_epi16(q, 4), low_mask);
-      // Bytes 2j, 2j + 1 of every word: sub-block j's scale in all 16 lanes.
-      const __m256i scale_low = _mm256_shuffle_epi8(
-          scales, _mm256_set1_epi16(static_cast<int16_t>(((4 * g + 1) << 8) | (4 * g))));
-      const __m256i scale_high = _mm256_shuffle_epi8(
-          scales, _mm256_set1_epi16(static_cast<int16_t>(((4 * g + 3) << 8) | (4 * g + 2))));
-#pragma GCC unroll 8
-      for (size_t t = 0; t < kTokens; ++t) {
-        const uint8_t* y = a[t] + b * sizeof(BlockQ8_K) + offsetof(BlockQ8_K, qs) + 64 * g;
-        const __m256i sum_low = scaled_dot(low, load(y), scale_low);
-        const __m256i sum_high = scaled_dot(high, load(y + 32), scale_high);
-        sumi[t] = _mm256_add_epi32(sumi[t], _mm256_add_epi32(sum_low, sum_high));
-        settle(sumi[t]);
-      }
-    }
-#pragma GCC unroll 8
-    for (size_t t = 0; t < kTokens; ++t) {
-      const uint8_t* y = a[t] + b * sizeof(BlockQ8_K);
-      const __m256i min_sum = _mm256_madd_epi16(load(y + offsetof(BlockQ8_K, bsums)), min_lanes);
-      const __m256 y_d = activation_scale(a[t], b);
-      __m256 sum = acc[t];
-      sum = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sumi[t]), _mm256_mul_ps(d, y_d), sum);
-      acc[t] = _mm256_fnmadd_ps(_mm256_cvtepi32_ps(min_sum), _mm256_mul_ps(dmin, y_d), sum);
-    }
-  }
-  store_sums<kTokens>(acc, out, out_stride);
-}
-
 // As dot_k4, for Q6_K (integer sums of a super-block in 8 int32 lanes, scaled and
 // accumulated in F32 lanes).
 template <size_t kRows, size_t kTokens>
@@ -443,11 +391,11 @@ HWY_INLINE __m256i lane_totals(const __m256i* v) {
                           _mm256_permute2x128_si256(h0123, h4567, 0x31));
 }
 
-// The F16 scales of the Q8_0 blocks at block_rows[i] + offset for i in kI, in F32 lanes
-// i (the other lanes 0). The lane of the insertion must be a constant.
+// The F16 values at block_rows[i] + offset for i in kI (the scales of Q8_0 or K-quant
+// blocks), in F32 lanes i (the other lanes 0). The lane of the insertion must be a constant.
 template <size_t... kI>
-HWY_INLINE __m256 q8_0_scales(const uint8_t* const* block_rows, size_t offset,
-                              std::index_sequence<kI...>) {
+HWY_INLINE __m256 f16_lanes(const uint8_t* const* block_rows, size_t offset,
+                            std::index_sequence<kI...>) {
   const auto bits = [&](size_t i) HWY_ATTR {
     int16_t v;
     std::memcpy(&v, block_rows[i] + offset, sizeof(v));
@@ -508,8 +456,8 @@ HWY_INLINE void dot_q8_0(const uint8_t* const* w, const uint8_t* const* a, size_
       }
     }
     for (size_t p = kPairs; p < 8; ++p) pair_sums[p] = _mm256_setzero_si256();
-    __m256 d_w = q8_0_scales(w, offset, std::make_index_sequence<kRows>());
-    __m256 d_a = q8_0_scales(a, offset, std::make_index_sequence<kTokens>());
+    __m256 d_w = f16_lanes(w, offset, std::make_index_sequence<kRows>());
+    __m256 d_a = f16_lanes(a, offset, std::make_index_sequence<kTokens>());
     // With one token the rows' scales are already in pair order.
     if constexpr (kTokens > 1) d_w = _mm256_permutevar8x32_ps(d_w, row_of_lane);
     d_a = _mm256_permutevar8x32_ps(d_a, token_of_lane);
@@ -535,9 +483,6 @@ HWY_INLINE float one_token(const Kernel& kernel, const void* w, const void* a, s
   return out;
 }
 
-HWY_INLINE float dot_q4_k(const void* w, const void* a, size_t n) {
-  return one_token(dot_q4_k_row<1>, w, a, n);
-}
 HWY_INLINE float dot_q5_k(const void* w, const void* a, size_t n) {
   return one_token(dot_k4<BlockQ5_K, 1, 1>, w, a, n);
 }
