@@ -118,13 +118,13 @@ int main(int argc, char** argv) {
   using tandem::TensorType;
   // "cached": 64 rows (72-105 KiB) that stay in L2 between repetitions, the kernels'
   // compute rate without the memory stream; "stream": 18-34 MiB, read from memory each time
-  // (with one token, the rate of decode's stream on one core).
+  // (with one token, the rate of decode's stream on one core; Q6_K: the output matrix).
   const tandem::Shape shapes[] = {
-      {"cached", TensorType::kQ4_K, 64, 2048},   {"cached", TensorType::kQ6_K, 64, 2048},
-      {"gate/up", TensorType::kQ4_K, 768, 2048}, {"down", TensorType::kQ4_K, 2048, 768},
-      {"down", TensorType::kQ6_K, 2048, 768},    {"gate/up", TensorType::kQ8_0, 768, 2048},
-      {"down", TensorType::kQ8_0, 2048, 768},    {"stream", TensorType::kQ4_K, 16384, 2048},
-      {"stream", TensorType::kQ8_0, 16384, 2048}};
+      {"cached", TensorType::kQ4_K, 64, 2048},    {"cached", TensorType::kQ6_K, 64, 2048},
+      {"gate/up", TensorType::kQ4_K, 768, 2048},  {"down", TensorType::kQ4_K, 2048, 768},
+      {"down", TensorType::kQ6_K, 2048, 768},     {"gate/up", TensorType::kQ8_0, 768, 2048},
+      {"down", TensorType::kQ8_0, 2048, 768},     {"stream", TensorType::kQ4_K, 16384, 2048},
+      {"stream", TensorType::kQ6_K, 16384, 2048}, {"stream", TensorType::kQ8_0, 16384, 2048}};
   for (const auto& shape : shapes) tandem::run_shape(shape, repetitions);
 #if defined(__x86_64__)
   if (__builtin_cpu_supports("avx2")) {

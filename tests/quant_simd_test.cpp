@@ -192,17 +192,17 @@ TEST(QuantSimd, SeveralTokensMatchOneTokenDots) {
 }
 
 // A tile of weight rows x tokens gives each pair's single dot product exactly (register
-// blocks share weight unpacking and activation loads, not the arithmetic of a pair), and
-// so agrees with the scalar reference as KQuantAndQ8_0DotsMatchScalar bounds. 19 rows: a chunk
-// of 16 and 3 more, blocks of 2 (or 4, Q8_0 with 1 or 2 tokens) and the rows left; 1 token;
-// 7 tokens: groups of 4 and 3 (or one of 7, run as 4 and 3, for the Q4_K / Q6_K groups of
-// 8); 10 tokens: 8 and 2, or 4, 4 and 2; 13 tokens: Q4_K panels of 8 rows (the last of 3)
-// with token groups of 4, 4, 4 and 1. Rows of 4864 (19 super-blocks) copy Q4_K panels in
+// blocks and panels share weight unpacking and activation loads, not the arithmetic of a
+// pair), and so agrees with the scalar reference as KQuantAndQ8_0DotsMatchScalar bounds.
+// 19 rows: a chunk of 16 and 3 more, blocks of 2 or 4 (Q8_0) or 8 (Q4_K, Q6_K with one
+// token) and the rows left; K-quant panels of 8 rows, the last of 3. Tokens: 1; 7 (4 and 3);
+// 10 (8 and 2, or 4, 4 and 2); 13 (Q4_K panels in token groups of 4, 4, 4 and 1); 26
+// (Q4_K and Q6_K panels, groups of 4 and 2). Rows of 4864 (19 super-blocks) copy panels in
 // chunks of 8, 8 and 3 super-blocks.
 TEST(QuantSimd, TileMatchesOneTokenDots) {
   const size_t rows = 19;
   for (const auto& [n, tokens] : std::vector<std::pair<size_t, size_t>>{
-           {2048, 1}, {2048, 7}, {2048, 10}, {2048, 13}, {4864, 13}, {4864, 2}}) {
+           {2048, 1}, {2048, 7}, {2048, 10}, {2048, 13}, {4864, 26}, {4864, 2}}) {
     for (TensorType type :
          {TensorType::kQ4_K, TensorType::kQ5_K, TensorType::kQ6_K, TensorType::kQ8_0}) {
       ASSERT_TRUE(has_simd_vec_dot_tile(type));

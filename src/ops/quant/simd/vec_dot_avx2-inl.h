@@ -274,107 +274,6 @@ HWY_INLINE void dot_k4(const uint8_t* const* w, const uint8_t* const* a, size_t 
   }
 }
 
-// As dot_k4, for Q6_K (integer sums of a super-block in 8 int32 lanes, scaled and
-// accumulated in F32 lanes).
-template <size_t kRows, size_t kTokens>
-HWY_INLINE void dot_q6_k(const uint8_t* const* w, const uint8_t* const* a, size_t n, float* out,
-                         size_t out_stride) {
-  const __m256i low_mask = _mm256_set1_epi8(0x0F);
-  const __m256i high_mask = _mm256_set1_epi8(0x30);
-  __m256 acc[kRows][kTokens];
-  for (size_t r = 0; r < kRows; ++r) {
-    for (size_t t = 0; t < kTokens; ++t) acc[r][t] = _mm256_setzero_ps();
-  }
-  for (size_t b = 0; b < n / kSuperBlock; ++b) {
-    const uint8_t* x[kRows];
-    __m256 d[kRows];          // the F16 scale in 8 F32 lanes
-    __m256i scales16[kRows];  // the 16 group scales as int16
-#pragma GCC unroll 2
-    for (size_t r = 0; r < kRows; ++r) {
-      x[r] = w[r] + b * sizeof(BlockQ6_K);
-      prefetch_ahead(x[r], sizeof(BlockQ6_K));
-      d[r] = _mm256_set1_ps(load_f16(x[r] + offsetof(BlockQ6_K, d)));
-      scales16[r] = _mm256_cvtepi8_epi16(
-          _mm_loadu_si128(reinterpret_cast<const __m128i*>(x[r] + offsetof(BlockQ6_K, scales))));
-    }
-    __m256i sumi[kRows][kTokens];
-    for (size_t r = 0; r < kRows; ++r) {
-      for (size_t t = 0; t < kTokens; ++t) sumi[r][t] = _mm256_setzero_si256();
-    }
-    // The super-block's 8 chunks are unrolled whole (as in dot_q4_k_row), so that levels,
-    // scales and the sums stay in registers.
-#pragma GCC unroll 2
-    for (int h = 0; h < 2; ++h) {
-      __m256i half_scales[kRows];  // groups 8h .. 8h + 7 in both 128-bit halves
-#pragma GCC unroll 2
-      for (size_t r = 0; r < kRows; ++r) {
-        half_scales[r] = h == 0 ? _mm256_permute2x128_si256(scales16[r], scales16[r], 0x00)
-                                : _mm256_permute2x128_si256(scales16[r], scales16[r], 0x11);
-      }
-#pragma GCC unroll 4
-      for (int quarter = 0; quarter < 4; ++quarter) {
-        // Elements 128h + 32 quarter + l: low 4 bits from ql, bits 4-5 from qh >> 2 quarter;
-        // scale group 8h + 2 quarter for l < 16 (low half), + 1 for l >= 16.
-        const __m256i pick = _mm256_set_m128i(
-            _mm_set1_epi16(static_cast<int16_t>(((4 * quarter + 3) << 8) | (4 * quarter + 2))),
-            _mm_set1_epi16(static_cast<int16_t>(((4 * quarter + 1) << 8) | (4 * quarter))));
-        __m256i levels[kRows], scale[kRows];
-#pragma GCC unroll 2
-        for (size_t r = 0; r < kRows; ++r) {
-          const __m256i ql = load(x[r] + offsetof(BlockQ6_K, ql) + 64 * h + 32 * (quarter % 2));
-          const __m256i qh = load(x[r] + offsetof(BlockQ6_K, qh) + 32 * h);
-          const __m256i low = quarter < 2 ? _mm256_and_si256(ql, low_mask)
-                                          : _mm256_and_si256(_mm256_srli_epi16(ql, 4), low_mask);
-          __m256i high;
-          switch (quarter) {
-            case 0:
-              high = _mm256_slli_epi16(qh, 4);
-              break;
-            case 1:
-              high = _mm256_slli_epi16(qh, 2);
-              break;
-            case 2:
-              high = qh;
-              break;
-            default:
-              high = _mm256_srli_epi16(qh, 2);
-              break;
-          }
-          levels[r] = _mm256_or_si256(low, _mm256_and_si256(high, high_mask));
-          scale[r] = _mm256_shuffle_epi8(half_scales[r], pick);
-        }
-#pragma GCC unroll 8
-        for (size_t t = 0; t < kTokens; ++t) {
-          const __m256i y =
-              load(a[t] + b * sizeof(BlockQ8_K) + offsetof(BlockQ8_K, qs) + 128 * h + 32 * quarter);
-#pragma GCC unroll 2
-          for (size_t r = 0; r < kRows; ++r) {
-            // level * a summed in pairs (level - 32 is taken care of below).
-            sumi[r][t] = _mm256_add_epi32(sumi[r][t], scaled_dot(levels[r], y, scale[r]));
-            settle(sumi[r][t]);
-          }
-        }
-      }
-    }
-    // The offset of 32 of every level: 32 * sum over the 16 groups of scale * (sum of the
-    // group's 16 activations, Q8_K's bsums), in 8 int32 lanes.
-#pragma GCC unroll 8
-    for (size_t t = 0; t < kTokens; ++t) {
-      const __m256i bsums = load(a[t] + b * sizeof(BlockQ8_K) + offsetof(BlockQ8_K, bsums));
-      const __m256 y_d = activation_scale(a[t], b);
-#pragma GCC unroll 2
-      for (size_t r = 0; r < kRows; ++r) {
-        const __m256i offsets = _mm256_madd_epi16(bsums, scales16[r]);
-        const __m256i total = _mm256_sub_epi32(sumi[r][t], _mm256_slli_epi32(offsets, 5));
-        acc[r][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(total), _mm256_mul_ps(d[r], y_d), acc[r][t]);
-      }
-    }
-  }
-  for (size_t r = 0; r < kRows; ++r) {
-    store_sums<kTokens>(acc[r], out + r, out_stride);
-  }
-}
-
 // [lane total of v[0], ..., lane total of v[7]] (integer sums: exact in any order).
 HWY_INLINE __m256i lane_totals(const __m256i* v) {
   // Per 128-bit half: [v0 02, v1 02, v0 13, v1 13] for each pair of vectors...
@@ -485,9 +384,6 @@ HWY_INLINE float one_token(const Kernel& kernel, const void* w, const void* a, s
 
 HWY_INLINE float dot_q5_k(const void* w, const void* a, size_t n) {
   return one_token(dot_k4<BlockQ5_K, 1, 1>, w, a, n);
-}
-HWY_INLINE float dot_q6_k(const void* w, const void* a, size_t n) {
-  return one_token(dot_q6_k<1, 1>, w, a, n);
 }
 
 }  // namespace tandem::quant::HWY_NAMESPACE::avx2

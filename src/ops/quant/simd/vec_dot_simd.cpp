@@ -34,8 +34,11 @@ namespace hn = hwy::HWY_NAMESPACE;
 HWY_AFTER_NAMESPACE();
 
 #include "ops/quant/simd/vec_dot_avx2-inl.h"
-// After the kernels above, whose helpers it uses.
+// After the kernels above, whose helpers they use.
+#include "ops/quant/simd/k_quant_tiles_avx2-inl.h"
+// The formats of the tiles above.
 #include "ops/quant/simd/q4_k_avx2-inl.h"
+#include "ops/quant/simd/q6_k_avx2-inl.h"
 
 HWY_BEFORE_NAMESPACE();
 namespace tandem::quant::HWY_NAMESPACE {
@@ -135,7 +138,7 @@ HWY_INLINE float dot_k4_portable(const void* w, const void* a, size_t n) {
 
 float DotQ4_K(const void* w, const void* a, size_t n) {
 #if TANDEM_AVX2_KERNELS
-  return avx2::dot_q4_k(w, a, n);
+  return avx2::dot_one<avx2::Q4K>(w, a, n);
 #endif
   return dot_k4_portable<BlockQ4_K>(w, a, n);
 }
@@ -191,7 +194,7 @@ float DotF32(const void* w, const float* a, size_t n) {
 
 float DotQ6_K(const void* w, const void* a, size_t n) {
 #if TANDEM_AVX2_KERNELS
-  return avx2::dot_q6_k(w, a, n);
+  return avx2::dot_one<avx2::Q6K>(w, a, n);
 #endif
   const D16 d16;
   const D8 d8;
@@ -252,19 +255,15 @@ HWY_INLINE void dot_row(tandem::TensorType type, const uint8_t* const* w, const 
   switch (type) {
     case tandem::TensorType::kQ5_K:
       return avx2::dot_k4<BlockQ5_K, 1, kTokens>(w, a, n, out, out_stride);
-    case tandem::TensorType::kQ6_K:
-      return avx2::dot_q6_k<1, kTokens>(w, a, n, out, out_stride);
     default:
       HWY_DASSERT(type == tandem::TensorType::kQ8_0);
       return avx2::dot_q8_0<1, kTokens>(w, a, n, out, out_stride);
   }
 }
 
-// One weight row with 1 to 4 activation rows, or 8 of Q6_K, or more in parts.
+// One weight row with 1 to 4 activation rows, or more in parts.
 HWY_INLINE void dot_row_tokens(tandem::TensorType type, const uint8_t* w, const uint8_t* const* a,
                                size_t tokens, size_t n, float* out, size_t out_stride) {
-  if (tokens == 8 && type == tandem::TensorType::kQ6_K)
-    return dot_row<8>(type, &w, a, n, out, out_stride);
   if (tokens > 4) {
     dot_row_tokens(type, w, a, 4, n, out, out_stride);
     return dot_row_tokens(type, w, a + 4, tokens - 4, n, out + 4 * out_stride, out_stride);
@@ -323,41 +322,33 @@ void DotTile(tandem::TensorType type, const uint8_t* w, size_t w_stride, size_t 
              const uint8_t* a, size_t a_stride, size_t tokens, size_t n, float* out,
              size_t out_stride) {
 #if TANDEM_AVX2_KERNELS
+  // Q4_K and Q6_K run their tiles and panels (k_quant_tiles_avx2-inl.h).
   if (type == tandem::TensorType::kQ4_K) {
-    return avx2::dot_q4_k_tile(w, w_stride, rows, a, a_stride, tokens, n, out, out_stride);
+    return avx2::dot_tile<avx2::Q4K>(w, w_stride, rows, a, a_stride, tokens, n, out, out_stride);
   }
-  if (type == tandem::TensorType::kQ5_K || type == tandem::TensorType::kQ6_K ||
-      type == tandem::TensorType::kQ8_0) {
-    // Q4_K runs its own tiles and panels (q4_k_avx2-inl.h). The others:
-    // chunks of kRowChunk weight rows (18 KiB of Q4_K rows of 2048) with groups of up to
+  if (type == tandem::TensorType::kQ6_K) {
+    return avx2::dot_tile<avx2::Q6K>(w, w_stride, rows, a, a_stride, tokens, n, out, out_stride);
+  }
+  if (type == tandem::TensorType::kQ5_K || type == tandem::TensorType::kQ8_0) {
+    // Chunks of kRowChunk weight rows (18 KiB of Q5_K rows of 2048) with groups of up to
     // kTokenGroup activation rows (18 KiB of Q8_K): both stay in L1 while the group
     // passes over the chunk a row at a time (the row's unpacked scales and the group's
-    // sums then fit the 16 vector registers). Groups of 8 for Q6_K rows of 2048
-    // or more, else 4 (measured: 8 are faster with rows of 2048, 4 with rows of 768,
-    // whose per-row setup and sums weigh more). A single token runs Q6_K rows in
-    // pairs instead, whose independent sums overlap. Q8_0 runs blocks of rows x tokens,
-    // a pair per lane of its kernel's accumulator (dot_q8_0_rows).
+    // sums then fit the 16 vector registers). Q8_0 runs blocks of rows x tokens, a pair
+    // per lane of its kernel's accumulator (dot_q8_0_rows).
     constexpr size_t kRowChunk = 16;
-    constexpr size_t kTokenGroup = 8;
-    const bool q6_k = type == tandem::TensorType::kQ6_K;
-    const size_t group_size = q6_k && n >= 8 * kSuperBlock ? kTokenGroup : 4;
+    constexpr size_t kTokenGroup = 4;
     for (size_t r0 = 0; r0 < rows; r0 += kRowChunk) {
       const size_t r1 = std::min(rows, r0 + kRowChunk);
-      for (size_t t0 = 0; t0 < tokens; t0 += group_size) {
-        const size_t group = std::min(group_size, tokens - t0);
+      for (size_t t0 = 0; t0 < tokens; t0 += kTokenGroup) {
+        const size_t group = std::min(kTokenGroup, tokens - t0);
         const uint8_t* token_rows[kTokenGroup];
         for (size_t t = 0; t < group; ++t) token_rows[t] = a + (t0 + t) * a_stride;
         float* group_out = out + t0 * out_stride;
-        size_t r = r0;
         if (type == tandem::TensorType::kQ8_0) {
           dot_q8_0_rows(w, w_stride, r0, r1, token_rows, group, n, group_out, out_stride);
           continue;
         }
-        for (; group == 1 && q6_k && r + 2 <= r1; r += 2) {
-          const uint8_t* pair[2] = {w + r * w_stride, w + (r + 1) * w_stride};
-          avx2::dot_q6_k<2, 1>(pair, token_rows, n, group_out + r, out_stride);
-        }
-        for (; r < r1; ++r) {
+        for (size_t r = r0; r < r1; ++r) {
           dot_row_tokens(type, w + r * w_stride, token_rows, group, n, group_out + r, out_stride);
         }
       }

@@ -1,0 +1,196 @@
+// The Q6_K format of the AVX2 K-quant tiles (k_quant_tiles_avx2-inl.h, whose top comment
+// gives the arithmetic), included by vec_dot_simd.cpp after it once per Highway target (no
+// include guard, as Highway's -inl.h convention). Levels are 6-bit (0-63, the value's
+// offset of 32 not subtracted); per super-block, S = sum over the 16 groups g of 16
+// elements of scale_g * (levels . activations of g) - 32 * sum over g of scale_g * (sum of
+// g's activations, Q8_K's bsums), exact in int32. Q6_K has no minimums.
+
+#if TANDEM_AVX2_KERNELS
+HWY_BEFORE_NAMESPACE();
+namespace tandem::quant::HWY_NAMESPACE::avx2 {
+
+struct Q6K {
+  static constexpr size_t kBlockBytes = sizeof(BlockQ6_K);
+  static constexpr size_t kScaleOffset = offsetof(BlockQ6_K, d);
+  static constexpr bool kHasMin = false;
+  static constexpr size_t kMinScaleOffset = 0;
+  // Measured: copying a panel costs what about 24 tokens' products gain on it.
+  static constexpr size_t kPanelMinTokens = 24;
+
+  // The 32 levels of elements 128 h + 32 quarter + l (l < 32) of block x: the low 4 bits
+  // from ql (low nibbles for quarters 0 and 1, high for 2 and 3), bits 4-5 from qh's bits
+  // 2 quarter, 2 quarter + 1.
+  HWY_INLINE static __m256i levels(const uint8_t* x, int h, int quarter) {
+    const __m256i ql = load(x + offsetof(BlockQ6_K, ql) + 64 * h + 32 * (quarter % 2));
+    const __m256i qh = load(x + offsetof(BlockQ6_K, qh) + 32 * h);
+    const __m256i low_mask = _mm256_set1_epi8(0x0F);
+    const __m256i low = quarter < 2 ? _mm256_and_si256(ql, low_mask)
+                                    : _mm256_and_si256(_mm256_srli_epi16(ql, 4), low_mask);
+    __m256i high;
+    switch (quarter) {
+      case 0:
+        high = _mm256_slli_epi16(qh, 4);
+        break;
+      case 1:
+        high = _mm256_slli_epi16(qh, 2);
+        break;
+      case 2:
+        high = qh;
+        break;
+      default:
+        high = _mm256_srli_epi16(qh, 2);
+        break;
+    }
+    return _mm256_or_si256(low, _mm256_and_si256(high, _mm256_set1_epi8(0x30)));
+  }
+
+  // The 8-lane sums of one block x with each token's block y[t], offsets subtracted.
+  template <size_t kTokens>
+  HWY_INLINE static void row_sums(const uint8_t* x, const uint8_t* const* y, __m256i* sums,
+                                  __m256i* /*mins*/) {
+    // The 16 group scales as int16.
+    const __m256i scales16 = _mm256_cvtepi8_epi16(
+        _mm_loadu_si128(reinterpret_cast<const __m128i*>(x + offsetof(BlockQ6_K, scales))));
+#pragma GCC unroll 8
+    for (size_t t = 0; t < kTokens; ++t) sums[t] = _mm256_setzero_si256();
+#pragma GCC unroll 2
+    for (int h = 0; h < 2; ++h) {
+      // Groups 8h .. 8h + 7 in both 128-bit halves.
+      const __m256i half_scales = h == 0 ? _mm256_permute2x128_si256(scales16, scales16, 0x00)
+                                         : _mm256_permute2x128_si256(scales16, scales16, 0x11);
+#pragma GCC unroll 4
+      for (int quarter = 0; quarter < 4; ++quarter) {
+        // Group 8h + 2 quarter for l < 16 (the low half), + 1 for l >= 16.
+        const __m256i pick = _mm256_set_m128i(
+            _mm_set1_epi16(static_cast<int16_t>(((4 * quarter + 3) << 8) | (4 * quarter + 2))),
+            _mm_set1_epi16(static_cast<int16_t>(((4 * quarter + 1) << 8) | (4 * quarter))));
+        const __m256i level = levels(x, h, quarter);
+        const __m256i scale = _mm256_shuffle_epi8(half_scales, pick);
+#pragma GCC unroll 8
+        for (size_t t = 0; t < kTokens; ++t) {
+          const __m256i a =
+              load(y[t] + offsetof(BlockQ8_K, qs) + 128 * static_cast<size_t>(h) + 32 * quarter);
+          sums[t] = _mm256_add_epi32(sums[t], scaled_dot(level, a, scale));
+          settle(sums[t]);
+        }
+      }
+    }
+#pragma GCC unroll 8
+    for (size_t t = 0; t < kTokens; ++t) {
+      const __m256i offsets = _mm256_madd_epi16(load(y[t] + offsetof(BlockQ8_K, bsums)), scales16);
+      sums[t] = _mm256_sub_epi32(sums[t], _mm256_slli_epi32(offsets, 5));
+    }
+  }
+
+  // One super-block of 8 rows with the rows in the 8 32-bit lanes of each vector.
+  struct alignas(32) Panel {
+    // [group g][i][4 r + e]: the level (0-63) of element 16 g + 4 i + e of row r.
+    uint8_t levels[16][4][32];
+    // [g][2 r] and [g][2 r + 1]: row r's scale of group g (int16 pairs for vpmaddwd).
+    int16_t scales[16][16];
+    // [p][2 r + h]: row r's scale of group 2 p + h (for the offsets).
+    int16_t scale_pairs[8][16];
+    float d[8];
+  };
+
+  // Copies super-block `block` of the 8 rows w[r] into `out`, and prefetches the same block
+  // of the 8 rows after them (rows_ahead_bytes further on).
+  HWY_INLINE static void pack(const uint8_t* const* w, size_t block, size_t rows_ahead_bytes,
+                              Panel& out) {
+    const uint8_t* x[8];
+    for (size_t r = 0; r < 8; ++r) {
+      x[r] = w[r] + block * kBlockBytes;
+      prefetch_block(x[r] + rows_ahead_bytes, kBlockBytes);
+    }
+    // Scale bytes 4k .. 4k + 3 of row r in lane r of words[k]; picked into the high byte
+    // of int16 words and shifted back with the sign.
+    __m256i words[4];
+    for (size_t k = 0; k < 4; ++k) words[k] = row_words(x, offsetof(BlockQ6_K, scales) + 4 * k);
+    for (int g = 0; g < 16; ++g) {
+      const __m256i picked = _mm256_shuffle_epi8(words[g / 4], lane_byte_pick(g % 4, g % 4, true));
+      _mm256_store_si256(reinterpret_cast<__m256i*>(out.scales[g]), _mm256_srai_epi16(picked, 8));
+    }
+    for (int p = 0; p < 8; ++p) {
+      const int first = (2 * p) % 4;
+      const __m256i picked =
+          _mm256_shuffle_epi8(words[p / 2], lane_byte_pick(first, first + 1, true));
+      _mm256_store_si256(reinterpret_cast<__m256i*>(out.scale_pairs[p]),
+                         _mm256_srai_epi16(picked, 8));
+    }
+    _mm256_store_ps(out.d, f16_lanes(x, kScaleOffset, std::make_index_sequence<8>()));
+
+    // Levels of elements 128h + 32 quarter ... of the 8 rows, transposed as 32-bit words:
+    // word i (elements + 4i .. + 4i + 3) of row r to lane r, in group 8h + 2 quarter + i / 4.
+    for (int h = 0; h < 2; ++h) {
+      for (int quarter = 0; quarter < 4; ++quarter) {
+        __m256i q[8], transposed[8];
+        for (size_t r = 0; r < 8; ++r) q[r] = levels(x[r], h, quarter);
+        transpose_words(q, transposed);
+        for (size_t i = 0; i < 8; ++i) {
+          const size_t g = 8 * static_cast<size_t>(h) + 2 * static_cast<size_t>(quarter) + i / 4;
+          _mm256_store_si256(reinterpret_cast<__m256i*>(out.levels[g][i % 4]), transposed[i]);
+        }
+      }
+    }
+  }
+
+  // The 8 rows of panel blocks [0, blocks) (super-blocks first_block ...) with the kTokens
+  // Q8_K rows a[t]: acc[t] lane r accumulates row r's product with token t. Two products
+  // per token add up in int16 (2 * 2 * 63 * 127 < 2^15) before the group's scale.
+  template <size_t kTokens>
+  HWY_INLINE static void panel_dot(const Panel* panel, size_t blocks, size_t first_block,
+                                   const uint8_t* const* a, __m256* acc) {
+    for (size_t b = 0; b < blocks; ++b) {
+      const Panel& p = panel[b];
+      const uint8_t* y[kTokens];
+      for (size_t t = 0; t < kTokens; ++t) y[t] = a[t] + (first_block + b) * sizeof(BlockQ8_K);
+      __m256i sums[kTokens];
+      for (size_t t = 0; t < kTokens; ++t) sums[t] = _mm256_setzero_si256();
+      const auto broadcast = [](const uint8_t* bytes) HWY_ATTR {
+        int32_t four;
+        std::memcpy(&four, bytes, sizeof(four));
+        return _mm256_set1_epi32(four);
+      };
+#pragma GCC unroll 2
+      for (int g = 0; g < 16; ++g) {
+        const __m256i scale = _mm256_load_si256(reinterpret_cast<const __m256i*>(p.scales[g]));
+#pragma GCC unroll 2
+        for (int half = 0; half < 2; ++half) {
+          const __m256i first =
+              _mm256_load_si256(reinterpret_cast<const __m256i*>(p.levels[g][2 * half]));
+          const __m256i second =
+              _mm256_load_si256(reinterpret_cast<const __m256i*>(p.levels[g][2 * half + 1]));
+#pragma GCC unroll 4
+          for (size_t t = 0; t < kTokens; ++t) {
+            const uint8_t* yq = y[t] + offsetof(BlockQ8_K, qs) + 16 * g + 8 * half;
+            __m256i products = _mm256_maddubs_epi16(first, broadcast(yq));
+            settle(products);
+            products = _mm256_add_epi16(products, _mm256_maddubs_epi16(second, broadcast(yq + 4)));
+            sums[t] = _mm256_add_epi32(sums[t], _mm256_madd_epi16(products, scale));
+            settle(sums[t]);
+          }
+        }
+      }
+      const __m256 d = _mm256_load_ps(p.d);
+#pragma GCC unroll 4
+      for (size_t t = 0; t < kTokens; ++t) {
+        __m256i offsets = _mm256_setzero_si256();
+#pragma GCC unroll 8
+        for (int k = 0; k < 8; ++k) {
+          const __m256i scales =
+              _mm256_load_si256(reinterpret_cast<const __m256i*>(p.scale_pairs[k]));
+          const __m256i bsums = broadcast(y[t] + offsetof(BlockQ8_K, bsums) + 4 * k);
+          offsets = _mm256_add_epi32(offsets, _mm256_madd_epi16(scales, bsums));
+        }
+        const __m256i totals = _mm256_sub_epi32(sums[t], _mm256_slli_epi32(offsets, 5));
+        float y_d;
+        std::memcpy(&y_d, y[t] + offsetof(BlockQ8_K, d), sizeof(y_d));
+        acc[t] = add_block<Q6K>(acc[t], totals, totals, d, d, _mm256_set1_ps(y_d));
+      }
+    }
+  }
+};
+
+}  // namespace tandem::quant::HWY_NAMESPACE::avx2
+HWY_AFTER_NAMESPACE();
+#endif  // TANDEM_AVX2_KERNELS
