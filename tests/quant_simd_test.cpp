@@ -195,10 +195,10 @@ TEST(QuantSimd, SeveralTokensMatchOneTokenDots) {
 // blocks and panels share weight unpacking and activation loads, not the arithmetic of a
 // pair), and so agrees with the scalar reference as KQuantAndQ8_0DotsMatchScalar bounds.
 // 19 rows: a chunk of 16 and 3 more, blocks of 2 or 4 (Q8_0) or 8 (Q4_K, Q6_K with one
-// token) and the rows left; K-quant panels of 8 rows, the last of 3. Tokens: 1; 7 (4 and 3);
-// 10 (8 and 2, or 4, 4 and 2); 13 (Q4_K panels in token groups of 4, 4, 4 and 1); 26
-// (Q4_K and Q6_K panels, groups of 4 and 2). Rows of 4864 (19 super-blocks) copy panels in
-// chunks of 8, 8 and 3 super-blocks.
+// token) and the rows left; K-quant panels of 8 rows, the last of 3. Tokens: 1; 2 (Q4_K one
+// row at a time); 7 (4 and 3, or Q4_K panels in token groups of 4 and 3); 10 (8 and 2, or
+// 4, 4 and 2); 13 (panels in groups of 4, 4, 4 and 1); 26 (groups of 4 and 2). Rows of 4864
+// (19 super-blocks) copy panels in chunks of 8, 8 and 3 super-blocks.
 TEST(QuantSimd, TileMatchesOneTokenDots) {
   const size_t rows = 19;
   for (const auto& [n, tokens] : std::vector<std::pair<size_t, size_t>>{

@@ -216,6 +216,7 @@ HWY_INLINE void dot_pair_rows(const uint8_t* w, size_t w_stride, size_t rows,
 // Word k (bytes 4k .. 4k + 3) at x[r] + offset, in 32-bit lane r.
 HWY_INLINE __m256i row_words(const uint8_t* const* x, size_t offset) {
   uint32_t v[8];
+#pragma GCC unroll 8
   for (size_t r = 0; r < 8; ++r) std::memcpy(&v[r], x[r] + offset, sizeof(uint32_t));
   return _mm256_setr_epi32(static_cast<int32_t>(v[0]), static_cast<int32_t>(v[1]),
                            static_cast<int32_t>(v[2]), static_cast<int32_t>(v[3]),
@@ -237,11 +238,13 @@ HWY_INLINE __m256i lane_byte_pick(int first, int second, bool high = false) {
 // The 8 x 8 transpose of 32-bit words: word i of q[r] to lane r of out[i].
 HWY_INLINE void transpose_words(const __m256i* q, __m256i* out) {
   __m256i pairs[8];  // [words 0, 1 | 4, 5] and [2, 3 | 6, 7] of rows 2k, 2k + 1
+#pragma GCC unroll 8
   for (size_t k = 0; k < 4; ++k) {
     pairs[2 * k] = _mm256_unpacklo_epi32(q[2 * k], q[2 * k + 1]);
     pairs[2 * k + 1] = _mm256_unpackhi_epi32(q[2 * k], q[2 * k + 1]);
   }
   __m256i quads[2][4];  // [h][i]: words i and i + 4 of rows 4h .. 4h + 3
+#pragma GCC unroll 8
   for (size_t h = 0; h < 2; ++h) {
     const __m256i* p = pairs + 4 * h;
     quads[h][0] = _mm256_unpacklo_epi64(p[0], p[2]);
@@ -249,6 +252,7 @@ HWY_INLINE void transpose_words(const __m256i* q, __m256i* out) {
     quads[h][2] = _mm256_unpacklo_epi64(p[1], p[3]);
     quads[h][3] = _mm256_unpackhi_epi64(p[1], p[3]);
   }
+#pragma GCC unroll 8
   for (size_t i = 0; i < 4; ++i) {
     out[i] = _mm256_permute2x128_si256(quads[0][i], quads[1][i], 0x20);
     out[i + 4] = _mm256_permute2x128_si256(quads[0][i], quads[1][i], 0x31);

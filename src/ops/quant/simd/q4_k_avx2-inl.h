@@ -13,8 +13,9 @@ struct Q4K {
   static constexpr size_t kScaleOffset = offsetof(BlockQ4_K, d);
   static constexpr bool kHasMin = true;
   static constexpr size_t kMinScaleOffset = offsetof(BlockQ4_K, dmin);
-  // Measured: copying a panel costs what about 12 tokens' products gain on it.
-  static constexpr size_t kPanelMinTokens = 12;
+  // Measured (tandem_matmul_bench): panels are faster from 4 tokens (55 against 48 G
+  // multiply-adds/s one row at a time), equal with 2.
+  static constexpr size_t kPanelMinTokens = 4;
 
   // The 8-lane sums of one block x with each token's block y[t]: a 32-byte load of levels
   // serves two sub-blocks (low and high nibbles) for every token.
@@ -69,6 +70,7 @@ struct Q4K {
   HWY_INLINE static void pack(const uint8_t* const* w, size_t block, size_t rows_ahead_bytes,
                               Panel& out) {
     const uint8_t* x[8];
+#pragma GCC unroll 8
     for (size_t r = 0; r < 8; ++r) {
       x[r] = w[r] + block * kBlockBytes;
       prefetch_block(x[r] + rows_ahead_bytes, kBlockBytes);
@@ -91,11 +93,13 @@ struct Q4K {
     const __m256i min_low = _mm256_and_si256(p1, six_bits);
     const __m256i min_high =
         _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi32(p2, 4), four_bits), top_bits(p1));
+#pragma GCC unroll 8
     for (int j = 0; j < 8; ++j) {
       const __m256i source = j < 4 ? scale_low : scale_high;
       _mm256_store_si256(reinterpret_cast<__m256i*>(out.scales[j]),
                          _mm256_shuffle_epi8(source, lane_byte_pick(j % 4, j % 4)));
     }
+#pragma GCC unroll 8
     for (int p = 0; p < 4; ++p) {
       const __m256i source = p < 2 ? min_low : min_high;
       _mm256_store_si256(reinterpret_cast<__m256i*>(out.mins[p]),
@@ -108,10 +112,13 @@ struct Q4K {
     // Levels: bytes 32g .. 32g + 31 of the 8 rows transposed as 32-bit words (word i of
     // row r to lane r of vector i), then split into low and high nibbles.
     const __m256i low_mask = _mm256_set1_epi8(0x0F);
+#pragma GCC unroll 8
     for (int g = 0; g < 4; ++g) {
       __m256i q[8], words[8];
+#pragma GCC unroll 8
       for (size_t r = 0; r < 8; ++r) q[r] = load(x[r] + offsetof(BlockQ4_K, qs) + 32 * g);
       transpose_words(q, words);
+#pragma GCC unroll 8
       for (size_t i = 0; i < 8; ++i) {
         _mm256_store_si256(reinterpret_cast<__m256i*>(out.levels[2 * g][i]),
                            _mm256_and_si256(words[i], low_mask));

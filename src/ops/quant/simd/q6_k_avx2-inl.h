@@ -14,8 +14,9 @@ struct Q6K {
   static constexpr size_t kScaleOffset = offsetof(BlockQ6_K, d);
   static constexpr bool kHasMin = false;
   static constexpr size_t kMinScaleOffset = 0;
-  // Measured: copying a panel costs what about 24 tokens' products gain on it.
-  static constexpr size_t kPanelMinTokens = 24;
+  // Measured (tandem_matmul_bench): panels are faster from 12 to 16 tokens (64-68 against
+  // 52-56 G multiply-adds/s one row at a time), about equal with 8, slower with 4.
+  static constexpr size_t kPanelMinTokens = 12;
 
   // The 32 levels of elements 128 h + 32 quarter + l (l < 32) of block x: the low 4 bits
   // from ql (low nibbles for quarters 0 and 1, high for 2 and 3), bits 4-5 from qh's bits
@@ -98,6 +99,7 @@ struct Q6K {
   HWY_INLINE static void pack(const uint8_t* const* w, size_t block, size_t rows_ahead_bytes,
                               Panel& out) {
     const uint8_t* x[8];
+#pragma GCC unroll 8
     for (size_t r = 0; r < 8; ++r) {
       x[r] = w[r] + block * kBlockBytes;
       prefetch_block(x[r] + rows_ahead_bytes, kBlockBytes);
@@ -105,11 +107,14 @@ struct Q6K {
     // Scale bytes 4k .. 4k + 3 of row r in lane r of words[k]; picked into the high byte
     // of int16 words and shifted back with the sign.
     __m256i words[4];
+#pragma GCC unroll 8
     for (size_t k = 0; k < 4; ++k) words[k] = row_words(x, offsetof(BlockQ6_K, scales) + 4 * k);
+#pragma GCC unroll 8
     for (int g = 0; g < 16; ++g) {
       const __m256i picked = _mm256_shuffle_epi8(words[g / 4], lane_byte_pick(g % 4, g % 4, true));
       _mm256_store_si256(reinterpret_cast<__m256i*>(out.scales[g]), _mm256_srai_epi16(picked, 8));
     }
+#pragma GCC unroll 8
     for (int p = 0; p < 8; ++p) {
       const int first = (2 * p) % 4;
       const __m256i picked =
@@ -119,13 +124,17 @@ struct Q6K {
     }
     _mm256_store_ps(out.d, f16_lanes(x, kScaleOffset, std::make_index_sequence<8>()));
 
-    // Levels of elements 128h + 32 quarter ... of the 8 rows, transposed as 32-bit words:
-    // word i (elements + 4i .. + 4i + 3) of row r to lane r, in group 8h + 2 quarter + i / 4.
+// Levels of elements 128h + 32 quarter ... of the 8 rows, transposed as 32-bit words:
+// word i (elements + 4i .. + 4i + 3) of row r to lane r, in group 8h + 2 quarter + i / 4.
+#pragma GCC unroll 8
     for (int h = 0; h < 2; ++h) {
+#pragma GCC unroll 8
       for (int quarter = 0; quarter < 4; ++quarter) {
         __m256i q[8], transposed[8];
+#pragma GCC unroll 8
         for (size_t r = 0; r < 8; ++r) q[r] = levels(x[r], h, quarter);
         transpose_words(q, transposed);
+#pragma GCC unroll 8
         for (size_t i = 0; i < 8; ++i) {
           const size_t g = 8 * static_cast<size_t>(h) + 2 * static_cast<size_t>(quarter) + i / 4;
           _mm256_store_si256(reinterpret_cast<__m256i*>(out.levels[g][i % 4]), transposed[i]);
