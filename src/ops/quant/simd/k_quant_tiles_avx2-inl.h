@@ -20,10 +20,10 @@
 //   tokens (prefill) copy each panel once and run all their tokens over it.
 //
 // A format F provides: kBlockBytes, kScaleOffset (its F16 d), kHasMin and kMinScaleOffset
-// (its F16 dmin), kPanelMinTokens (from where a panel's copy costs less than its products
-// gain on it); row_sums<kTokens>(block, token_blocks, sums, mins): the 8-lane int32 sums
-// of one weight block with each token's block (mins only where kHasMin); Panel,
-// pack(rows, block, rows_ahead_bytes, panel) and panel_dot<kTokens>(panels, count,
+// (its F16 dmin), kOneTokenRows (rows of a one-token tile), kPanelMinTokens (from where a panel's
+// copy costs less than its products gain on it); row_sums<kTokens>(block, token_blocks, sums,
+// mins): the 8-lane int32 sums of one weight block with each token's block (mins only where
+// kHasMin); Panel, pack(rows, block, rows_ahead_bytes, panel) and panel_dot<kTokens>(panels, count,
 // first_block, tokens, acc).
 
 #if TANDEM_AVX2_KERNELS
@@ -318,8 +318,8 @@ HWY_INLINE void dot_panels(const uint8_t* w, size_t w_stride, size_t rows, const
   }
 }
 
-// One token runs tiles of 8 rows, 2 to F::kPanelMinTokens - 1 tokens one row at a time,
-// more on panels.
+// One token runs tiles of F::kOneTokenRows rows, 2 to F::kPanelMinTokens - 1 tokens one row at a
+// time, more on panels.
 template <class F>
 HWY_INLINE void dot_tile(const uint8_t* w, size_t w_stride, size_t rows, const uint8_t* a,
                          size_t a_stride, size_t tokens, size_t n, float* out, size_t out_stride) {
@@ -329,7 +329,9 @@ HWY_INLINE void dot_tile(const uint8_t* w, size_t w_stride, size_t rows, const u
   }
   const uint8_t* token_rows[F::kPanelMinTokens - 1];
   for (size_t t = 0; t < tokens; ++t) token_rows[t] = a + t * a_stride;
-  if (tokens == 1) return dot_pair_rows<F, 8, 1>(w, w_stride, rows, token_rows, n, out, out_stride);
+  if (tokens == 1) {
+    return dot_pair_rows<F, F::kOneTokenRows, 1>(w, w_stride, rows, token_rows, n, out, out_stride);
+  }
   dot_rows<F>(w, w_stride, rows, token_rows, tokens, n, out, out_stride);
 }
 

@@ -14,6 +14,8 @@ struct Q6K {
   static constexpr size_t kScaleOffset = offsetof(BlockQ6_K, d);
   static constexpr bool kHasMin = false;
   static constexpr size_t kMinScaleOffset = 0;
+  // Measured with one token: tiles of 8 rows 10% faster than 4.
+  static constexpr size_t kOneTokenRows = 8;
   // Measured (tandem_matmul_bench): panels are faster from 12 to 16 tokens (64-68 against
   // 52-56 G multiply-adds/s one row at a time), about equal with 8, slower with 4.
   static constexpr size_t kPanelMinTokens = 12;
