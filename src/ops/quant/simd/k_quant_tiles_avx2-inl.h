@@ -167,32 +167,63 @@ HWY_INLINE void dot_row(const uint8_t* w, const uint8_t* const* a, size_t n, flo
   for (size_t t = 0; t < kTokens; ++t) out[t * out_stride] = sums[t];
 }
 
-// Rows one at a time with `tokens` tokens, in groups of 8 and 4 and the rest.
+// Rows with `tokens` tokens, in groups of 8 and 4 and the rest, each row read once. With
+// minimums a row runs on its own (its sums and minimum sums fill one reduction); without,
+// two rows share the reductions of the groups under 8 (their 8 pairs fill one).
 template <class F>
 HWY_INLINE void dot_rows(const uint8_t* w, size_t w_stride, size_t rows, const uint8_t* const* a,
                          size_t tokens, size_t n, float* out, size_t out_stride) {
-  for (size_t r = 0; r < rows; ++r) {
-    const uint8_t* row = w + r * w_stride;
+  constexpr size_t kRowStep = F::kHasMin ? 1 : 2;
+  for (size_t r = 0; r < rows; r += kRowStep) {
+    const size_t count = std::min(kRowStep, rows - r);
+    const uint8_t* row[kRowStep];
+    for (size_t i = 0; i < count; ++i) row[i] = w + (r + i) * w_stride;
     size_t t = 0;
     for (; tokens - t >= 8; t += 8) {
-      dot_row<F, 8>(row, a + t, n, out + t * out_stride + r, out_stride);
+      for (size_t i = 0; i < count; ++i) {
+        dot_row<F, 8>(row[i], a + t, n, out + t * out_stride + r + i, out_stride);
+      }
     }
-    for (; tokens - t >= 4; t += 4) {
-      dot_row<F, 4>(row, a + t, n, out + t * out_stride + r, out_stride);
+    const size_t rest = tokens - t;
+    if (count == 2 && rest > 0) {
+      // Two rows with 1 to 4 tokens from token `first` on.
+      const auto two_rows = [&](size_t first, size_t group) HWY_ATTR {
+        float* o = out + first * out_stride + r;
+        switch (group) {
+          case 1:
+            return dot_pairs<F, 2, 1>(row, a + first, n, o, out_stride);
+          case 2:
+            return dot_pairs<F, 2, 2>(row, a + first, n, o, out_stride);
+          case 3:
+            return dot_pairs<F, 2, 3>(row, a + first, n, o, out_stride);
+          default:
+            return dot_pairs<F, 2, 4>(row, a + first, n, o, out_stride);
+        }
+      };
+      if (rest > 4) two_rows(t, 4);
+      two_rows(rest > 4 ? t + 4 : t, rest > 4 ? rest - 4 : rest);
+      continue;
     }
-    float* o = out + t * out_stride + r;
-    switch (tokens - t) {
-      case 1:
-        dot_pairs<F, 1, 1>(&row, a + t, n, o, out_stride);
-        break;
-      case 2:
-        dot_row<F, 2>(row, a + t, n, o, out_stride);
-        break;
-      case 3:
-        dot_row<F, 3>(row, a + t, n, o, out_stride);
-        break;
-      default:
-        break;
+    for (size_t i = 0; i < count; ++i) {
+      size_t u = t;
+      if (tokens - u >= 4) {
+        dot_row<F, 4>(row[i], a + u, n, out + u * out_stride + r + i, out_stride);
+        u += 4;
+      }
+      float* oi = out + u * out_stride + r + i;
+      switch (tokens - u) {
+        case 1:
+          dot_pairs<F, 1, 1>(&row[i], a + u, n, oi, out_stride);
+          break;
+        case 2:
+          dot_row<F, 2>(row[i], a + u, n, oi, out_stride);
+          break;
+        case 3:
+          dot_row<F, 3>(row[i], a + u, n, oi, out_stride);
+          break;
+        default:
+          break;
+      }
     }
   }
 }
@@ -233,6 +264,18 @@ HWY_INLINE __m256i lane_byte_pick(int first, int second, bool high = false) {
   const int pattern = high ? 0x80 | first << 8 | 0x80 << 16 | second << 24
                            : first | 0x80 << 8 | second << 16 | 0x80 << 24;
   return _mm256_add_epi8(_mm256_set1_epi32(pattern), lane_base);
+}
+
+// x[r] = super-block `block` of the 8 rows w[r] (blocks of block_bytes), with the same
+// block of the 8 rows after them (rows_ahead_bytes further on) prefetched: the start of a
+// panel copy.
+HWY_INLINE void panel_blocks(const uint8_t* const* w, size_t block, size_t block_bytes,
+                             size_t rows_ahead_bytes, const uint8_t** x) {
+#pragma GCC unroll 8
+  for (size_t r = 0; r < 8; ++r) {
+    x[r] = w[r] + block * block_bytes;
+    prefetch_block(x[r] + rows_ahead_bytes, block_bytes);
+  }
 }
 
 // The 8 x 8 transpose of 32-bit words: word i of q[r] to lane r of out[i].

@@ -72,11 +72,7 @@ struct Q4K {
   HWY_INLINE static void pack(const uint8_t* const* w, size_t block, size_t rows_ahead_bytes,
                               Panel& out) {
     const uint8_t* x[8];
-#pragma GCC unroll 8
-    for (size_t r = 0; r < 8; ++r) {
-      x[r] = w[r] + block * kBlockBytes;
-      prefetch_block(x[r] + rows_ahead_bytes, kBlockBytes);
-    }
+    panel_blocks(w, block, kBlockBytes, rows_ahead_bytes, x);
     // The 6-bit scales and minimums of the 8 rows at once, as unpack_k4_scales: byte j of
     // lane r of scale_low / scale_high is row r's scale of sub-block j / 4 + j; the same
     // for the minimums.

@@ -101,11 +101,7 @@ struct Q6K {
   HWY_INLINE static void pack(const uint8_t* const* w, size_t block, size_t rows_ahead_bytes,
                               Panel& out) {
     const uint8_t* x[8];
-#pragma GCC unroll 8
-    for (size_t r = 0; r < 8; ++r) {
-      x[r] = w[r] + block * kBlockBytes;
-      prefetch_block(x[r] + rows_ahead_bytes, kBlockBytes);
-    }
+    panel_blocks(w, block, kBlockBytes, rows_ahead_bytes, x);
     // Scale bytes 4k .. 4k + 3 of row r in lane r of words[k]; picked into the high byte
     // of int16 words and shifted back with the sign.
     __m256i words[4];
