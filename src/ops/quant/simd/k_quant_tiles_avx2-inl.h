@@ -11,7 +11,8 @@
 // activation row's F32 scale. Three layouts reach those totals:
 // - dot_pairs: a tile of up to 8 (row, token) pairs; each row's sums are taken over its
 //   levels 32 bytes at a time in 8 int32 lanes, then the pairs' lanes are reduced
-//   together per super-block (lane_totals). One token runs it (decode).
+//   together per super-block (lane_totals). One token runs it (decode), and so do two rows
+//   of a format without minimums with up to 4 tokens.
 // - dot_row: one row with 2 to 4 or 8 tokens, the same sums, the tokens' totals in lanes.
 // - dot_panels: 8 weight rows are first copied into a panel with the rows in the 8 32-bit
 //   lanes of each vector, so that one vpmaddubsw serves 4 elements of each of the 8 rows
@@ -19,12 +20,12 @@
 //   the float work of a super-block is one vector per token for 8 rows. Products of many
 //   tokens (prefill) copy each panel once and run all their tokens over it.
 //
-// A format F provides: kBlockBytes, kScaleOffset (its F16 d), kHasMin and kMinScaleOffset
-// (its F16 dmin), kOneTokenRows (rows of a one-token tile), kPanelMinTokens (from where a panel's
-// copy costs less than its products gain on it); row_sums<kTokens>(block, token_blocks, sums,
-// mins): the 8-lane int32 sums of one weight block with each token's block (mins only where
-// kHasMin); Panel, pack(rows, block, rows_ahead_bytes, panel) and panel_dot<kTokens>(panels, count,
-// first_block, tokens, acc).
+// A format F provides: kBlockBytes; kScaleOffset (its F16 d); kHasMin and kMinScaleOffset
+// (its F16 dmin); kOneTokenRows (rows of a one-token tile); kPanelMinTokens (from where a
+// panel's copy costs less than its products gain on it); row_sums<kTokens>(block,
+// token_blocks, sums, mins): the 8-lane int32 sums of one weight block with each token's
+// block (mins only where kHasMin); Panel, pack(rows, block, rows_ahead_bytes, panel) and
+// panel_dot<kTokens>(panels, count, first_block, tokens, acc).
 
 #if TANDEM_AVX2_KERNELS
 HWY_BEFORE_NAMESPACE();
