@@ -379,16 +379,6 @@ HWY_INLINE void dot_tile(const uint8_t* w, size_t w_stride, size_t rows, const u
   dot_rows<F>(w, w_stride, rows, token_rows, tokens, n, out, out_stride);
 }
 
-// One row with one token, in the signature of the portable kernels.
-template <class F>
-HWY_INLINE float dot_one(const void* w, const void* a, size_t n) {
-  const auto* row = static_cast<const uint8_t*>(w);
-  const auto* activations = static_cast<const uint8_t*>(a);
-  float out;
-  dot_pairs<F, 1, 1>(&row, &activations, n, &out, 1);
-  return out;
-}
-
 }  // namespace tandem::quant::HWY_NAMESPACE::avx2
 HWY_AFTER_NAMESPACE();
 #endif  // TANDEM_AVX2_KERNELS

@@ -138,7 +138,7 @@ HWY_INLINE float dot_k4_portable(const void* w, const void* a, size_t n) {
 
 float DotQ4_K(const void* w, const void* a, size_t n) {
 #if TANDEM_AVX2_KERNELS
-  return avx2::dot_one<avx2::Q4K>(w, a, n);
+  return avx2::one_token(avx2::dot_pairs<avx2::Q4K, 1, 1>, w, a, n);
 #endif
   return dot_k4_portable<BlockQ4_K>(w, a, n);
 }
@@ -194,7 +194,7 @@ float DotF32(const void* w, const float* a, size_t n) {
 
 float DotQ6_K(const void* w, const void* a, size_t n) {
 #if TANDEM_AVX2_KERNELS
-  return avx2::dot_one<avx2::Q6K>(w, a, n);
+  return avx2::one_token(avx2::dot_pairs<avx2::Q6K, 1, 1>, w, a, n);
 #endif
   const D16 d16;
   const D8 d8;
