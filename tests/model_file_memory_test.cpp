@@ -10,6 +10,7 @@
 #include "gguf/model_file.h"
 #include "model/batch.h"
 #include "model/model.h"
+#include "ops/quant/simd/quant_simd.h"
 #include "platform/error.h"
 #include "platform/thread_pool.h"
 #include "test_paths.h"
@@ -58,6 +59,37 @@ TEST(ModelFileMemory, LogitsEqualThoseComputedOnTheMapping) {
     return std::vector<float>(logits.data().begin(), logits.data().end());
   };
   EXPECT_EQ(logits_of(mapped), logits_of(copied));
+}
+
+// Matrices stored as panels give the same logits as the file's rows.
+TEST(ModelFileMemory, PanelLogitsEqualThoseOfTheFileRows) {
+  TANDEM_REQUIRE_SHARED();
+  const std::string path = testing::reference_path("qwen3moe-tiny-Q4_K_M.gguf");
+  ThreadPool pool(2);
+  ModelFile rows(path);
+  rows.copy_tensors_to_memory(rows.tensor_names());
+  ModelFile panels(path);
+  panels.copy_tensors_to_memory(panels.tensor_names(), TensorLayouts::kPanels);
+  // The Q4_K matrices of whole groups of 8 rows, where this CPU has panel kernels.
+  EXPECT_EQ(panels.tensor("blk.0.attn_q.weight").panels, has_simd_panel_dot(TensorType::kQ4_K));
+  EXPECT_EQ(panels.tensor("blk.0.ffn_up_exps.weight").panels,
+            has_simd_panel_dot(TensorType::kQ4_K));
+  EXPECT_FALSE(panels.tensor("token_embd.weight").panels);  // 4122 rows
+  EXPECT_FALSE(panels.tensor("blk.0.attn_k.weight").panels);  // Q8_0
+  const auto logits_of = [&](const ModelFile& file) {
+    const auto model = Model::load(file, ModelOptions{}, pool);
+    KvCache cache = model->make_cache(64);
+    Batch batch;
+    for (int32_t i = 0; i < 9; ++i) batch.add(10 + 7 * i, i, 0, i >= 4);
+    const FloatMatrix logits = model->forward(batch, cache);
+    Batch next;
+    next.add(99, 9, 0, true);
+    const FloatMatrix step = model->forward(next, cache);
+    std::vector<float> out(logits.data().begin(), logits.data().end());
+    out.insert(out.end(), step.data().begin(), step.data().end());
+    return out;
+  };
+  EXPECT_EQ(logits_of(panels), logits_of(rows));
 }
 
 }  // namespace

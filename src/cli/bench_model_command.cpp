@@ -42,7 +42,7 @@ nlohmann::ordered_json rates_json(const RateStats& stats) {
 
 void run_bench(const BenchArgs& args) {
   ModelFile file(args.model_path);
-  if (!args.mmap) file.copy_tensors_to_memory(file.tensor_names());
+  if (!args.mmap) file.copy_tensors_to_memory(file.tensor_names(), TensorLayouts::kPanels);
   const size_t threads =
       args.threads ? args.threads : std::max<size_t>(1, std::thread::hardware_concurrency());
   ThreadPool pool(threads);

@@ -77,6 +77,9 @@ std::string shape_text(const std::vector<int64_t>& shape) {
 }
 
 std::span<const uint8_t> tensor_data(const TensorInfo& info) {
+  if (info.panels) {
+    throw Error(str_cat("tensor ", info.name, " is held as panels, not as the file's bytes"));
+  }
   if (info.data.size() < info.bytes) {
     throw Error(str_cat("tensor ", info.name, " has ", info.data.size(), " of its ", info.bytes,
                         " bytes in the file"));

@@ -52,7 +52,7 @@ StageCompute::StageCompute(const LoadStage& load, const std::string& path)
     // The stage's weights in memory of this process (huge pages), read on every step.
     std::vector<std::string> names;
     for (const TensorInfo* info : stage_tensor_infos(file_, load_)) names.push_back(info->name);
-    file_.copy_tensors_to_memory(names);
+    file_.copy_tensors_to_memory(names, TensorLayouts::kPanels);
   }
   model_ = Model::load(file_, options, pool_);
   const ModelConfig& config = model_->config();

@@ -31,6 +31,9 @@ struct TensorInfo {
   uint64_t bytes = 0;
   std::span<const uint8_t> data;  // view into the mapping (empty when parsed headers-only)
   uint32_t file_index = 0;        // which file of a split model holds it
+  // `data` holds the tensor in the panel layout of ops/quant/panels.h, not the file's
+  // (ModelFile::copy_tensors_to_memory with TensorLayouts::kPanels).
+  bool panels = false;
 
   uint64_t element_count() const;
   int64_t dim(size_t i) const { return i < shape.size() ? shape[i] : 1; }

@@ -4,9 +4,23 @@
 #include <cstring>
 #include <regex>
 
+#include "ops/quant/panels.h"
+#include "ops/quant/simd/quant_simd.h"
 #include "platform/error.h"
 
 namespace tandem {
+namespace {
+
+// Panels pay for a matrix, or a stack of matrices (experts) of whole groups of 8 rows,
+// whose type this CPU has panel kernels for.
+bool panels_pay(const TensorInfo& tensor) {
+  if (tensor.shape.size() < 2 || tensor.shape.size() > 3) return false;
+  return has_simd_panel_dot(tensor.type) &&
+         fits_panel_layout(tensor.type, static_cast<size_t>(tensor.dim(1)),
+                           static_cast<size_t>(tensor.dim(0)));
+}
+
+}  // namespace
 
 std::optional<SplitName> parse_split_name(const std::string& path) {
   static const std::regex kPattern(R"((.*)-(\d{5})-of-(\d{5})\.gguf)");
@@ -182,7 +196,8 @@ uint64_t ModelFile::total_tensor_bytes() const {
   return total;
 }
 
-uint64_t ModelFile::copy_tensors_to_memory(const std::vector<std::string>& names) {
+uint64_t ModelFile::copy_tensors_to_memory(const std::vector<std::string>& names,
+                                           TensorLayouts layouts) {
   // 64-byte aligned slots in one allocation: rows stay as aligned as in the file.
   const auto slot = [](uint64_t bytes) { return (bytes + 63) / 64 * 64; };
   std::vector<size_t> indices;
@@ -204,7 +219,13 @@ uint64_t ModelFile::copy_tensors_to_memory(const std::vector<std::string>& names
     TensorInfo& tensor = tensors_[index];
     const MappedFile& mapping = *files_[tensor.file_index]->mapping();
     const std::span<uint8_t> target = memory.bytes().subspan(used, tensor.data.size());
-    std::memcpy(target.data(), tensor.data.data(), tensor.data.size());
+    if (layouts == TensorLayouts::kPanels && panels_pay(tensor)) {
+      pack_panels(tensor.type, tensor.row_count(), static_cast<size_t>(tensor.row_length()),
+                  tensor.data, target);
+      tensor.panels = true;
+    } else {
+      std::memcpy(target.data(), tensor.data.data(), tensor.data.size());
+    }
     mapping.release_pages(static_cast<size_t>(tensor.data.data() - mapping.bytes().data()),
                           tensor.data.size());
     tensor.data = target;

@@ -15,6 +15,11 @@
 
 namespace tandem {
 
+enum class TensorLayouts : uint8_t {
+  kFile,    // bytes as in the file
+  kPanels,  // matrices the kernels read faster as panels reordered into them
+};
+
 class ModelFile {
  public:
   // Opens `path`; when it is the first of a split set, opens the others too.
@@ -55,8 +60,12 @@ class ModelFile {
   // (huge pages where the kernel gives them; see anonymous_memory.h) and points their
   // `data` there, dropping the mapped pages they came from. For weights a compute loop
   // streams on every token; call before taking views of them. Throws Error on an unknown
-  // name. Returns the bytes copied.
-  uint64_t copy_tensors_to_memory(const std::vector<std::string>& names);
+  // name. Returns the bytes copied. With kPanels, the matrices that the SIMD kernels of
+  // this CPU read faster as panels (ops/quant/panels.h: Q4_K / Q6_K, rows per matrix a
+  // multiple of 8) are stored so, and marked TensorInfo::panels; such tensors are read
+  // only through WeightMatrix (model/weights.h), never as the file's bytes.
+  uint64_t copy_tensors_to_memory(const std::vector<std::string>& names,
+                                  TensorLayouts layouts = TensorLayouts::kFile);
   // The names of every tensor, for copying them all.
   std::vector<std::string> tensor_names() const;
 

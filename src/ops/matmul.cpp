@@ -4,6 +4,7 @@
 #include <atomic>
 
 #include "ops/quant/dequantize.h"
+#include "ops/quant/panels.h"
 #include "ops/quant/quantize.h"
 #include "ops/quant/simd/quant_simd.h"
 #include "ops/quant/vec_dot.h"
@@ -36,11 +37,20 @@ float dot_f32(std::span<const float> a, std::span<const float> b) {
   return static_cast<float>(sum);
 }
 
+// Row r of w in the row layout: its bytes in place, or unpacked from panels into buffer.
+const uint8_t* row_in_rows(const WeightMatrix& w, size_t r, std::vector<uint8_t>& buffer) {
+  if (w.layout == WeightLayout::kRows) return w.row_data(r);
+  buffer.resize(row_bytes(w.type, w.cols));
+  unpack_panel_row(w.type, w.cols, w.bytes, r, buffer);
+  return buffer.data();
+}
+
 }  // namespace
 
 void dequantize_weight_row(const WeightMatrix& w, size_t row, std::span<float> out) {
   TANDEM_CHECK(out.size() == w.cols, "row of ", w.cols, " into ", out.size());
-  dequantize_row(w.type, w.row_data(row), out);
+  std::vector<uint8_t> buffer;
+  dequantize_row(w.type, row_in_rows(w, row, buffer), out);
 }
 
 void matmul_reference(const WeightMatrix& w, const FloatMatrix& x, FloatMatrix& y,
@@ -52,8 +62,9 @@ void matmul_reference(const WeightMatrix& w, const FloatMatrix& x, FloatMatrix& 
       w.rows,
       [&](size_t begin, size_t end, size_t) {
         std::vector<float> weights(w.cols);  // one dequantized weight row
+        std::vector<uint8_t> unpacked;
         for (size_t r = begin; r < end; ++r) {
-          dequantize_row(w.type, w.row_data(r), weights);
+          dequantize_row(w.type, row_in_rows(w, r, unpacked), weights);
           for (size_t t = 0; t < tokens; ++t) {
             y.row(t)[r] = dot_f32(weights, x.row(t));
           }
@@ -135,6 +146,18 @@ void prepare_rows(TensorType weight_type, const FloatMatrix& x, PreparedRows& ou
 void dot_weight_rows(const WeightMatrix& w, size_t row_begin, size_t row_end,
                      const uint8_t* activations, size_t stride, size_t tokens, float* out,
                      size_t out_stride) {
+  if (w.layout == WeightLayout::kPanels) {
+    // Whole groups of 8 rows (row tiles and expert items are multiples of 16).
+    TANDEM_CHECK(row_begin % kPanelRows == 0 && row_end % kPanelRows == 0, "rows ", row_begin,
+                 "..", row_end, " cut a group of panel rows");
+    for (size_t t0 = 0; t0 < tokens; t0 += kTokenTile) {
+      const size_t count = std::min(tokens, t0 + kTokenTile) - t0;
+      simd_vec_dot_panels(w.type, w.bytes.data() + row_begin * w.row_stride, row_end - row_begin,
+                          activations + t0 * stride, stride, count, w.cols,
+                          out + t0 * out_stride, out_stride);
+    }
+    return;
+  }
   if (has_simd_vec_dot_tile(w.type)) {
     if (row_end == row_begin) return;
     // Register-blocked rows x tokens; token tiles of kTokenTile keep their activation

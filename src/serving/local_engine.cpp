@@ -29,7 +29,9 @@ LocalEngine::LocalEngine(const std::string& model_path, const LocalEngineOptions
                                ? options.threads
                                : std::max<size_t>(1, std::thread::hardware_concurrency());
     pool_ = std::make_unique<ThreadPool>(threads);
-    if (!options.mmap) file_->copy_tensors_to_memory(file_->tensor_names());
+    if (!options.mmap) {
+      file_->copy_tensors_to_memory(file_->tensor_names(), TensorLayouts::kPanels);
+    }
     model_ = Model::load(*file_, ModelOptions{}, *pool_);
     config_ = model_->config();
   }

@@ -25,7 +25,9 @@
 // panel's copy costs less than its products gain on it); row_sums<kTokens>(block,
 // token_blocks, sums, mins): the 8-lane int32 sums of one weight block with each token's
 // block (mins only where kHasMin); Panel, pack(rows, block, rows_ahead_bytes, panel) and
-// panel_dot<kTokens>(panels, count, first_block, tokens, acc).
+// panel_dot<kTokens>(panels, count, first_block, tokens, acc). A format with stored panels
+// (ops/quant/panels.h) also provides kStoredBlockBytes, kExpandMinTokens, expand(block,
+// panel) and stored_dot<kTokens>(blocks, count, first_block, tokens, acc).
 
 #if TANDEM_AVX2_KERNELS
 HWY_BEFORE_NAMESPACE();
@@ -357,6 +359,78 @@ HWY_INLINE void dot_panels(const uint8_t* w, size_t w_stride, size_t rows, const
         for (size_t t = 0; t < group; ++t) {
           _mm256_maskstore_ps(out + (t0 + t) * out_stride + r0, mask, acc[t]);
         }
+      }
+    }
+  }
+}
+
+// fn(std::integral_constant<size_t, k>()) for k = count, 1 to 4 tokens.
+template <class Fn>
+HWY_INLINE void with_token_count(size_t count, const Fn& fn) {
+  switch (count) {
+    case 1:
+      return fn(std::integral_constant<size_t, 1>());
+    case 2:
+      return fn(std::integral_constant<size_t, 2>());
+    case 3:
+      return fn(std::integral_constant<size_t, 3>());
+    default:
+      return fn(std::integral_constant<size_t, 4>());
+  }
+}
+
+// Products of `rows` rows stored as panels (ops/quant/panels.h; rows a multiple of 8)
+// with `tokens` Q8_K rows a + t * a_stride: out[t * out_stride + r]. Fewer than
+// F::kExpandMinTokens tokens run straight from the stored blocks, up to 4 at a time over
+// all of a group's super-blocks (one stream from memory per 8 rows); more tokens expand
+// kPanelBlocks blocks at a time into panels in L1 and run all their tokens over them, as
+// dot_panels.
+template <class F>
+HWY_INLINE void dot_stored_panels(const uint8_t* panels, size_t rows, const uint8_t* a,
+                                  size_t a_stride, size_t tokens, size_t n, float* out,
+                                  size_t out_stride) {
+  constexpr size_t kPanelRows = 8;
+  constexpr size_t kPanelBlocks = 8;
+  constexpr size_t kTokenGroup = 4;
+  const size_t blocks = n / kSuperBlock;
+  const bool expand = tokens >= F::kExpandMinTokens;
+  typename F::Panel panel[kPanelBlocks];
+  for (size_t r0 = 0; r0 < rows; r0 += kPanelRows) {
+    const uint8_t* group = panels + (r0 / kPanelRows) * blocks * F::kStoredBlockBytes;
+    // Tokens [t0, t0 + count) over super-blocks [c0, c0 + chunk), adding to `out` after
+    // the first chunk.
+    const auto run_tokens = [&](size_t t0, size_t count, size_t c0, size_t chunk) HWY_ATTR {
+      const uint8_t* token_rows[kTokenGroup];
+      __m256 acc[kTokenGroup];
+      for (size_t t = 0; t < count; ++t) {
+        token_rows[t] = a + (t0 + t) * a_stride;
+        acc[t] = c0 == 0 ? _mm256_setzero_ps() : _mm256_loadu_ps(out + (t0 + t) * out_stride + r0);
+      }
+      with_token_count(count, [&](auto k) HWY_ATTR {
+        if (expand) {
+          F::template panel_dot<decltype(k)::value>(panel, chunk, c0, token_rows, acc);
+        } else {
+          F::template stored_dot<decltype(k)::value>(group + c0 * F::kStoredBlockBytes, chunk,
+                                                     c0, token_rows, acc);
+        }
+      });
+      for (size_t t = 0; t < count; ++t) {
+        _mm256_storeu_ps(out + (t0 + t) * out_stride + r0, acc[t]);
+      }
+    };
+    if (!expand) {
+      for (size_t t0 = 0; t0 < tokens; t0 += kTokenGroup) {
+        run_tokens(t0, std::min(kTokenGroup, tokens - t0), 0, blocks);
+      }
+      continue;
+    }
+    for (size_t c0 = 0; c0 < blocks; c0 += kPanelBlocks) {
+      const size_t chunk = std::min(kPanelBlocks, blocks - c0);
+      for (size_t b = 0; b < chunk; ++b) {
+        F::expand(group + (c0 + b) * F::kStoredBlockBytes, panel[b]);
+      }
+      for (size_t t0 = 0; t0 < tokens; t0 += kTokenGroup) {
+        run_tokens(t0, std::min(kTokenGroup, tokens - t0), c0, chunk);
       }
     }
   }

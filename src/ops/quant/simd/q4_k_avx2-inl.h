@@ -18,6 +18,9 @@ struct Q4K {
   // Measured (tandem_matmul_bench): panels are faster from 4 tokens (55 against 48 G
   // multiply-adds/s one row at a time), equal with 2.
   static constexpr size_t kPanelMinTokens = 4;
+  // Stored panels: from this many tokens, expanding blocks into L1 panels beats reading
+  // the stored nibbles for each group of 4 tokens.
+  static constexpr size_t kExpandMinTokens = 4;
 
   // The 8-lane sums of one block x with each token's block y[t]: a 32-byte load of levels
   // serves two sub-blocks (low and high nibbles) for every token.
@@ -67,42 +70,54 @@ struct Q4K {
     float dmin[8];
   };
 
-  // Copies super-block `block` of the 8 rows w[r] into `out`, and prefetches the same block
-  // of the 8 rows after them (rows_ahead_bytes further on).
-  HWY_INLINE static void pack(const uint8_t* const* w, size_t block, size_t rows_ahead_bytes,
-                              Panel& out) {
-    const uint8_t* x[8];
-    panel_blocks(w, block, kBlockBytes, rows_ahead_bytes, x);
-    // The 6-bit scales and minimums of the 8 rows at once, as unpack_k4_scales: byte j of
-    // lane r of scale_low / scale_high is row r's scale of sub-block j / 4 + j; the same
-    // for the minimums.
-    const size_t scales = offsetof(BlockQ4_K, scales);
-    const __m256i p0 = row_words(x, scales);
-    const __m256i p1 = row_words(x, scales + 4);
-    const __m256i p2 = row_words(x, scales + 8);
+  // Row r's 6-bit scales and minimums in byte lanes, from the words p_k (word k of row
+  // r's 12 scale bytes in lane r), as unpack_k4_scales: byte j of lane r of scale_low /
+  // scale_high is row r's scale of sub-block j / 4 + j; the same for the minimums.
+  struct ScaleLanes {
+    __m256i scale_low, scale_high, min_low, min_high;
+  };
+  HWY_INLINE static ScaleLanes scale_lanes(__m256i p0, __m256i p1, __m256i p2) {
     const __m256i six_bits = _mm256_set1_epi8(0x3F);
     const __m256i four_bits = _mm256_set1_epi8(0x0F);
     const __m256i two_bits = _mm256_set1_epi8(0x03);
     const auto top_bits = [&](__m256i p) HWY_ATTR {
       return _mm256_slli_epi32(_mm256_and_si256(_mm256_srli_epi32(p, 6), two_bits), 4);
     };
-    const __m256i scale_low = _mm256_and_si256(p0, six_bits);
-    const __m256i scale_high = _mm256_or_si256(_mm256_and_si256(p2, four_bits), top_bits(p0));
-    const __m256i min_low = _mm256_and_si256(p1, six_bits);
-    const __m256i min_high =
-        _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi32(p2, 4), four_bits), top_bits(p1));
+    return {_mm256_and_si256(p0, six_bits),
+            _mm256_or_si256(_mm256_and_si256(p2, four_bits), top_bits(p0)),
+            _mm256_and_si256(p1, six_bits),
+            _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi32(p2, 4), four_bits), top_bits(p1))};
+  }
+  // Sub-block j's scales of the 8 rows as int16 pairs (both words of lane r: row r's).
+  HWY_INLINE static __m256i sub_block_scales(const ScaleLanes& s, int j) {
+    return _mm256_shuffle_epi8(j < 4 ? s.scale_low : s.scale_high, lane_byte_pick(j % 4, j % 4));
+  }
+  // Word 2 r + h: row r's minimum of sub-block 2 p + h.
+  HWY_INLINE static __m256i sub_block_min_pairs(const ScaleLanes& s, int p) {
+    return _mm256_shuffle_epi8(p < 2 ? s.min_low : s.min_high,
+                               lane_byte_pick(2 * (p % 2), 2 * (p % 2) + 1));
+  }
+  HWY_INLINE static void store_scales(const ScaleLanes& s, Panel& out) {
 #pragma GCC unroll 8
     for (int j = 0; j < 8; ++j) {
-      const __m256i source = j < 4 ? scale_low : scale_high;
-      _mm256_store_si256(reinterpret_cast<__m256i*>(out.scales[j]),
-                         _mm256_shuffle_epi8(source, lane_byte_pick(j % 4, j % 4)));
+      _mm256_store_si256(reinterpret_cast<__m256i*>(out.scales[j]), sub_block_scales(s, j));
     }
-#pragma GCC unroll 8
+#pragma GCC unroll 4
     for (int p = 0; p < 4; ++p) {
-      const __m256i source = p < 2 ? min_low : min_high;
-      _mm256_store_si256(reinterpret_cast<__m256i*>(out.mins[p]),
-                         _mm256_shuffle_epi8(source, lane_byte_pick(2 * (p % 2), 2 * (p % 2) + 1)));
+      _mm256_store_si256(reinterpret_cast<__m256i*>(out.mins[p]), sub_block_min_pairs(s, p));
     }
+  }
+
+  // Copies super-block `block` of the 8 rows w[r] into `out`, and prefetches the same block
+  // of the 8 rows after them (rows_ahead_bytes further on).
+  HWY_INLINE static void pack(const uint8_t* const* w, size_t block, size_t rows_ahead_bytes,
+                              Panel& out) {
+    const uint8_t* x[8];
+    panel_blocks(w, block, kBlockBytes, rows_ahead_bytes, x);
+    const size_t scales = offsetof(BlockQ4_K, scales);
+    store_scales(scale_lanes(row_words(x, scales), row_words(x, scales + 4),
+                             row_words(x, scales + 8)),
+                 out);
     const auto rows = std::make_index_sequence<8>();
     _mm256_store_ps(out.d, f16_lanes(x, kScaleOffset, rows));
     _mm256_store_ps(out.dmin, f16_lanes(x, kMinScaleOffset, rows));
@@ -126,13 +141,114 @@ struct Q4K {
     }
   }
 
+  // A stored panel block (ops/quant/panels.h): the rows' words already in lanes.
+  static constexpr size_t kStoredBlockBytes = 8 * kBlockBytes;
+  static constexpr size_t kStoredScales = 32;   // scales[3][32]
+  static constexpr size_t kStoredLevels = 128;  // qs[4][8][32]
+  HWY_INLINE static ScaleLanes stored_scale_lanes(const uint8_t* block) {
+    return scale_lanes(load(block + kStoredScales), load(block + kStoredScales + 32),
+                       load(block + kStoredScales + 64));
+  }
+  HWY_INLINE static __m256 stored_d(const uint8_t* block, size_t offset) {
+    return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(block + offset)));
+  }
+
+  // A panel from a stored panel block: the levels split into nibbles, scales unpacked.
+  HWY_INLINE static void expand(const uint8_t* block, Panel& out) {
+    store_scales(stored_scale_lanes(block), out);
+    _mm256_store_ps(out.d, stored_d(block, 0));
+    _mm256_store_ps(out.dmin, stored_d(block, 16));
+    const __m256i low_mask = _mm256_set1_epi8(0x0F);
+#pragma GCC unroll 4
+    for (int g = 0; g < 4; ++g) {
+#pragma GCC unroll 8
+      for (int i = 0; i < 8; ++i) {
+        const __m256i q = load(block + kStoredLevels + 256 * g + 32 * i);
+        _mm256_store_si256(reinterpret_cast<__m256i*>(out.levels[2 * g][i]),
+                           _mm256_and_si256(q, low_mask));
+        _mm256_store_si256(reinterpret_cast<__m256i*>(out.levels[2 * g + 1][i]),
+                           _mm256_and_si256(_mm256_srli_epi16(q, 4), low_mask));
+      }
+    }
+  }
+
+  // The minimum totals of the 8 rows with one token's block y: sum over sub-blocks j of
+  // min_j * (sum of j's activations), from Q8_K's 16-element sums paired as int16 (the
+  // word of sub-blocks 2k, 2k + 1 is word k of the lower half (k < 2) or word k - 2 of
+  // the upper half). min_pairs(p): sub_block_min_pairs of sub-blocks 2p, 2p + 1.
+  template <class MinPairs>
+  HWY_INLINE static __m256i min_totals(const uint8_t* y, const MinPairs& min_pairs) {
+    const __m256i sub_sums =
+        _mm256_madd_epi16(load(y + offsetof(BlockQ8_K, bsums)), _mm256_set1_epi16(1));
+    const __m256i packed = _mm256_packs_epi32(sub_sums, sub_sums);
+    __m256i totals = _mm256_setzero_si256();
+#pragma GCC unroll 4
+    for (int k = 0; k < 4; ++k) {
+      const __m256i pair =
+          _mm256_permutevar8x32_epi32(packed, _mm256_set1_epi32(k < 2 ? k : k + 2));
+      totals = _mm256_add_epi32(totals, _mm256_madd_epi16(min_pairs(k), pair));
+    }
+    return totals;
+  }
+
+  // Stored panel blocks [0, count) of 8 rows (super-blocks first_block ...) with the
+  // kTokens Q8_K rows a[t], straight from the stored nibbles: acc[t] lane r accumulates
+  // row r's product with token t, in the arithmetic of panel_dot.
+  template <size_t kTokens>
+  HWY_INLINE static void stored_dot(const uint8_t* blocks, size_t count, size_t first_block,
+                                    const uint8_t* const* a, __m256* acc) {
+    const __m256i low_mask = _mm256_set1_epi8(0x0F);
+    for (size_t b = 0; b < count; ++b) {
+      const uint8_t* block = blocks + b * kStoredBlockBytes;
+      prefetch_block(block + 2 * kStoredBlockBytes, kStoredBlockBytes);
+      const uint8_t* y[kTokens];
+      for (size_t t = 0; t < kTokens; ++t) y[t] = a[t] + (first_block + b) * sizeof(BlockQ8_K);
+      const ScaleLanes lanes = stored_scale_lanes(block);
+      __m256i sums[kTokens];
+      for (size_t t = 0; t < kTokens; ++t) sums[t] = _mm256_setzero_si256();
+#pragma GCC unroll 8
+      for (int j = 0; j < 8; ++j) {
+        __m256i products[kTokens];  // int16 pairs, summed over the sub-block's 8 groups
+#pragma GCC unroll 8
+        for (int i = 0; i < 8; ++i) {
+          const __m256i q = load(block + kStoredLevels + 256 * (j / 2) + 32 * i);
+          const __m256i levels = j % 2 == 0 ? _mm256_and_si256(q, low_mask)
+                                            : _mm256_and_si256(_mm256_srli_epi16(q, 4), low_mask);
+#pragma GCC unroll 4
+          for (size_t t = 0; t < kTokens; ++t) {
+            int32_t four;
+            std::memcpy(&four, y[t] + offsetof(BlockQ8_K, qs) + 32 * j + 4 * i, sizeof(four));
+            const __m256i product = _mm256_maddubs_epi16(levels, _mm256_set1_epi32(four));
+            products[t] = i == 0 ? product : _mm256_add_epi16(products[t], product);
+            settle(products[t]);
+          }
+        }
+        const __m256i scale = sub_block_scales(lanes, j);
+#pragma GCC unroll 4
+        for (size_t t = 0; t < kTokens; ++t) {
+          sums[t] = _mm256_add_epi32(sums[t], _mm256_madd_epi16(products[t], scale));
+          settle(sums[t]);
+        }
+      }
+      const __m256 d = stored_d(block, 0);
+      const __m256 dmin = stored_d(block, 16);
+      const auto min_pairs = [&](int p) HWY_ATTR { return sub_block_min_pairs(lanes, p); };
+#pragma GCC unroll 4
+      for (size_t t = 0; t < kTokens; ++t) {
+        float y_d;
+        std::memcpy(&y_d, y[t] + offsetof(BlockQ8_K, d), sizeof(y_d));
+        acc[t] = add_block<Q4K>(acc[t], sums[t], min_totals(y[t], min_pairs), d, dmin,
+                                _mm256_set1_ps(y_d));
+      }
+    }
+  }
+
   // The 8 rows of panel blocks [0, blocks) (super-blocks first_block ...) with the kTokens
   // Q8_K rows a[t]: acc[t] lane r accumulates row r's product with token t. A sub-block's
   // 8 products per token add up in int16 (8 * 2 * 15 * 127 < 2^15) before its scale.
   template <size_t kTokens>
   HWY_INLINE static void panel_dot(const Panel* panel, size_t blocks, size_t first_block,
                                    const uint8_t* const* a, __m256* acc) {
-    const __m256i ones = _mm256_set1_epi16(1);
     for (size_t b = 0; b < blocks; ++b) {
       const Panel& p = panel[b];
       const uint8_t* y[kTokens];
@@ -164,24 +280,15 @@ struct Q4K {
       }
       const __m256 d = _mm256_load_ps(p.d);
       const __m256 dmin = _mm256_load_ps(p.dmin);
+      const auto min_pairs = [&](int k) HWY_ATTR {
+        return _mm256_load_si256(reinterpret_cast<const __m256i*>(p.mins[k]));
+      };
 #pragma GCC unroll 4
       for (size_t t = 0; t < kTokens; ++t) {
-        // Sub-block sums of the activations (Q8_K's 16-element sums in pairs), as int16;
-        // the word of sub-blocks 2k, 2k + 1 is word k of the lower half (k < 2) or word
-        // k - 2 of the upper half.
-        const __m256i sub_sums = _mm256_madd_epi16(load(y[t] + offsetof(BlockQ8_K, bsums)), ones);
-        const __m256i packed = _mm256_packs_epi32(sub_sums, sub_sums);
-        __m256i min_totals = _mm256_setzero_si256();
-#pragma GCC unroll 4
-        for (int k = 0; k < 4; ++k) {
-          const __m256i pair =
-              _mm256_permutevar8x32_epi32(packed, _mm256_set1_epi32(k < 2 ? k : k + 2));
-          const __m256i mins = _mm256_load_si256(reinterpret_cast<const __m256i*>(p.mins[k]));
-          min_totals = _mm256_add_epi32(min_totals, _mm256_madd_epi16(mins, pair));
-        }
         float y_d;
         std::memcpy(&y_d, y[t] + offsetof(BlockQ8_K, d), sizeof(y_d));
-        acc[t] = add_block<Q4K>(acc[t], sums[t], min_totals, d, dmin, _mm256_set1_ps(y_d));
+        acc[t] = add_block<Q4K>(acc[t], sums[t], min_totals(y[t], min_pairs), d, dmin,
+                                _mm256_set1_ps(y_d));
       }
     }
   }

@@ -19,6 +19,9 @@ struct Q6K {
   // Measured (tandem_matmul_bench): panels are faster from 12 to 16 tokens (64-68 against
   // 52-56 G multiply-adds/s one row at a time), about equal with 8, slower with 4.
   static constexpr size_t kPanelMinTokens = 12;
+  // Stored panels: from this many tokens, expanding blocks into L1 panels beats
+  // assembling the stored levels for each group of 4 tokens.
+  static constexpr size_t kExpandMinTokens = 4;
 
   // The 32 levels of elements 128 h + 32 quarter + l (l < 32) of block x: the low 4 bits
   // from ql (low nibbles for quarters 0 and 1, high for 2 and 3), bits 4-5 from qh's bits
@@ -96,30 +99,40 @@ struct Q6K {
     float d[8];
   };
 
+  // Group g's scales of the 8 rows as int16 pairs (both words of lane r: row r's), from
+  // words[k]: scale bytes 4k .. 4k + 3 of row r in lane r (picked into the high byte of
+  // int16 words and shifted back with the sign).
+  HWY_INLINE static __m256i group_scales(const __m256i* words, int g) {
+    return _mm256_srai_epi16(
+        _mm256_shuffle_epi8(words[g / 4], lane_byte_pick(g % 4, g % 4, true)), 8);
+  }
+  // Word 2 r + h: row r's scale of group 2 p + h.
+  HWY_INLINE static __m256i scale_pair(const __m256i* words, int p) {
+    const int first = (2 * p) % 4;
+    return _mm256_srai_epi16(
+        _mm256_shuffle_epi8(words[p / 2], lane_byte_pick(first, first + 1, true)), 8);
+  }
+  HWY_INLINE static void store_scales(const __m256i* words, Panel& out) {
+#pragma GCC unroll 8
+    for (int g = 0; g < 16; ++g) {
+      _mm256_store_si256(reinterpret_cast<__m256i*>(out.scales[g]), group_scales(words, g));
+    }
+#pragma GCC unroll 8
+    for (int p = 0; p < 8; ++p) {
+      _mm256_store_si256(reinterpret_cast<__m256i*>(out.scale_pairs[p]), scale_pair(words, p));
+    }
+  }
+
   // Copies super-block `block` of the 8 rows w[r] into `out`, and prefetches the same block
   // of the 8 rows after them (rows_ahead_bytes further on).
   HWY_INLINE static void pack(const uint8_t* const* w, size_t block, size_t rows_ahead_bytes,
                               Panel& out) {
     const uint8_t* x[8];
     panel_blocks(w, block, kBlockBytes, rows_ahead_bytes, x);
-    // Scale bytes 4k .. 4k + 3 of row r in lane r of words[k]; picked into the high byte
-    // of int16 words and shifted back with the sign.
     __m256i words[4];
 #pragma GCC unroll 8
     for (size_t k = 0; k < 4; ++k) words[k] = row_words(x, offsetof(BlockQ6_K, scales) + 4 * k);
-#pragma GCC unroll 8
-    for (int g = 0; g < 16; ++g) {
-      const __m256i picked = _mm256_shuffle_epi8(words[g / 4], lane_byte_pick(g % 4, g % 4, true));
-      _mm256_store_si256(reinterpret_cast<__m256i*>(out.scales[g]), _mm256_srai_epi16(picked, 8));
-    }
-#pragma GCC unroll 8
-    for (int p = 0; p < 8; ++p) {
-      const int first = (2 * p) % 4;
-      const __m256i picked =
-          _mm256_shuffle_epi8(words[p / 2], lane_byte_pick(first, first + 1, true));
-      _mm256_store_si256(reinterpret_cast<__m256i*>(out.scale_pairs[p]),
-                         _mm256_srai_epi16(picked, 8));
-    }
+    store_scales(words, out);
     _mm256_store_ps(out.d, f16_lanes(x, kScaleOffset, std::make_index_sequence<8>()));
 
 // Levels of elements 128h + 32 quarter ... of the 8 rows, transposed as 32-bit words:
@@ -137,6 +150,119 @@ struct Q6K {
           const size_t g = 8 * static_cast<size_t>(h) + 2 * static_cast<size_t>(quarter) + i / 4;
           _mm256_store_si256(reinterpret_cast<__m256i*>(out.levels[g][i % 4]), transposed[i]);
         }
+      }
+    }
+  }
+
+  // A stored panel block (ops/quant/panels.h): the rows' words already in lanes.
+  static constexpr size_t kStoredBlockBytes = 8 * kBlockBytes;
+  static constexpr size_t kStoredHigh = 1024;    // qh[2][8][32] after ql[4][8][32]
+  static constexpr size_t kStoredScales = 1536;  // scales[4][32]
+  static constexpr size_t kStoredD = 1664;       // d[8]
+  // Level vector i (elements 128 h + 32 quarter + 4 i .. + 3 of each row; group
+  // 8 h + 2 quarter + i / 4) of a stored block, as levels() gives them for one row.
+  HWY_INLINE static __m256i stored_levels(const uint8_t* block, int h, int quarter, int i) {
+    const __m256i ql = load(block + 256 * (2 * h + quarter % 2) + 32 * i);
+    const __m256i qh = load(block + kStoredHigh + 256 * h + 32 * i);
+    const __m256i low_mask = _mm256_set1_epi8(0x0F);
+    const __m256i low = quarter < 2 ? _mm256_and_si256(ql, low_mask)
+                                    : _mm256_and_si256(_mm256_srli_epi16(ql, 4), low_mask);
+    const __m256i high = quarter == 0   ? _mm256_slli_epi16(qh, 4)
+                         : quarter == 1 ? _mm256_slli_epi16(qh, 2)
+                         : quarter == 2 ? qh
+                                        : _mm256_srli_epi16(qh, 2);
+    return _mm256_or_si256(low, _mm256_and_si256(high, _mm256_set1_epi8(0x30)));
+  }
+  HWY_INLINE static void stored_scale_words(const uint8_t* block, __m256i* words) {
+#pragma GCC unroll 4
+    for (size_t k = 0; k < 4; ++k) words[k] = load(block + kStoredScales + 32 * k);
+  }
+  HWY_INLINE static __m256 stored_d(const uint8_t* block) {
+    return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(block + kStoredD)));
+  }
+
+  // A panel from a stored panel block: the levels assembled, scales unpacked.
+  HWY_INLINE static void expand(const uint8_t* block, Panel& out) {
+    __m256i words[4];
+    stored_scale_words(block, words);
+    store_scales(words, out);
+    _mm256_store_ps(out.d, stored_d(block));
+#pragma GCC unroll 2
+    for (int h = 0; h < 2; ++h) {
+#pragma GCC unroll 4
+      for (int quarter = 0; quarter < 4; ++quarter) {
+#pragma GCC unroll 8
+        for (int i = 0; i < 8; ++i) {
+          const int g = 8 * h + 2 * quarter + i / 4;
+          _mm256_store_si256(reinterpret_cast<__m256i*>(out.levels[g][i % 4]),
+                             stored_levels(block, h, quarter, i));
+        }
+      }
+    }
+  }
+
+  // The offset totals (32 * sum over groups of scale * sum of the group's activations)
+  // of the 8 rows with one token's block y; scale_pairs(p): scale_pair of groups 2p, 2p + 1.
+  template <class ScalePairs>
+  HWY_INLINE static __m256i offset_totals(const uint8_t* y, const ScalePairs& scale_pairs) {
+    __m256i offsets = _mm256_setzero_si256();
+#pragma GCC unroll 8
+    for (int k = 0; k < 8; ++k) {
+      int32_t two;
+      std::memcpy(&two, y + offsetof(BlockQ8_K, bsums) + 4 * k, sizeof(two));
+      offsets = _mm256_add_epi32(offsets, _mm256_madd_epi16(scale_pairs(k), _mm256_set1_epi32(two)));
+    }
+    return _mm256_slli_epi32(offsets, 5);
+  }
+
+  // Stored panel blocks [0, count) of 8 rows (super-blocks first_block ...) with the
+  // kTokens Q8_K rows a[t], levels assembled from the stored bits: acc[t] lane r
+  // accumulates row r's product with token t, in the arithmetic of panel_dot.
+  template <size_t kTokens>
+  HWY_INLINE static void stored_dot(const uint8_t* blocks, size_t count, size_t first_block,
+                                    const uint8_t* const* a, __m256* acc) {
+    for (size_t b = 0; b < count; ++b) {
+      const uint8_t* block = blocks + b * kStoredBlockBytes;
+      prefetch_block(block + 2 * kStoredBlockBytes, kStoredBlockBytes);
+      const uint8_t* y[kTokens];
+      for (size_t t = 0; t < kTokens; ++t) y[t] = a[t] + (first_block + b) * sizeof(BlockQ8_K);
+      __m256i words[4];
+      stored_scale_words(block, words);
+      __m256i sums[kTokens];
+      for (size_t t = 0; t < kTokens; ++t) sums[t] = _mm256_setzero_si256();
+#pragma GCC unroll 2
+      for (int h = 0; h < 2; ++h) {
+#pragma GCC unroll 4
+        for (int quarter = 0; quarter < 4; ++quarter) {
+#pragma GCC unroll 4
+          for (int pair = 0; pair < 4; ++pair) {
+            // Level vectors 2 pair, 2 pair + 1: half of group 8 h + 2 quarter + pair / 2.
+            const __m256i first = stored_levels(block, h, quarter, 2 * pair);
+            const __m256i second = stored_levels(block, h, quarter, 2 * pair + 1);
+            const __m256i scale = group_scales(words, 8 * h + 2 * quarter + pair / 2);
+#pragma GCC unroll 4
+            for (size_t t = 0; t < kTokens; ++t) {
+              const uint8_t* yq = y[t] + offsetof(BlockQ8_K, qs) + 128 * h + 32 * quarter + 8 * pair;
+              int32_t four[2];
+              std::memcpy(four, yq, sizeof(four));
+              __m256i products = _mm256_maddubs_epi16(first, _mm256_set1_epi32(four[0]));
+              settle(products);
+              products =
+                  _mm256_add_epi16(products, _mm256_maddubs_epi16(second, _mm256_set1_epi32(four[1])));
+              sums[t] = _mm256_add_epi32(sums[t], _mm256_madd_epi16(products, scale));
+              settle(sums[t]);
+            }
+          }
+        }
+      }
+      const __m256 d = stored_d(block);
+      const auto scale_pairs = [&](int p) HWY_ATTR { return scale_pair(words, p); };
+#pragma GCC unroll 4
+      for (size_t t = 0; t < kTokens; ++t) {
+        const __m256i totals = _mm256_sub_epi32(sums[t], offset_totals(y[t], scale_pairs));
+        float y_d;
+        std::memcpy(&y_d, y[t] + offsetof(BlockQ8_K, d), sizeof(y_d));
+        acc[t] = add_block<Q6K>(acc[t], totals, totals, d, d, _mm256_set1_ps(y_d));
       }
     }
   }
@@ -179,17 +305,12 @@ struct Q6K {
         }
       }
       const __m256 d = _mm256_load_ps(p.d);
+      const auto scale_pairs = [&](int k) HWY_ATTR {
+        return _mm256_load_si256(reinterpret_cast<const __m256i*>(p.scale_pairs[k]));
+      };
 #pragma GCC unroll 4
       for (size_t t = 0; t < kTokens; ++t) {
-        __m256i offsets = _mm256_setzero_si256();
-#pragma GCC unroll 8
-        for (int k = 0; k < 8; ++k) {
-          const __m256i scales =
-              _mm256_load_si256(reinterpret_cast<const __m256i*>(p.scale_pairs[k]));
-          const __m256i bsums = broadcast(y[t] + offsetof(BlockQ8_K, bsums) + 4 * k);
-          offsets = _mm256_add_epi32(offsets, _mm256_madd_epi16(scales, bsums));
-        }
-        const __m256i totals = _mm256_sub_epi32(sums[t], _mm256_slli_epi32(offsets, 5));
+        const __m256i totals = _mm256_sub_epi32(sums[t], offset_totals(y[t], scale_pairs));
         float y_d;
         std::memcpy(&y_d, y[t] + offsetof(BlockQ8_K, d), sizeof(y_d));
         acc[t] = add_block<Q6K>(acc[t], totals, totals, d, d, _mm256_set1_ps(y_d));

@@ -39,6 +39,17 @@ void simd_vec_dot_tile(TensorType weight_type, const uint8_t* weights, size_t we
                        size_t rows, const uint8_t* activations, size_t activation_stride,
                        size_t tokens, size_t n, float* out, size_t out_stride);
 
+// True when this CPU has kernels for `weight_type` weights stored as panels
+// (ops/quant/panels.h) that beat the row tiles: Q4_K and Q6_K where AVX2 runs.
+bool has_simd_panel_dot(TensorType weight_type);
+// simd_vec_dot_tile of `rows` weight rows stored as panels (rows a multiple of 8, the
+// groups from `panels` on): out[t * out_stride + r], the same values as the row tile of
+// the same rows. Any type with a panel layout runs (through rows unpacked one group at a
+// time where the CPU has no panel kernel for it).
+void simd_vec_dot_panels(TensorType weight_type, const uint8_t* panels, size_t rows,
+                         const uint8_t* activations, size_t activation_stride, size_t tokens,
+                         size_t n, float* out, size_t out_stride);
+
 // Dot products of F16 or F32 weight rows with F32 activations (no activation rounding),
 // summed in F32 in vector lanes: within n * 2^-24 * sum |w a| of the exact value.
 bool has_simd_float_dot(TensorType weight_type);

@@ -7,9 +7,13 @@
 #include <algorithm>
 
 #include <cstring>
+#include <span>
 #include <type_traits>
+#include <utility>
+#include <vector>
 
 #include "ops/quant/blocks.h"
+#include "ops/quant/panels.h"
 #include "ops/tensor_type.h"
 #include "platform/half.h"
 
@@ -381,6 +385,45 @@ void DotTile(tandem::TensorType type, const uint8_t* w, size_t w_stride, size_t 
   }
 }
 
+// Whether this target has panel kernels for the type (simd_vec_dot_panels).
+bool HasPanelKernels(tandem::TensorType type) {
+#if TANDEM_AVX2_KERNELS
+  return type == tandem::TensorType::kQ4_K || type == tandem::TensorType::kQ6_K;
+#else
+  (void)type;
+  return false;
+#endif
+}
+
+// Products of `rows` rows stored as panels (ops/quant/panels.h) with `tokens` activation
+// rows a + t * a_stride: out[t * out_stride + r]. Without a panel kernel each group of 8
+// rows is unpacked into rows and runs DotTile.
+void DotPanels(tandem::TensorType type, const uint8_t* panels, size_t rows, const uint8_t* a,
+               size_t a_stride, size_t tokens, size_t n, float* out, size_t out_stride) {
+#if TANDEM_AVX2_KERNELS
+  if (type == tandem::TensorType::kQ4_K) {
+    return avx2::dot_stored_panels<avx2::Q4K>(panels, rows, a, a_stride, tokens, n, out,
+                                              out_stride);
+  }
+  if (type == tandem::TensorType::kQ6_K) {
+    return avx2::dot_stored_panels<avx2::Q6K>(panels, rows, a, a_stride, tokens, n, out,
+                                              out_stride);
+  }
+#endif
+  const size_t row_size = tandem::row_bytes(type, n);
+  const size_t group_bytes = tandem::kPanelRows * row_size;
+  std::vector<uint8_t> unpacked(group_bytes);
+  for (size_t r0 = 0; r0 < rows; r0 += tandem::kPanelRows) {
+    const std::span<const uint8_t> group(panels + r0 * row_size, group_bytes);
+    for (size_t r = 0; r < tandem::kPanelRows; ++r) {
+      tandem::unpack_panel_row(type, n, group, r,
+                               std::span<uint8_t>(unpacked).subspan(r * row_size, row_size));
+    }
+    DotTile(type, unpacked.data(), row_size, tandem::kPanelRows, a, a_stride, tokens, n,
+            out + r0, out_stride);
+  }
+}
+
 }  // namespace tandem::quant::HWY_NAMESPACE
 HWY_AFTER_NAMESPACE();
 
@@ -399,6 +442,8 @@ HWY_EXPORT(DotQ6_K);
 HWY_EXPORT(DotF16);
 HWY_EXPORT(DotF32);
 HWY_EXPORT(DotTile);
+HWY_EXPORT(HasPanelKernels);
+HWY_EXPORT(DotPanels);
 HWY_EXPORT(AddScaledF32);
 }  // namespace quant
 
@@ -445,6 +490,19 @@ void simd_vec_dot_tile(TensorType weight_type, const uint8_t* weights, size_t we
   HWY_DYNAMIC_DISPATCH(quant::DotTile)
   (weight_type, weights, weight_stride, rows, activations, activation_stride, tokens, n, out,
    out_stride);
+}
+
+bool has_simd_panel_dot(TensorType weight_type) {
+  return HWY_DYNAMIC_DISPATCH(quant::HasPanelKernels)(weight_type);
+}
+
+void simd_vec_dot_panels(TensorType weight_type, const uint8_t* panels, size_t rows,
+                         const uint8_t* activations, size_t activation_stride, size_t tokens,
+                         size_t n, float* out, size_t out_stride) {
+  TANDEM_CHECK(has_panel_layout(weight_type) && n % traits(weight_type).block_elements == 0 && rows % kPanelRows == 0,
+               "no panel products of ", rows, " rows of ", n, " ", type_name(weight_type));
+  HWY_DYNAMIC_DISPATCH(quant::DotPanels)
+  (weight_type, panels, rows, activations, activation_stride, tokens, n, out, out_stride);
 }
 
 void simd_add_scaled(std::span<float> y, float alpha, std::span<const float> x) {

@@ -1,0 +1,123 @@
+#include "ops/quant/panels.h"
+
+#include <array>
+#include <cstring>
+
+#include "ops/quant/blocks.h"
+#include "platform/error.h"
+
+namespace tandem {
+namespace {
+
+constexpr size_t kBlockElements = quant::kSuperBlock;
+
+// One field of a row's block as it moves into a panel block: `units` pieces of `size`
+// bytes from `source` on, piece u of row r going to target + u * piece_step + r * size.
+struct FieldMove {
+  size_t source;
+  size_t target;
+  size_t size;
+  size_t units;
+  size_t piece_step;
+};
+
+// The moves of one format and its block size. For the words of a field laid out as
+// [k][4 r + e] (a vector per word k): piece_step 32, size 4.
+struct PanelFormat {
+  size_t block_bytes = 0;
+  std::array<FieldMove, 5> moves{};
+  size_t move_count = 0;
+};
+
+PanelFormat panel_format(TensorType type) {
+  using quant::BlockQ4_K;
+  using quant::BlockQ6_K;
+  PanelFormat f;
+  if (type == TensorType::kQ4_K) {
+    f.block_bytes = sizeof(BlockQ4_K);
+    f.moves = {{{offsetof(BlockQ4_K, d), 0, 2, 1, 0},
+                {offsetof(BlockQ4_K, dmin), 16, 2, 1, 0},
+                {offsetof(BlockQ4_K, scales), 32, 4, size_t{quant::kK4ScaleBytes} / 4, 32},
+                {offsetof(BlockQ4_K, qs), 128, 4, kBlockElements / 8, 32}}};
+    f.move_count = 4;
+  } else if (type == TensorType::kQ6_K) {
+    f.block_bytes = sizeof(BlockQ6_K);
+    f.moves = {{{offsetof(BlockQ6_K, ql), 0, 4, kBlockElements / 8, 32},
+                {offsetof(BlockQ6_K, qh), 1024, 4, kBlockElements / 16, 32},
+                {offsetof(BlockQ6_K, scales), 1536, 4, kBlockElements / 64, 32},
+                {offsetof(BlockQ6_K, d), 1664, 2, 1, 0}}};
+    f.move_count = 4;
+  }
+  return f;
+}
+
+// Byte offset of super-block `block` of row `row` within a panel matrix of `blocks`
+// super-blocks per row: the start of its panel block.
+size_t panel_block_offset(const PanelFormat& f, size_t blocks, size_t row, size_t block) {
+  return ((row / kPanelRows) * blocks + block) * kPanelRows * f.block_bytes;
+}
+
+}  // namespace
+
+bool has_panel_layout(TensorType type) {
+  return type == TensorType::kQ4_K || type == TensorType::kQ6_K;
+}
+
+bool fits_panel_layout(TensorType type, size_t rows, size_t cols) {
+  return has_panel_layout(type) && rows > 0 && rows % kPanelRows == 0 && cols > 0 &&
+         cols % kBlockElements == 0;
+}
+
+void pack_panels(TensorType type, size_t rows, size_t cols, std::span<const uint8_t> src,
+                 std::span<uint8_t> dst) {
+  TANDEM_CHECK(fits_panel_layout(type, rows, cols), "no panel layout for ", rows, "x", cols, " ",
+               type_name(type));
+  const PanelFormat f = panel_format(type);
+  const size_t blocks = cols / kBlockElements;
+  const size_t bytes = rows * blocks * f.block_bytes;
+  TANDEM_CHECK(src.size() == bytes && dst.size() == bytes, "panels of ", bytes, " bytes from ",
+               src.size(), " into ", dst.size());
+  TANDEM_CHECK(src.data() + bytes <= dst.data() || dst.data() + bytes <= src.data(),
+               "panels packed in place");
+  for (size_t r = 0; r < rows; ++r) {
+    const size_t lane = r % kPanelRows;
+    for (size_t b = 0; b < blocks; ++b) {
+      const uint8_t* block = src.data() + (r * blocks + b) * f.block_bytes;
+      uint8_t* panel = dst.data() + panel_block_offset(f, blocks, r, b);
+      for (size_t m = 0; m < f.move_count; ++m) {
+        const FieldMove& move = f.moves[m];
+        for (size_t u = 0; u < move.units; ++u) {
+          std::memcpy(panel + move.target + u * move.piece_step + lane * move.size,
+                      block + move.source + u * move.size, move.size);
+        }
+      }
+    }
+  }
+}
+
+void unpack_panel_row(TensorType type, size_t cols, std::span<const uint8_t> panels, size_t row,
+                      std::span<uint8_t> out) {
+  TANDEM_CHECK(has_panel_layout(type) && cols % kBlockElements == 0,
+               "no panel layout for rows of ", cols, " ", type_name(type));
+  const PanelFormat f = panel_format(type);
+  const size_t blocks = cols / kBlockElements;
+  TANDEM_CHECK(out.size() == blocks * f.block_bytes, "row of ", blocks * f.block_bytes,
+               " bytes into ", out.size());
+  const size_t group_end = (row / kPanelRows + 1) * kPanelRows * blocks * f.block_bytes;
+  TANDEM_CHECK(group_end <= panels.size(), "row ", row, " beyond panels of ", panels.size(),
+               " bytes");
+  const size_t lane = row % kPanelRows;
+  for (size_t b = 0; b < blocks; ++b) {
+    const uint8_t* panel = panels.data() + panel_block_offset(f, blocks, row, b);
+    uint8_t* block = out.data() + b * f.block_bytes;
+    for (size_t m = 0; m < f.move_count; ++m) {
+      const FieldMove& move = f.moves[m];
+      for (size_t u = 0; u < move.units; ++u) {
+        std::memcpy(block + move.source + u * move.size,
+                    panel + move.target + u * move.piece_step + lane * move.size, move.size);
+      }
+    }
+  }
+}
+
+}  // namespace tandem

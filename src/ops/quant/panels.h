@@ -1,0 +1,44 @@
+#pragma once
+// Weight panels: a layout of K-quant matrices for the products of ops/quant/simd, made
+// once when a model is loaded. The 8 rows of a group are stored super-block by
+// super-block, each super-block of the 8 rows as one panel block in which word k of
+// every row's block lies in 32-bit lane r of a vector (rows 8G .. 8G + 7 take the same
+// bytes as before, only reordered):
+//
+//   Q4_K panel block (1152 bytes = 8 x 144)    Q6_K panel block (1680 bytes = 8 x 210)
+//     uint16 d[8], dmin[8]                        uint8  ql[4][8][32], qh[2][8][32]
+//     uint8  scales[3][32]                        int8   scales[4][32]
+//     uint8  qs[4][8][32]                         uint16 d[8]
+//
+// where [k][4 r + e] is byte 4 k + e of row r's field, and [g][i][4 r + e] byte
+// 32 g + 4 i + e of it. A kernel then reads one stream per 8 rows, and one 32-byte load
+// gives 4 consecutive elements of each of the 8 rows with no transposing at run time.
+// Group G's panel blocks are at bytes [G * blocks * B, (G + 1) * blocks * B) for
+// blocks = cols / 256 super-blocks of B bytes.
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+
+#include "ops/tensor_type.h"
+
+namespace tandem {
+
+inline constexpr size_t kPanelRows = 8;
+
+// True for the types with a panel layout: Q4_K, Q6_K.
+bool has_panel_layout(TensorType type);
+// True when a rows x cols matrix of `type` can be stored as panels: the type has a
+// layout, rows are whole groups of 8 and cols whole super-blocks.
+bool fits_panel_layout(TensorType type, size_t rows, size_t cols);
+
+// Reorders a rows x cols matrix of row-major blocks (src) into panels (dst, the same
+// size; the two must not overlap). Requires fits_panel_layout.
+void pack_panels(TensorType type, size_t rows, size_t cols, std::span<const uint8_t> src,
+                 std::span<uint8_t> dst);
+// Row `row` of a panel matrix (panels: whole groups, as pack_panels wrote them) back in
+// the row layout: row_bytes(type, cols) bytes into out.
+void unpack_panel_row(TensorType type, size_t cols, std::span<const uint8_t> panels, size_t row,
+                      std::span<uint8_t> out);
+
+}  // namespace tandem
