@@ -1,7 +1,8 @@
 // Micro-benchmark of the quantized kernels on expert-shaped matrices: one thread runs
 // dot_weight_rows (the fast-path product of weight rows with prepared Q8_K rows) over a
-// whole matrix for 1, 2, 4, 8, 16 and 64 tokens. Shapes: 64 x 2048 Q4_K and Q6_K rows
-// that stay in L2 ("cached"), gate / up 768 x 2048 and down 2048 x 768 of Q4_K, Q6_K and
+// whole matrix for 1, 2, 4, 8, 16 and 64 tokens, with the weights as rows and, where this
+// CPU has panel kernels for the type, as panels (ops/quant/panels.h). Shapes: 64 x 2048 Q4_K and
+// Q6_K rows that stay in L2 ("cached"), gate / up 768 x 2048 and down 2048 x 768 of Q4_K, Q6_K and
 // Q8_0 (Qwen3-30B-A3B's experts), 16384 x 2048 Q4_K and Q8_0 read from memory ("stream");
 // on x86 with AVX2, last, the peak rate of the byte multiply-add instructions the kernels
 // are built on. Prints the fastest time of a product (the one least disturbed by other
@@ -19,7 +20,9 @@
 #include <vector>
 
 #include "ops/matmul.h"
+#include "ops/quant/panels.h"
 #include "ops/quant/quantize.h"
+#include "ops/quant/simd/quant_simd.h"
 #include "platform/thread_pool.h"
 
 namespace tandem {
@@ -40,6 +43,32 @@ struct Shape {
   size_t cols;
 };
 
+void run_tokens(const Shape& shape, const WeightMatrix& w, size_t tokens, int repetitions,
+                ThreadPool& pool) {
+  FloatMatrix x(tokens, shape.cols);
+  for (size_t t = 0; t < tokens; ++t) {
+    const std::vector<float> v = gaussian(shape.cols, static_cast<uint32_t>(100 + t));
+    std::copy(v.begin(), v.end(), x.row(t).begin());
+  }
+  PreparedRows prepared;
+  prepare_rows(shape.type, x, prepared, pool);
+  std::vector<float> out(tokens * shape.rows);
+  std::vector<double> seconds;
+  for (int rep = 0; rep < repetitions; ++rep) {
+    const auto start = std::chrono::steady_clock::now();
+    dot_weight_rows(w, 0, shape.rows, prepared.bytes.data(), prepared.stride, tokens, out.data(),
+                    shape.rows);
+    seconds.push_back(
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  }
+  const double best = *std::min_element(seconds.begin(), seconds.end());
+  const double gmacs = static_cast<double>(tokens * shape.rows * shape.cols) / best / 1e9;
+  const std::string type(type_name(shape.type));
+  const char* layout = w.layout == WeightLayout::kPanels ? "panels" : "rows";
+  std::printf("%-8s %-5s %-6s tokens %3zu  %9.1f us  %6.2f GMAC/s  (check %.4f)\n", shape.name,
+              type.c_str(), layout, tokens, best * 1e6, gmacs, out[out.size() / 2]);
+}
+
 void run_shape(const Shape& shape, int repetitions) {
   const size_t stride = row_bytes(shape.type, shape.cols);
   std::vector<uint8_t> bytes(shape.rows * stride);
@@ -49,30 +78,17 @@ void run_shape(const Shape& shape, int repetitions) {
     const std::span<const float> values(row_values.data() + (r % 16) * shape.cols, shape.cols);
     quantize_row(shape.type, values, bytes.data() + r * stride);
   }
-  const WeightMatrix w{shape.type, shape.rows, shape.cols, stride, bytes};
+  std::vector<uint8_t> panel_bytes;
+  std::vector<WeightMatrix> layouts = {{shape.type, shape.rows, shape.cols, stride, bytes}};
+  if (has_simd_panel_dot(shape.type) && fits_panel_layout(shape.type, shape.rows, shape.cols)) {
+    panel_bytes.resize(bytes.size());
+    pack_panels(shape.type, shape.rows, shape.cols, bytes, panel_bytes);
+    layouts.push_back(
+        {shape.type, shape.rows, shape.cols, stride, panel_bytes, WeightLayout::kPanels});
+  }
   ThreadPool pool(1);
-  for (size_t tokens : {1, 2, 4, 8, 16, 64}) {
-    FloatMatrix x(tokens, shape.cols);
-    for (size_t t = 0; t < tokens; ++t) {
-      const std::vector<float> v = gaussian(shape.cols, static_cast<uint32_t>(100 + t));
-      std::copy(v.begin(), v.end(), x.row(t).begin());
-    }
-    PreparedRows prepared;
-    prepare_rows(shape.type, x, prepared, pool);
-    std::vector<float> out(tokens * shape.rows);
-    std::vector<double> seconds;
-    for (int rep = 0; rep < repetitions; ++rep) {
-      const auto start = std::chrono::steady_clock::now();
-      dot_weight_rows(w, 0, shape.rows, prepared.bytes.data(), prepared.stride, tokens, out.data(),
-                      shape.rows);
-      seconds.push_back(
-          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
-    }
-    const double best = *std::min_element(seconds.begin(), seconds.end());
-    const double gmacs = static_cast<double>(tokens * shape.rows * shape.cols) / best / 1e9;
-    const std::string type(type_name(shape.type));
-    std::printf("%-8s %-5s tokens %3zu  %9.1f us  %6.2f GMAC/s  (check %.4f)\n", shape.name,
-                type.c_str(), tokens, best * 1e6, gmacs, out[out.size() / 2]);
+  for (const WeightMatrix& w : layouts) {
+    for (size_t tokens : {1, 2, 4, 8, 16, 64}) run_tokens(shape, w, tokens, repetitions, pool);
   }
 }
 

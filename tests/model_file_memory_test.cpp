@@ -74,7 +74,7 @@ TEST(ModelFileMemory, PanelLogitsEqualThoseOfTheFileRows) {
   EXPECT_EQ(panels.tensor("blk.0.attn_q.weight").panels, has_simd_panel_dot(TensorType::kQ4_K));
   EXPECT_EQ(panels.tensor("blk.0.ffn_up_exps.weight").panels,
             has_simd_panel_dot(TensorType::kQ4_K));
-  EXPECT_FALSE(panels.tensor("token_embd.weight").panels);  // 4122 rows
+  EXPECT_FALSE(panels.tensor("token_embd.weight").panels);    // 4122 rows
   EXPECT_FALSE(panels.tensor("blk.0.attn_k.weight").panels);  // Q8_0
   const auto logits_of = [&](const ModelFile& file) {
     const auto model = Model::load(file, ModelOptions{}, pool);

@@ -12,8 +12,8 @@
 #include "ops/quant/blocks.h"
 #include "ops/quant/panels.h"
 #include "ops/quant/quantize.h"
-#include "ops/quant/vec_dot.h"
 #include "ops/quant/simd/quant_simd.h"
+#include "ops/quant/vec_dot.h"
 #include "platform/thread_pool.h"
 
 namespace tandem {
@@ -136,8 +136,8 @@ TEST(QuantPanels, ProductsEqualTheRowTile) {
           std::vector<float> expected(tokens * out_stride, -1.0f), got(expected);
           simd_vec_dot_tile(type, weights.data(), stride, rows, activations.data(), a_stride,
                             tokens, n, expected.data(), out_stride);
-          simd_vec_dot_panels(type, panels.data(), rows, activations.data(), a_stride, tokens,
-                              n, got.data(), out_stride);
+          simd_vec_dot_panels(type, panels.data(), rows, activations.data(), a_stride, tokens, n,
+                              got.data(), out_stride);
           ASSERT_EQ(got, expected) << type_name(type) << " n " << n << " tokens " << tokens;
         }
         hwy::SetSupportedTargetsForTest(0);

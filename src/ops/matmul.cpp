@@ -148,13 +148,13 @@ void dot_weight_rows(const WeightMatrix& w, size_t row_begin, size_t row_end,
                      size_t out_stride) {
   if (w.layout == WeightLayout::kPanels) {
     // Whole groups of 8 rows (row tiles and expert items are multiples of 16).
-    TANDEM_CHECK(row_begin % kPanelRows == 0 && row_end % kPanelRows == 0, "rows ", row_begin,
-                 "..", row_end, " cut a group of panel rows");
+    TANDEM_CHECK(row_begin % kPanelRows == 0 && row_end % kPanelRows == 0, "rows ", row_begin, "..",
+                 row_end, " cut a group of panel rows");
     for (size_t t0 = 0; t0 < tokens; t0 += kTokenTile) {
       const size_t count = std::min(tokens, t0 + kTokenTile) - t0;
       simd_vec_dot_panels(w.type, w.bytes.data() + row_begin * w.row_stride, row_end - row_begin,
-                          activations + t0 * stride, stride, count, w.cols,
-                          out + t0 * out_stride, out_stride);
+                          activations + t0 * stride, stride, count, w.cols, out + t0 * out_stride,
+                          out_stride);
     }
     return;
   }

@@ -38,9 +38,9 @@ struct WeightMatrix {
   // whole groups of 8 rows in the panel layout.
   WeightMatrix slice_rows(size_t first, size_t count) const {
     TANDEM_CHECK(first + count <= rows, "rows ", first, "+", count, " of ", rows);
-    TANDEM_CHECK(layout == WeightLayout::kRows || (first % 8 == 0 && count % 8 == 0),
-                 "rows ", first, "+", count, " cut a group of 8 panel rows");
-    return {type, count, cols, row_stride, bytes.subspan(first * row_stride, count * row_stride),
+    TANDEM_CHECK(layout == WeightLayout::kRows || (first % 8 == 0 && count % 8 == 0), "rows ",
+                 first, "+", count, " cut a group of 8 panel rows");
+    return {type,  count, cols, row_stride, bytes.subspan(first * row_stride, count * row_stride),
             layout};
   }
 };

@@ -97,8 +97,8 @@ void pack_panels(TensorType type, size_t rows, size_t cols, std::span<const uint
 
 void unpack_panel_row(TensorType type, size_t cols, std::span<const uint8_t> panels, size_t row,
                       std::span<uint8_t> out) {
-  TANDEM_CHECK(has_panel_layout(type) && cols % kBlockElements == 0,
-               "no panel layout for rows of ", cols, " ", type_name(type));
+  TANDEM_CHECK(has_panel_layout(type) && cols % kBlockElements == 0, "no panel layout for rows of ",
+               cols, " ", type_name(type));
   const PanelFormat f = panel_format(type);
   const size_t blocks = cols / kBlockElements;
   TANDEM_CHECK(out.size() == blocks * f.block_bytes, "row of ", blocks * f.block_bytes,

@@ -410,8 +410,8 @@ HWY_INLINE void dot_stored_panels(const uint8_t* panels, size_t rows, const uint
         if (expand) {
           F::template panel_dot<decltype(k)::value>(panel, chunk, c0, token_rows, acc);
         } else {
-          F::template stored_dot<decltype(k)::value>(group + c0 * F::kStoredBlockBytes, chunk,
-                                                     c0, token_rows, acc);
+          F::template stored_dot<decltype(k)::value>(group + c0 * F::kStoredBlockBytes, chunk, c0,
+                                                     token_rows, acc);
         }
       });
       for (size_t t = 0; t < count; ++t) {

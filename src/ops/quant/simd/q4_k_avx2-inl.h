@@ -115,9 +115,8 @@ struct Q4K {
     const uint8_t* x[8];
     panel_blocks(w, block, kBlockBytes, rows_ahead_bytes, x);
     const size_t scales = offsetof(BlockQ4_K, scales);
-    store_scales(scale_lanes(row_words(x, scales), row_words(x, scales + 4),
-                             row_words(x, scales + 8)),
-                 out);
+    store_scales(
+        scale_lanes(row_words(x, scales), row_words(x, scales + 4), row_words(x, scales + 8)), out);
     const auto rows = std::make_index_sequence<8>();
     _mm256_store_ps(out.d, f16_lanes(x, kScaleOffset, rows));
     _mm256_store_ps(out.dmin, f16_lanes(x, kMinScaleOffset, rows));

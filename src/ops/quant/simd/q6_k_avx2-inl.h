@@ -103,8 +103,8 @@ struct Q6K {
   // words[k]: scale bytes 4k .. 4k + 3 of row r in lane r (picked into the high byte of
   // int16 words and shifted back with the sign).
   HWY_INLINE static __m256i group_scales(const __m256i* words, int g) {
-    return _mm256_srai_epi16(
-        _mm256_shuffle_epi8(words[g / 4], lane_byte_pick(g % 4, g % 4, true)), 8);
+    return _mm256_srai_epi16(_mm256_shuffle_epi8(words[g / 4], lane_byte_pick(g % 4, g % 4, true)),
+                             8);
   }
   // Word 2 r + h: row r's scale of group 2 p + h.
   HWY_INLINE static __m256i scale_pair(const __m256i* words, int p) {
@@ -210,7 +210,8 @@ struct Q6K {
     for (int k = 0; k < 8; ++k) {
       int32_t two;
       std::memcpy(&two, y + offsetof(BlockQ8_K, bsums) + 4 * k, sizeof(two));
-      offsets = _mm256_add_epi32(offsets, _mm256_madd_epi16(scale_pairs(k), _mm256_set1_epi32(two)));
+      offsets =
+          _mm256_add_epi32(offsets, _mm256_madd_epi16(scale_pairs(k), _mm256_set1_epi32(two)));
     }
     return _mm256_slli_epi32(offsets, 5);
   }
@@ -242,13 +243,14 @@ struct Q6K {
             const __m256i scale = group_scales(words, 8 * h + 2 * quarter + pair / 2);
 #pragma GCC unroll 4
             for (size_t t = 0; t < kTokens; ++t) {
-              const uint8_t* yq = y[t] + offsetof(BlockQ8_K, qs) + 128 * h + 32 * quarter + 8 * pair;
+              const uint8_t* yq =
+                  y[t] + offsetof(BlockQ8_K, qs) + 128 * h + 32 * quarter + 8 * pair;
               int32_t four[2];
               std::memcpy(four, yq, sizeof(four));
               __m256i products = _mm256_maddubs_epi16(first, _mm256_set1_epi32(four[0]));
               settle(products);
-              products =
-                  _mm256_add_epi16(products, _mm256_maddubs_epi16(second, _mm256_set1_epi32(four[1])));
+              products = _mm256_add_epi16(products,
+                                          _mm256_maddubs_epi16(second, _mm256_set1_epi32(four[1])));
               sums[t] = _mm256_add_epi32(sums[t], _mm256_madd_epi16(products, scale));
               settle(sums[t]);
             }

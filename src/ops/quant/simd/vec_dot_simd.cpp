@@ -419,8 +419,8 @@ void DotPanels(tandem::TensorType type, const uint8_t* panels, size_t rows, cons
       tandem::unpack_panel_row(type, n, group, r,
                                std::span<uint8_t>(unpacked).subspan(r * row_size, row_size));
     }
-    DotTile(type, unpacked.data(), row_size, tandem::kPanelRows, a, a_stride, tokens, n,
-            out + r0, out_stride);
+    DotTile(type, unpacked.data(), row_size, tandem::kPanelRows, a, a_stride, tokens, n, out + r0,
+            out_stride);
   }
 }
 
@@ -499,7 +499,8 @@ bool has_simd_panel_dot(TensorType weight_type) {
 void simd_vec_dot_panels(TensorType weight_type, const uint8_t* panels, size_t rows,
                          const uint8_t* activations, size_t activation_stride, size_t tokens,
                          size_t n, float* out, size_t out_stride) {
-  TANDEM_CHECK(has_panel_layout(weight_type) && n % traits(weight_type).block_elements == 0 && rows % kPanelRows == 0,
+  TANDEM_CHECK(has_panel_layout(weight_type) && n % traits(weight_type).block_elements == 0 &&
+                   rows % kPanelRows == 0,
                "no panel products of ", rows, " rows of ", n, " ", type_name(weight_type));
   HWY_DYNAMIC_DISPATCH(quant::DotPanels)
   (weight_type, panels, rows, activations, activation_stride, tokens, n, out, out_stride);
