@@ -8,6 +8,10 @@
 
 #include "platform/anonymous_memory.h"
 
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
 namespace tandem {
 
 namespace {
@@ -31,6 +35,38 @@ uint64_t sum_words(const uint64_t* p, size_t words) {
   return total[0] + total[1] + total[2] + total[3];
 }
 
+#if defined(__x86_64__)
+// Software prefetch this far ahead of the loads, as the weight kernels read their stream.
+constexpr size_t kPrefetchBytes = 1024;
+
+// sum_words with 32-byte loads and the stream prefetched, on CPUs with AVX2: the read
+// pattern of the decode kernels, so that the probe's rate is one they can reach.
+__attribute__((target("avx2"))) uint64_t sum_words_avx2(const uint64_t* p, size_t words) {
+  __m256i acc[4] = {};
+  for (size_t i = 0; i < words; i += 16) {
+    const char* line = reinterpret_cast<const char*>(p + i) + kPrefetchBytes;
+    _mm_prefetch(line, _MM_HINT_T0);
+    _mm_prefetch(line + 64, _MM_HINT_T0);
+    for (size_t k = 0; k < 4; ++k) {
+      acc[k] = _mm256_add_epi64(
+          acc[k], _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + i + 4 * k)));
+    }
+  }
+  alignas(32) uint64_t lanes[4];
+  _mm256_store_si256(
+      reinterpret_cast<__m256i*>(lanes),
+      _mm256_add_epi64(_mm256_add_epi64(acc[0], acc[1]), _mm256_add_epi64(acc[2], acc[3])));
+  return lanes[0] + lanes[1] + lanes[2] + lanes[3];
+}
+#endif
+
+uint64_t read_words(const uint64_t* p, size_t words) {
+#if defined(__x86_64__)
+  if (__builtin_cpu_supports("avx2")) return sum_words_avx2(p, words);
+#endif
+  return sum_words(p, words);
+}
+
 }  // namespace
 
 BandwidthResult measure_read_bandwidth(ThreadPool& pool, size_t buffer_bytes, int repetitions) {
@@ -50,7 +86,7 @@ BandwidthResult measure_read_bandwidth(ThreadPool& pool, size_t buffer_bytes, in
   for (int r = 0; r < repetitions; ++r) {
     const auto start = std::chrono::steady_clock::now();
     pool.parallel_for(groups, [&](size_t begin, size_t end, size_t) {
-      sink.fetch_add(sum_words(buffer + begin * kGroup, (end - begin) * kGroup),
+      sink.fetch_add(read_words(buffer + begin * kGroup, (end - begin) * kGroup),
                      std::memory_order_relaxed);
     });
     const double seconds =

@@ -427,6 +427,12 @@ HWY_INLINE void dot_stored_panels(const uint8_t* panels, size_t rows, const uint
     for (size_t c0 = 0; c0 < blocks; c0 += kPanelBlocks) {
       const size_t chunk = std::min(kPanelBlocks, blocks - c0);
       for (size_t b = 0; b < chunk; ++b) {
+        // The next chunk's blocks (the next group's after the last chunk) into L2, read
+        // while this chunk's tokens run.
+        const uint8_t* next = group + (c0 + kPanelBlocks + b) * F::kStoredBlockBytes;
+        for (size_t line = 0; line < F::kStoredBlockBytes; line += 64) {
+          _mm_prefetch(reinterpret_cast<const char*>(next + line), _MM_HINT_T1);
+        }
         F::expand(group + (c0 + b) * F::kStoredBlockBytes, panel[b]);
       }
       for (size_t t0 = 0; t0 < tokens; t0 += kTokenGroup) {

@@ -19,8 +19,10 @@ struct Q4K {
   // multiply-adds/s one row at a time), equal with 2.
   static constexpr size_t kPanelMinTokens = 4;
   // Stored panels: from this many tokens, expanding blocks into L1 panels beats reading
-  // the stored nibbles for each group of 4 tokens.
-  static constexpr size_t kExpandMinTokens = 4;
+  // the stored nibbles for each group of 4 tokens. Measured (tandem_matmul_bench, one
+  // thread): straight from the stored nibbles 86-92 G multiply-adds/s with 4 to 16 tokens
+  // and 88-91 with 64; expanded 71-74 with 4, 88-94 with 16, 93-101 with 64.
+  static constexpr size_t kExpandMinTokens = 24;
 
   // The 8-lane sums of one block x with each token's block y[t]: a 32-byte load of levels
   // serves two sub-blocks (low and high nibbles) for every token.
