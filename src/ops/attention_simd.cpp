@@ -44,6 +44,27 @@ HWY_INLINE void dot_heads_keys(const float* q, size_t dim, const float* k0, cons
       acc1[g] = hn::MulAdd(query, key1, acc1[g]);
     }
   }
+#if HWY_TARGET == HWY_AVX2
+  if constexpr (kHeads == 4) {
+    // The 8 sums at once: horizontal adds of pairs, then the two 128-bit halves.
+    const __m256 heads01 = _mm256_hadd_ps(acc0[0].raw, acc0[1].raw);
+    const __m256 heads23 = _mm256_hadd_ps(acc0[2].raw, acc0[3].raw);
+    const __m256 next01 = _mm256_hadd_ps(acc1[0].raw, acc1[1].raw);
+    const __m256 next23 = _mm256_hadd_ps(acc1[2].raw, acc1[3].raw);
+    const __m256 first = _mm256_hadd_ps(heads01, heads23);  // [key 0: g 0-3 | same, upper]
+    const __m256 second = _mm256_hadd_ps(next01, next23);
+    const __m256 totals = _mm256_add_ps(_mm256_permute2f128_ps(first, second, 0x20),
+                                        _mm256_permute2f128_ps(first, second, 0x31));
+    alignas(32) float lanes[8];
+    _mm256_store_ps(lanes, totals);
+#pragma GCC unroll 4
+    for (size_t g = 0; g < 4; ++g) {
+      dots[g][0] = lanes[g];
+      dots[g][1] = lanes[4 + g];
+    }
+    return;
+  }
+#endif
 #pragma GCC unroll 4
   for (size_t g = 0; g < kHeads; ++g) {
     dots[g][0] = hn::GetLane(hn::SumOfLanes(df, acc0[g]));
