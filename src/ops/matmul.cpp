@@ -147,9 +147,12 @@ void dot_weight_rows(const WeightMatrix& w, size_t row_begin, size_t row_end,
                      const uint8_t* activations, size_t stride, size_t tokens, float* out,
                      size_t out_stride) {
   if (w.layout == WeightLayout::kPanels) {
-    // Whole groups of 8 rows (row tiles and expert items are multiples of 16).
+    // Whole groups of 8 rows (row tiles and expert items are multiples of 16), stored
+    // one after another as pack_panels writes them.
     TANDEM_CHECK(row_begin % kPanelRows == 0 && row_end % kPanelRows == 0, "rows ", row_begin, "..",
                  row_end, " cut a group of panel rows");
+    TANDEM_CHECK(w.row_stride == row_bytes(w.type, w.cols), "panel rows ", w.row_stride,
+                 " bytes apart");
     for (size_t t0 = 0; t0 < tokens; t0 += kTokenTile) {
       const size_t count = std::min(tokens, t0 + kTokenTile) - t0;
       simd_vec_dot_panels(w.type, w.bytes.data() + row_begin * w.row_stride, row_end - row_begin,
