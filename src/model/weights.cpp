@@ -33,7 +33,11 @@ WeightMatrix weight_matrix(const TensorInfo& tensor) {
   const size_t rows = static_cast<size_t>(tensor.row_count());
   const size_t stride = row_bytes(tensor.type, cols);
   TANDEM_CHECK(stride * rows == tensor.bytes, tensor.name, " byte count");
-  return {tensor.type, rows, cols, stride, tensor.data.first(tensor.bytes),
+  return {tensor.type,
+          rows,
+          cols,
+          stride,
+          tensor.data.first(tensor.bytes),
           tensor.panels ? WeightLayout::kPanels : WeightLayout::kRows};
 }
 
