@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstring>
 #include <random>
 #include <vector>
@@ -10,6 +11,7 @@
 #include "hwy/targets.h"
 #include "ops/matmul.h"
 #include "ops/quant/blocks.h"
+#include "ops/quant/dequantize.h"
 #include "ops/quant/panels.h"
 #include "ops/quant/quantize.h"
 #include "ops/quant/simd/quant_simd.h"
@@ -65,18 +67,41 @@ TEST(QuantPanels, Q4KBytesLandWhereTheLayoutSays) {
   EXPECT_EQ(panel(0, 0, 128 + 768 + 224 + 3), source(0, 0, 16 + 127));
 }
 
-TEST(QuantPanels, Q6KBytesLandWhereTheLayoutSays) {
+TEST(QuantPanels, Q6KLevelsLandWhereTheLayoutSays) {
   const size_t rows = 8, cols = 256;
-  const std::vector<uint8_t> src = random_bytes(rows * sizeof(quant::BlockQ6_K), 2);
+  std::vector<uint8_t> src = random_bytes(rows * sizeof(quant::BlockQ6_K), 2);
+  // d = 1 and every scale 1: the scalar dequantizer then gives each level minus 32.
+  for (size_t r = 0; r < rows; ++r) {
+    uint8_t* block = src.data() + r * sizeof(quant::BlockQ6_K);
+    std::fill(block + offsetof(quant::BlockQ6_K, scales),
+              block + offsetof(quant::BlockQ6_K, scales) + 16, uint8_t{1});
+    const uint16_t one = 0x3C00;
+    std::memcpy(block + offsetof(quant::BlockQ6_K, d), &one, 2);
+  }
   std::vector<uint8_t> dst(src.size());
   pack_panels(TensorType::kQ6_K, rows, cols, src, dst);
+  std::vector<float> values(cols);
+  for (size_t r : {0, 5, 7}) {
+    dequantize_row(TensorType::kQ6_K, src.data() + r * sizeof(quant::BlockQ6_K), values);
+    for (size_t h = 0; h < 2; ++h) {
+      for (size_t l = 0; l < 32; ++l) {
+        // Bytes c = 0, 1, 2 of the four elements 128 h + 32 k + l.
+        uint8_t bytes[3];
+        for (size_t c = 0; c < 3; ++c)
+          bytes[c] = dst[((h * 8 + l / 4) * 3 + c) * 32 + 4 * r + l % 4];
+        for (size_t k = 0; k < 4; ++k) {
+          const int level = k < 3 ? bytes[k] & 0x3F
+                                  : (bytes[0] >> 6) | (bytes[1] >> 6) << 2 | (bytes[2] >> 6) << 4;
+          ASSERT_EQ(static_cast<float>(level - 32), values[128 * h + 32 * k + l])
+              << "row " << r << " h " << h << " k " << k << " l " << l;
+        }
+      }
+    }
+  }
+  // Row 5's scale 9 (word 2, byte 1) and d (bytes 208, 209) at 1664 + 10.
   const auto source = [&](size_t row, size_t offset) {
     return src[row * sizeof(quant::BlockQ6_K) + offset];
   };
-  // Row 5: ql byte 70 (g 2, i 1, e 2), qh byte 45 (g 1, i 3, e 1), scale 9 (word 2, e 1),
-  // d (bytes 208, 209) at 1664 + 10.
-  EXPECT_EQ(dst[512 + 32 + 20 + 2], source(5, 70));
-  EXPECT_EQ(dst[1024 + 256 + 96 + 20 + 1], source(5, 128 + 45));
   EXPECT_EQ(dst[1536 + 64 + 20 + 1], source(5, 192 + 9));
   EXPECT_EQ(dst[1664 + 10], source(5, 208));
   EXPECT_EQ(dst[1664 + 11], source(5, 209));

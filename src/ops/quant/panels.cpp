@@ -27,7 +27,56 @@ struct PanelFormat {
   size_t block_bytes = 0;
   std::array<FieldMove, 5> moves{};
   size_t move_count = 0;
+  bool six_bit_levels = false;  // Q6_K: levels recoded as q6_k_levels_to_panel says
 };
+
+// Q6_K's 6-bit levels of one row (lane r of the panel block). Element 128 h + 32 k + l
+// (quarter k, l = 4 i + e) has low bits from ql and high bits from qh as the format
+// defines; in the panel, the four quarters' levels q0..q3 at the same (h, l) take three
+// bytes at [h][i][c][4 r + e] (c = 0, 1, 2; 32 bytes each), byte c holding q_c in bits 0-5
+// and bits 2c, 2c + 1 of q3 in bits 6-7, so three levels are one AND away and the fourth
+// is gathered from the spare bits.
+constexpr size_t kLevelBytes = 1536;
+size_t six_bit_offset(size_t h, size_t l, size_t c, size_t lane) {
+  return ((h * 8 + l / 4) * 3 + c) * 32 + 4 * lane + l % 4;
+}
+
+void q6_k_levels_to_panel(const uint8_t* block, size_t lane, uint8_t* panel) {
+  const uint8_t* ql = block + offsetof(quant::BlockQ6_K, ql);
+  const uint8_t* qh = block + offsetof(quant::BlockQ6_K, qh);
+  for (size_t h = 0; h < 2; ++h) {
+    for (size_t l = 0; l < 32; ++l) {
+      const unsigned high = qh[32 * h + l];
+      const unsigned low0 = ql[64 * h + l], low1 = ql[64 * h + 32 + l];
+      const unsigned q[4] = {(low0 & 0xF) | (high & 3) << 4, (low1 & 0xF) | (high >> 2 & 3) << 4,
+                             (low0 >> 4) | (high >> 4 & 3) << 4,
+                             (low1 >> 4) | (high >> 6 & 3) << 4};
+      for (size_t c = 0; c < 3; ++c) {
+        panel[six_bit_offset(h, l, c, lane)] =
+            static_cast<uint8_t>(q[c] | (q[3] >> (2 * c) & 3) << 6);
+      }
+    }
+  }
+}
+
+void q6_k_levels_from_panel(const uint8_t* panel, size_t lane, uint8_t* block) {
+  uint8_t* ql = block + offsetof(quant::BlockQ6_K, ql);
+  uint8_t* qh = block + offsetof(quant::BlockQ6_K, qh);
+  for (size_t h = 0; h < 2; ++h) {
+    for (size_t l = 0; l < 32; ++l) {
+      unsigned q[4] = {};
+      for (size_t c = 0; c < 3; ++c) {
+        const unsigned byte = panel[six_bit_offset(h, l, c, lane)];
+        q[c] = byte & 0x3F;
+        q[3] |= (byte >> 6) << (2 * c);
+      }
+      ql[64 * h + l] = static_cast<uint8_t>((q[0] & 0xF) | (q[2] & 0xF) << 4);
+      ql[64 * h + 32 + l] = static_cast<uint8_t>((q[1] & 0xF) | (q[3] & 0xF) << 4);
+      qh[32 * h + l] =
+          static_cast<uint8_t>(q[0] >> 4 | (q[1] >> 4) << 2 | (q[2] >> 4) << 4 | (q[3] >> 4) << 6);
+    }
+  }
+}
 
 PanelFormat panel_format(TensorType type) {
   using quant::BlockQ4_K;
@@ -42,11 +91,11 @@ PanelFormat panel_format(TensorType type) {
     f.move_count = 4;
   } else if (type == TensorType::kQ6_K) {
     f.block_bytes = sizeof(BlockQ6_K);
-    f.moves = {{{offsetof(BlockQ6_K, ql), 0, 4, kBlockElements / 8, 32},
-                {offsetof(BlockQ6_K, qh), 1024, 4, kBlockElements / 16, 32},
-                {offsetof(BlockQ6_K, scales), 1536, 4, kBlockElements / 64, 32},
+    // The levels are not moved but recoded (q6_k_levels_to_panel).
+    f.moves = {{{offsetof(BlockQ6_K, scales), 1536, 4, kBlockElements / 64, 32},
                 {offsetof(BlockQ6_K, d), 1664, 2, 1, 0}}};
-    f.move_count = 4;
+    f.move_count = 2;
+    f.six_bit_levels = true;
   }
   return f;
 }
@@ -91,6 +140,7 @@ void pack_panels(TensorType type, size_t rows, size_t cols, std::span<const uint
                       block + move.source + u * move.size, move.size);
         }
       }
+      if (f.six_bit_levels) q6_k_levels_to_panel(block, lane, panel);
     }
   }
 }
@@ -117,6 +167,7 @@ void unpack_panel_row(TensorType type, size_t cols, std::span<const uint8_t> pan
                     panel + move.target + u * move.piece_step + lane * move.size, move.size);
       }
     }
+    if (f.six_bit_levels) q6_k_levels_from_panel(panel, lane, block);
   }
 }
 

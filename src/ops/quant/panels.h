@@ -6,13 +6,16 @@
 // bytes as before, only reordered):
 //
 //   Q4_K panel block (1152 bytes = 8 x 144)    Q6_K panel block (1680 bytes = 8 x 210)
-//     uint16 d[8], dmin[8]                        uint8  ql[4][8][32], qh[2][8][32]
+//     uint16 d[8], dmin[8]                        uint8  levels[2][8][3][32]
 //     uint8  scales[3][32]                        int8   scales[4][32]
 //     uint8  qs[4][8][32]                         uint16 d[8]
 //
 // where [k][4 r + e] is byte 4 k + e of row r's field, and [g][i][4 r + e] byte
-// 32 g + 4 i + e of it. A kernel then reads one stream per 8 rows, and one 32-byte load
-// gives 4 consecutive elements of each of the 8 rows with no transposing at run time.
+// 32 g + 4 i + e of it. Q6_K's levels are recoded: of the four elements 128 h + 32 k + l
+// (k = 0..3, l = 4 i + e) of row r, [h][i][c][4 r + e] holds level k = c in bits 0-5 and
+// bits 2c, 2c + 1 of level 3 in bits 6-7. A kernel then reads one stream per 8 rows, and
+// one 32-byte load gives 4 consecutive elements of each of the 8 rows with no transposing
+// (and for Q6_K no assembly of low and high bits but for one level in four) at run time.
 // Group G's panel blocks are at bytes [G * blocks * B, (G + 1) * blocks * B) for
 // blocks = cols / 256 super-blocks of B bytes.
 

@@ -158,22 +158,19 @@ struct Q6K {
 
   // A stored panel block (ops/quant/panels.h): the rows' words already in lanes.
   static constexpr size_t kStoredBlockBytes = 8 * kBlockBytes;
-  static constexpr size_t kStoredHigh = 1024;    // qh[2][8][32] after ql[4][8][32]
-  static constexpr size_t kStoredScales = 1536;  // scales[4][32]
+  static constexpr size_t kStoredScales = 1536;  // scales[4][32] after levels[2][8][3][32]
   static constexpr size_t kStoredD = 1664;       // d[8]
   // Level vector i (elements 128 h + 32 quarter + 4 i .. + 3 of each row; group
-  // 8 h + 2 quarter + i / 4) of a stored block, as levels() gives them for one row.
+  // 8 h + 2 quarter + i / 4) of a stored block, as levels() gives them for one row:
+  // quarters 0-2 are bits 0-5 of their bytes, quarter 3 gathers bits 6-7 of the three
+  // (masked before each 16-bit shift, so no bit crosses into the neighbouring byte).
   HWY_INLINE static __m256i stored_levels(const uint8_t* block, int h, int quarter, int i) {
-    const __m256i ql = load(block + 256 * (2 * h + quarter % 2) + 32 * i);
-    const __m256i qh = load(block + kStoredHigh + 256 * h + 32 * i);
-    const __m256i low_mask = _mm256_set1_epi8(0x0F);
-    const __m256i low = quarter < 2 ? _mm256_and_si256(ql, low_mask)
-                                    : _mm256_and_si256(_mm256_srli_epi16(ql, 4), low_mask);
-    const __m256i high = quarter == 0   ? _mm256_slli_epi16(qh, 4)
-                         : quarter == 1 ? _mm256_slli_epi16(qh, 2)
-                         : quarter == 2 ? qh
-                                        : _mm256_srli_epi16(qh, 2);
-    return _mm256_or_si256(low, _mm256_and_si256(high, _mm256_set1_epi8(0x30)));
+    const uint8_t* bytes = block + static_cast<size_t>(3 * (8 * h + i)) * 32;
+    if (quarter < 3) return _mm256_and_si256(load(bytes + 32 * quarter), _mm256_set1_epi8(0x3F));
+    const __m256i top = _mm256_set1_epi8(static_cast<char>(0xC0));
+    __m256i q = _mm256_srli_epi16(_mm256_and_si256(load(bytes), top), 2);
+    q = _mm256_srli_epi16(_mm256_or_si256(q, _mm256_and_si256(load(bytes + 32), top)), 2);
+    return _mm256_srli_epi16(_mm256_or_si256(q, _mm256_and_si256(load(bytes + 64), top)), 2);
   }
   HWY_INLINE static void stored_scale_words(const uint8_t* block, __m256i* words) {
 #pragma GCC unroll 4
