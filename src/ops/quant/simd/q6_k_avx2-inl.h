@@ -156,7 +156,8 @@ struct Q6K {
     }
   }
 
-  // A stored panel block (ops/quant/panels.h): the rows' words already in lanes.
+  // A stored panel block (ops/quant/panels.h): the rows' levels recoded in lanes, their
+  // scale words in lanes.
   static constexpr size_t kStoredBlockBytes = 8 * kBlockBytes;
   static constexpr size_t kStoredScales = 1536;  // scales[4][32] after levels[2][8][3][32]
   static constexpr size_t kStoredD = 1664;       // d[8]
