@@ -192,9 +192,58 @@ struct Q4K {
     return totals;
   }
 
+  // One super-block of 8 rows with the kTokens Q8_K blocks y[t], the arithmetic of every
+  // panel path: levels(j, i) is level vector i (elements 32 j + 4 i .. + 3 of each row) of
+  // sub-block j, scales(j) its scales as int16 pairs, min_pairs(p) the minimums of
+  // sub-blocks 2p, 2p + 1; acc[t] lane r accumulates row r's product with token t. A
+  // sub-block's 8 products per token add up in int16 (8 * 2 * 15 * 127 < 2^15) before its
+  // scale. kUnrolled: the sub-blocks unrolled (needed where levels() depends on j's
+  // parity), else one loop body (the L1 panels, measured faster so).
+  template <size_t kTokens, bool kUnrolled, class Levels, class Scales, class MinPairs>
+  HWY_INLINE static void block_dot(const Levels& levels, const Scales& scales,
+                                   const MinPairs& min_pairs, __m256 d, __m256 dmin,
+                                   const uint8_t* const* y, __m256* acc) {
+    __m256i sums[kTokens];
+    for (size_t t = 0; t < kTokens; ++t) sums[t] = _mm256_setzero_si256();
+    const auto sub_block = [&](int j) HWY_ATTR __attribute__((always_inline)) {
+      __m256i products[kTokens];  // int16 pairs, summed over the sub-block's 8 groups
+#pragma GCC unroll 8
+      for (int i = 0; i < 8; ++i) {
+        const __m256i level = levels(j, i);
+#pragma GCC unroll 4
+        for (size_t t = 0; t < kTokens; ++t) {
+          int32_t four;
+          std::memcpy(&four, y[t] + offsetof(BlockQ8_K, qs) + 32 * j + 4 * i, sizeof(four));
+          const __m256i product = _mm256_maddubs_epi16(level, _mm256_set1_epi32(four));
+          products[t] = i == 0 ? product : _mm256_add_epi16(products[t], product);
+          settle(products[t]);
+        }
+      }
+      const __m256i scale = scales(j);
+#pragma GCC unroll 4
+      for (size_t t = 0; t < kTokens; ++t) {
+        sums[t] = _mm256_add_epi32(sums[t], _mm256_madd_epi16(products[t], scale));
+        settle(sums[t]);
+      }
+    };
+    if constexpr (kUnrolled) {
+#pragma GCC unroll 8
+      for (int j = 0; j < 8; ++j) sub_block(j);
+    } else {
+#pragma GCC unroll 1
+      for (int j = 0; j < 8; ++j) sub_block(j);
+    }
+#pragma GCC unroll 4
+    for (size_t t = 0; t < kTokens; ++t) {
+      float y_d;
+      std::memcpy(&y_d, y[t] + offsetof(BlockQ8_K, d), sizeof(y_d));
+      acc[t] = add_block<Q4K>(acc[t], sums[t], min_totals(y[t], min_pairs), d, dmin,
+                              _mm256_set1_ps(y_d));
+    }
+  }
+
   // Stored panel blocks [0, count) of 8 rows (super-blocks first_block ...) with the
-  // kTokens Q8_K rows a[t], straight from the stored nibbles: acc[t] lane r accumulates
-  // row r's product with token t, in the arithmetic of panel_dot.
+  // kTokens Q8_K rows a[t], straight from the stored nibbles (block_dot).
   template <size_t kTokens>
   HWY_INLINE static void stored_dot(const uint8_t* blocks, size_t count, size_t first_block,
                                     const uint8_t* const* a, __m256* acc) {
@@ -205,48 +254,20 @@ struct Q4K {
       const uint8_t* y[kTokens];
       for (size_t t = 0; t < kTokens; ++t) y[t] = a[t] + (first_block + b) * sizeof(BlockQ8_K);
       const ScaleLanes lanes = stored_scale_lanes(block);
-      __m256i sums[kTokens];
-      for (size_t t = 0; t < kTokens; ++t) sums[t] = _mm256_setzero_si256();
-#pragma GCC unroll 8
-      for (int j = 0; j < 8; ++j) {
-        __m256i products[kTokens];  // int16 pairs, summed over the sub-block's 8 groups
-#pragma GCC unroll 8
-        for (int i = 0; i < 8; ++i) {
-          const __m256i q = load(block + kStoredLevels + 256 * (j / 2) + 32 * i);
-          const __m256i levels = j % 2 == 0 ? _mm256_and_si256(q, low_mask)
-                                            : _mm256_and_si256(_mm256_srli_epi16(q, 4), low_mask);
-#pragma GCC unroll 4
-          for (size_t t = 0; t < kTokens; ++t) {
-            int32_t four;
-            std::memcpy(&four, y[t] + offsetof(BlockQ8_K, qs) + 32 * j + 4 * i, sizeof(four));
-            const __m256i product = _mm256_maddubs_epi16(levels, _mm256_set1_epi32(four));
-            products[t] = i == 0 ? product : _mm256_add_epi16(products[t], product);
-            settle(products[t]);
-          }
-        }
-        const __m256i scale = sub_block_scales(lanes, j);
-#pragma GCC unroll 4
-        for (size_t t = 0; t < kTokens; ++t) {
-          sums[t] = _mm256_add_epi32(sums[t], _mm256_madd_epi16(products[t], scale));
-          settle(sums[t]);
-        }
-      }
-      const __m256 d = stored_d(block, 0);
-      const __m256 dmin = stored_d(block, 16);
+      const auto levels = [&](int j, int i) HWY_ATTR {
+        const __m256i q = load(block + kStoredLevels + 256 * (j / 2) + 32 * i);
+        return j % 2 == 0 ? _mm256_and_si256(q, low_mask)
+                          : _mm256_and_si256(_mm256_srli_epi16(q, 4), low_mask);
+      };
+      const auto scales = [&](int j) HWY_ATTR { return sub_block_scales(lanes, j); };
       const auto min_pairs = [&](int p) HWY_ATTR { return sub_block_min_pairs(lanes, p); };
-#pragma GCC unroll 4
-      for (size_t t = 0; t < kTokens; ++t) {
-        float y_d;
-        std::memcpy(&y_d, y[t] + offsetof(BlockQ8_K, d), sizeof(y_d));
-        acc[t] = add_block<Q4K>(acc[t], sums[t], min_totals(y[t], min_pairs), d, dmin,
-                                _mm256_set1_ps(y_d));
-      }
+      block_dot<kTokens, true>(levels, scales, min_pairs, stored_d(block, 0), stored_d(block, 16),
+                               y, acc);
     }
   }
 
-  // The 8 rows of panel blocks [0, blocks) (super-blocks first_block ...) with the kTokens
-  // Q8_K rows a[t]: acc[t] lane r accumulates row r's product with token t. A sub-block's
-  // 8 products per token add up in int16 (8 * 2 * 15 * 127 < 2^15) before its scale.
+  // Panels [0, blocks) (super-blocks first_block ...) of 8 rows with the kTokens Q8_K rows
+  // a[t] (block_dot).
   template <size_t kTokens>
   HWY_INLINE static void panel_dot(const Panel* panel, size_t blocks, size_t first_block,
                                    const uint8_t* const* a, __m256* acc) {
@@ -254,43 +275,17 @@ struct Q4K {
       const Panel& p = panel[b];
       const uint8_t* y[kTokens];
       for (size_t t = 0; t < kTokens; ++t) y[t] = a[t] + (first_block + b) * sizeof(BlockQ8_K);
-      __m256i sums[kTokens];
-      for (size_t t = 0; t < kTokens; ++t) sums[t] = _mm256_setzero_si256();
-#pragma GCC unroll 1
-      for (int j = 0; j < 8; ++j) {
-        __m256i products[kTokens];  // int16 pairs, summed over the sub-block's 8 groups
-#pragma GCC unroll 8
-        for (int i = 0; i < 8; ++i) {
-          const __m256i levels =
-              _mm256_load_si256(reinterpret_cast<const __m256i*>(p.levels[j][i]));
-#pragma GCC unroll 4
-          for (size_t t = 0; t < kTokens; ++t) {
-            int32_t four;
-            std::memcpy(&four, y[t] + offsetof(BlockQ8_K, qs) + 32 * j + 4 * i, sizeof(four));
-            const __m256i product = _mm256_maddubs_epi16(levels, _mm256_set1_epi32(four));
-            products[t] = i == 0 ? product : _mm256_add_epi16(products[t], product);
-            settle(products[t]);
-          }
-        }
-        const __m256i scale = _mm256_load_si256(reinterpret_cast<const __m256i*>(p.scales[j]));
-#pragma GCC unroll 4
-        for (size_t t = 0; t < kTokens; ++t) {
-          sums[t] = _mm256_add_epi32(sums[t], _mm256_madd_epi16(products[t], scale));
-          settle(sums[t]);
-        }
-      }
-      const __m256 d = _mm256_load_ps(p.d);
-      const __m256 dmin = _mm256_load_ps(p.dmin);
+      const auto levels = [&](int j, int i) HWY_ATTR {
+        return _mm256_load_si256(reinterpret_cast<const __m256i*>(p.levels[j][i]));
+      };
+      const auto scales = [&](int j) HWY_ATTR {
+        return _mm256_load_si256(reinterpret_cast<const __m256i*>(p.scales[j]));
+      };
       const auto min_pairs = [&](int k) HWY_ATTR {
         return _mm256_load_si256(reinterpret_cast<const __m256i*>(p.mins[k]));
       };
-#pragma GCC unroll 4
-      for (size_t t = 0; t < kTokens; ++t) {
-        float y_d;
-        std::memcpy(&y_d, y[t] + offsetof(BlockQ8_K, d), sizeof(y_d));
-        acc[t] = add_block<Q4K>(acc[t], sums[t], min_totals(y[t], min_pairs), d, dmin,
-                                _mm256_set1_ps(y_d));
-      }
+      block_dot<kTokens, false>(levels, scales, min_pairs, _mm256_load_ps(p.d),
+                                _mm256_load_ps(p.dmin), y, acc);
     }
   }
 };

@@ -21,9 +21,9 @@ struct Q6K {
   static constexpr size_t kPanelMinTokens = 12;
   // Stored panels: from this many tokens, expanding blocks into L1 panels beats
   // assembling the stored levels for each group of 4 tokens. Measured
-  // (tandem_matmul_bench, one thread): straight 43-46 G multiply-adds/s from 4 tokens on,
-  // expanded 53-57 with 4 and 81 with 64.
-  static constexpr size_t kExpandMinTokens = 4;
+  // (tandem_matmul_bench, one thread): straight 67-74 G multiply-adds/s with 4 to 16
+  // tokens and 71-74 with 64; expanded 43-55 with 4, 66-77 with 16, 80-86 with 64.
+  static constexpr size_t kExpandMinTokens = 24;
 
   // The 32 levels of elements 128 h + 32 quarter + l (l < 32) of block x: the low 4 bits
   // from ql (low nibbles for quarters 0 and 1, high for 2 and 3), bits 4-5 from qh's bits
@@ -216,9 +216,62 @@ struct Q6K {
     return _mm256_slli_epi32(offsets, 5);
   }
 
+  // One super-block of 8 rows with the kTokens Q8_K blocks y[t], the arithmetic of every
+  // panel path: levels(g, k) is level vector k (elements 16 g + 4 k .. + 3 of each row) of
+  // group g, scales(g) its scales as int16 pairs, scale_pairs(p) the scales of groups 2p,
+  // 2p + 1; acc[t] lane r accumulates row r's product with token t. Two products per token
+  // add up in int16 (2 * 2 * 63 * 127 < 2^15) before the group's scale. kUnrolled: all
+  // groups unrolled (where levels() depends on the group's place in the block), else
+  // two at a time (the L1 panels).
+  // The 4 bytes at p in every 32-bit lane (one vpbroadcastd from memory).
+  HWY_INLINE static __m256i broadcast_word(const uint8_t* p) {
+    int32_t four;
+    std::memcpy(&four, p, sizeof(four));
+    return _mm256_set1_epi32(four);
+  }
+
+  template <size_t kTokens, bool kUnrolled, class Levels, class Scales, class ScalePairs>
+  HWY_INLINE static void block_dot(const Levels& levels, const Scales& scales,
+                                   const ScalePairs& scale_pairs, __m256 d, const uint8_t* const* y,
+                                   __m256* acc) {
+    __m256i sums[kTokens];
+    for (size_t t = 0; t < kTokens; ++t) sums[t] = _mm256_setzero_si256();
+    const auto group = [&](int g) HWY_ATTR __attribute__((always_inline)) {
+      const __m256i scale = scales(g);
+#pragma GCC unroll 2
+      for (int half = 0; half < 2; ++half) {
+        const __m256i first = levels(g, 2 * half);
+        const __m256i second = levels(g, 2 * half + 1);
+#pragma GCC unroll 4
+        for (size_t t = 0; t < kTokens; ++t) {
+          const uint8_t* yq = y[t] + offsetof(BlockQ8_K, qs) + 16 * g + 8 * half;
+          __m256i products = _mm256_maddubs_epi16(first, broadcast_word(yq));
+          settle(products);
+          products =
+              _mm256_add_epi16(products, _mm256_maddubs_epi16(second, broadcast_word(yq + 4)));
+          sums[t] = _mm256_add_epi32(sums[t], _mm256_madd_epi16(products, scale));
+          settle(sums[t]);
+        }
+      }
+    };
+    if constexpr (kUnrolled) {
+#pragma GCC unroll 16
+      for (int g = 0; g < 16; ++g) group(g);
+    } else {
+#pragma GCC unroll 2
+      for (int g = 0; g < 16; ++g) group(g);
+    }
+#pragma GCC unroll 4
+    for (size_t t = 0; t < kTokens; ++t) {
+      const __m256i totals = _mm256_sub_epi32(sums[t], offset_totals(y[t], scale_pairs));
+      float y_d;
+      std::memcpy(&y_d, y[t] + offsetof(BlockQ8_K, d), sizeof(y_d));
+      acc[t] = add_block<Q6K>(acc[t], totals, totals, d, d, _mm256_set1_ps(y_d));
+    }
+  }
+
   // Stored panel blocks [0, count) of 8 rows (super-blocks first_block ...) with the
-  // kTokens Q8_K rows a[t], levels assembled from the stored bits: acc[t] lane r
-  // accumulates row r's product with token t, in the arithmetic of panel_dot.
+  // kTokens Q8_K rows a[t], levels assembled from the stored bits (block_dot).
   template <size_t kTokens>
   HWY_INLINE static void stored_dot(const uint8_t* blocks, size_t count, size_t first_block,
                                     const uint8_t* const* a, __m256* acc) {
@@ -229,49 +282,18 @@ struct Q6K {
       for (size_t t = 0; t < kTokens; ++t) y[t] = a[t] + (first_block + b) * sizeof(BlockQ8_K);
       __m256i words[4];
       stored_scale_words(block, words);
-      __m256i sums[kTokens];
-      for (size_t t = 0; t < kTokens; ++t) sums[t] = _mm256_setzero_si256();
-#pragma GCC unroll 2
-      for (int h = 0; h < 2; ++h) {
-#pragma GCC unroll 4
-        for (int quarter = 0; quarter < 4; ++quarter) {
-#pragma GCC unroll 4
-          for (int pair = 0; pair < 4; ++pair) {
-            // Level vectors 2 pair, 2 pair + 1: half of group 8 h + 2 quarter + pair / 2.
-            const __m256i first = stored_levels(block, h, quarter, 2 * pair);
-            const __m256i second = stored_levels(block, h, quarter, 2 * pair + 1);
-            const __m256i scale = group_scales(words, 8 * h + 2 * quarter + pair / 2);
-#pragma GCC unroll 4
-            for (size_t t = 0; t < kTokens; ++t) {
-              const uint8_t* yq =
-                  y[t] + offsetof(BlockQ8_K, qs) + 128 * h + 32 * quarter + 8 * pair;
-              int32_t four[2];
-              std::memcpy(four, yq, sizeof(four));
-              __m256i products = _mm256_maddubs_epi16(first, _mm256_set1_epi32(four[0]));
-              settle(products);
-              products = _mm256_add_epi16(products,
-                                          _mm256_maddubs_epi16(second, _mm256_set1_epi32(four[1])));
-              sums[t] = _mm256_add_epi32(sums[t], _mm256_madd_epi16(products, scale));
-              settle(sums[t]);
-            }
-          }
-        }
-      }
-      const __m256 d = stored_d(block);
+      // Group g = 8 h + 2 quarter + i / 4 holds level vectors i = 4 (g % 2) + k.
+      const auto levels = [&](int g, int k) HWY_ATTR {
+        return stored_levels(block, g / 8, (g % 8) / 2, 4 * (g % 2) + k);
+      };
+      const auto scales = [&](int g) HWY_ATTR { return group_scales(words, g); };
       const auto scale_pairs = [&](int p) HWY_ATTR { return scale_pair(words, p); };
-#pragma GCC unroll 4
-      for (size_t t = 0; t < kTokens; ++t) {
-        const __m256i totals = _mm256_sub_epi32(sums[t], offset_totals(y[t], scale_pairs));
-        float y_d;
-        std::memcpy(&y_d, y[t] + offsetof(BlockQ8_K, d), sizeof(y_d));
-        acc[t] = add_block<Q6K>(acc[t], totals, totals, d, d, _mm256_set1_ps(y_d));
-      }
+      block_dot<kTokens, true>(levels, scales, scale_pairs, stored_d(block), y, acc);
     }
   }
 
-  // The 8 rows of panel blocks [0, blocks) (super-blocks first_block ...) with the kTokens
-  // Q8_K rows a[t]: acc[t] lane r accumulates row r's product with token t. Two products
-  // per token add up in int16 (2 * 2 * 63 * 127 < 2^15) before the group's scale.
+  // Panels [0, blocks) (super-blocks first_block ...) of 8 rows with the kTokens Q8_K rows
+  // a[t] (block_dot).
   template <size_t kTokens>
   HWY_INLINE static void panel_dot(const Panel* panel, size_t blocks, size_t first_block,
                                    const uint8_t* const* a, __m256* acc) {
@@ -279,44 +301,16 @@ struct Q6K {
       const Panel& p = panel[b];
       const uint8_t* y[kTokens];
       for (size_t t = 0; t < kTokens; ++t) y[t] = a[t] + (first_block + b) * sizeof(BlockQ8_K);
-      __m256i sums[kTokens];
-      for (size_t t = 0; t < kTokens; ++t) sums[t] = _mm256_setzero_si256();
-      const auto broadcast = [](const uint8_t* bytes) HWY_ATTR {
-        int32_t four;
-        std::memcpy(&four, bytes, sizeof(four));
-        return _mm256_set1_epi32(four);
+      const auto levels = [&](int g, int k) HWY_ATTR {
+        return _mm256_load_si256(reinterpret_cast<const __m256i*>(p.levels[g][k]));
       };
-#pragma GCC unroll 2
-      for (int g = 0; g < 16; ++g) {
-        const __m256i scale = _mm256_load_si256(reinterpret_cast<const __m256i*>(p.scales[g]));
-#pragma GCC unroll 2
-        for (int half = 0; half < 2; ++half) {
-          const __m256i first =
-              _mm256_load_si256(reinterpret_cast<const __m256i*>(p.levels[g][2 * half]));
-          const __m256i second =
-              _mm256_load_si256(reinterpret_cast<const __m256i*>(p.levels[g][2 * half + 1]));
-#pragma GCC unroll 4
-          for (size_t t = 0; t < kTokens; ++t) {
-            const uint8_t* yq = y[t] + offsetof(BlockQ8_K, qs) + 16 * g + 8 * half;
-            __m256i products = _mm256_maddubs_epi16(first, broadcast(yq));
-            settle(products);
-            products = _mm256_add_epi16(products, _mm256_maddubs_epi16(second, broadcast(yq + 4)));
-            sums[t] = _mm256_add_epi32(sums[t], _mm256_madd_epi16(products, scale));
-            settle(sums[t]);
-          }
-        }
-      }
-      const __m256 d = _mm256_load_ps(p.d);
+      const auto scales = [&](int g) HWY_ATTR {
+        return _mm256_load_si256(reinterpret_cast<const __m256i*>(p.scales[g]));
+      };
       const auto scale_pairs = [&](int k) HWY_ATTR {
         return _mm256_load_si256(reinterpret_cast<const __m256i*>(p.scale_pairs[k]));
       };
-#pragma GCC unroll 4
-      for (size_t t = 0; t < kTokens; ++t) {
-        const __m256i totals = _mm256_sub_epi32(sums[t], offset_totals(y[t], scale_pairs));
-        float y_d;
-        std::memcpy(&y_d, y[t] + offsetof(BlockQ8_K, d), sizeof(y_d));
-        acc[t] = add_block<Q6K>(acc[t], totals, totals, d, d, _mm256_set1_ps(y_d));
-      }
+      block_dot<kTokens, false>(levels, scales, scale_pairs, _mm256_load_ps(p.d), y, acc);
     }
   }
 };
