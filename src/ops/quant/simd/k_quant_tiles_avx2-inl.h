@@ -68,10 +68,19 @@ HWY_INLINE __m256 add_block(__m256 acc, __m256i totals, __m256i min_totals, __m2
   return acc;
 }
 
+// The cache lines of [p, p + bytes) into L1 (kHint _MM_HINT_T0) or L2 (_MM_HINT_T1).
+template <auto kHint = _MM_HINT_T0>
 HWY_INLINE void prefetch_block(const uint8_t* p, size_t bytes) {
   for (size_t line = 0; line < bytes; line += 64) {
-    _mm_prefetch(reinterpret_cast<const char*>(p + line), _MM_HINT_T0);
+    _mm_prefetch(reinterpret_cast<const char*>(p + line), kHint);
   }
+}
+
+// The 4 bytes at p in every 32-bit lane (one vpbroadcastd from memory).
+HWY_INLINE __m256i broadcast_word(const uint8_t* p) {
+  int32_t four;
+  std::memcpy(&four, p, sizeof(four));
+  return _mm256_set1_epi32(four);
 }
 
 // kRows rows w[r] with kTokens Q8_K rows a[t] (kRows * kTokens <= 8):
@@ -429,10 +438,8 @@ HWY_INLINE void dot_stored_panels(const uint8_t* panels, size_t rows, const uint
       for (size_t b = 0; b < chunk; ++b) {
         // The next chunk's blocks (the next group's after the last chunk) into L2, read
         // while this chunk's tokens run.
-        const uint8_t* next = group + (c0 + kPanelBlocks + b) * F::kStoredBlockBytes;
-        for (size_t line = 0; line < F::kStoredBlockBytes; line += 64) {
-          _mm_prefetch(reinterpret_cast<const char*>(next + line), _MM_HINT_T1);
-        }
+        prefetch_block<_MM_HINT_T1>(group + (c0 + kPanelBlocks + b) * F::kStoredBlockBytes,
+                                    F::kStoredBlockBytes);
         F::expand(group + (c0 + b) * F::kStoredBlockBytes, panel[b]);
       }
       for (size_t t0 = 0; t0 < tokens; t0 += kTokenGroup) {

@@ -212,9 +212,8 @@ struct Q4K {
         const __m256i level = levels(j, i);
 #pragma GCC unroll 4
         for (size_t t = 0; t < kTokens; ++t) {
-          int32_t four;
-          std::memcpy(&four, y[t] + offsetof(BlockQ8_K, qs) + 32 * j + 4 * i, sizeof(four));
-          const __m256i product = _mm256_maddubs_epi16(level, _mm256_set1_epi32(four));
+          const __m256i product = _mm256_maddubs_epi16(
+              level, broadcast_word(y[t] + offsetof(BlockQ8_K, qs) + 32 * j + 4 * i));
           products[t] = i == 0 ? product : _mm256_add_epi16(products[t], product);
           settle(products[t]);
         }

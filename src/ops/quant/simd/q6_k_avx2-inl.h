@@ -223,13 +223,6 @@ struct Q6K {
   // add up in int16 (2 * 2 * 63 * 127 < 2^15) before the group's scale. kUnrolled: all
   // groups unrolled (where levels() depends on the group's place in the block), else
   // two at a time (the L1 panels).
-  // The 4 bytes at p in every 32-bit lane (one vpbroadcastd from memory).
-  HWY_INLINE static __m256i broadcast_word(const uint8_t* p) {
-    int32_t four;
-    std::memcpy(&four, p, sizeof(four));
-    return _mm256_set1_epi32(four);
-  }
-
   template <size_t kTokens, bool kUnrolled, class Levels, class Scales, class ScalePairs>
   HWY_INLINE static void block_dot(const Levels& levels, const Scales& scales,
                                    const ScalePairs& scale_pairs, __m256 d, const uint8_t* const* y,
