@@ -72,12 +72,36 @@ HWY_INLINE void dot_heads_keys(const float* q, size_t dim, const float* k0, cons
   }
 }
 
-// scores[g * key_count + j] = scale * q_g . k_j for heads [0, kHeads).
+// The `bytes` bytes at p towards the cache (locality as __builtin_prefetch's).
+template <int kLocality>
+HWY_INLINE void prefetch_row(const float* p, size_t bytes) {
+  const char* first = reinterpret_cast<const char*>(p);
+  for (size_t line = 0; line < bytes; line += 64) __builtin_prefetch(first + line, 0, kLocality);
+}
+
+// Key rows are read this many rows ahead of use. One kv head's slice of a cache row
+// (head_dim floats) is a few cache lines, rows kv_stride apart: a strided walk the
+// hardware prefetchers follow late, so without it each row waits for memory.
+constexpr size_t kKeysAhead = 8;
+
+// scores[g * key_count + j] = scale * q_g . k_j for heads [0, kHeads). Meanwhile the value
+// rows of the same keys are fetched into L2 for weigh_values, which reads each row once
+// per pair of vectors.
 template <size_t kHeads>
-HWY_INLINE void score_heads(const float* q, size_t dim, const float* keys, size_t kv_stride,
-                            size_t key_count, float scale, float* scores) {
+HWY_INLINE void score_heads(const float* q, size_t dim, const float* keys, const float* values,
+                            size_t kv_stride, size_t key_count, float scale, float* scores) {
   float dots[4][2];
+  const size_t row_bytes = dim * sizeof(float);
+  for (size_t row = 0; row < std::min(key_count, kKeysAhead); ++row) {
+    prefetch_row<3>(keys + row * kv_stride, row_bytes);
+  }
   for (size_t j = 0; j < key_count; j += 2) {
+    for (size_t ahead = j + kKeysAhead; ahead < std::min(key_count, j + kKeysAhead + 2); ++ahead) {
+      prefetch_row<3>(keys + ahead * kv_stride, row_bytes);
+    }
+    for (size_t row = j; row < std::min(key_count, j + 2); ++row) {
+      prefetch_row<2>(values + row * kv_stride, row_bytes);
+    }
     const float* k0 = keys + j * kv_stride;
     const float* k1 = j + 1 < key_count ? k0 + kv_stride : k0;
     dot_heads_keys<kHeads>(q, dim, k0, k1, dots);
@@ -166,7 +190,7 @@ template <size_t kHeads>
 HWY_INLINE void attend_heads(const float* q, size_t dim, const float* keys, const float* values,
                              size_t kv_stride, size_t key_count, float scale, float* scores,
                              float* out) {
-  score_heads<kHeads>(q, dim, keys, kv_stride, key_count, scale, scores);
+  score_heads<kHeads>(q, dim, keys, values, kv_stride, key_count, scale, scores);
   for (size_t g = 0; g < kHeads; ++g) softmax_row(scores + g * key_count, key_count);
   weigh_values<kHeads>(scores, values, kv_stride, key_count, dim, out);
 }
