@@ -80,6 +80,19 @@ TEST_P(Qwen35MoeModelTest, PromptLogitsAgreeWithLlamaCpp) {
   for (const ReferencePrompt& p : prompts_) judge(p, run_batch(p), "batch");
 }
 
+// With an F16 KV cache in the attention layers the logits still agree with llama.cpp's as
+// the fast path's must.
+TEST_P(Qwen35MoeModelTest, HalfCacheAgreesWithLlamaCpp) {
+  for (const ReferencePrompt& p : prompts_) {
+    KvCache cache = model_->make_cache(0, KvType::kF16);
+    const Logits logits =
+        to_logits(model_->forward(Batch::sequence(p.token_ids, 0, 0, true), cache));
+    const Logits deqf32 = testing::read_logits(*p.deqf32_file, p.vocab);
+    const Logits llama = testing::read_logits(p.logits_file, p.vocab);
+    testing::expect_fast_agreement(logits, deqf32, llama, label(p, "f16 cache"));
+  }
+}
+
 // One token per step through the recurrent state and the KV cache gives the batch's
 // logits; prefill then decode (the long prompt split at 137) too.
 TEST_P(Qwen35MoeModelTest, IncrementalDecodeMatchesBatch) {

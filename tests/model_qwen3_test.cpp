@@ -113,6 +113,18 @@ TEST_P(Qwen3ModelTest, IncrementalDecodeMatchesBatch) {
   EXPECT_EQ(a.argmax_agreement, 1.0) << label(p, "incremental vs batch");
 }
 
+// With an F16 KV cache (keys and values rounded to half as they are stored) the logits
+// still agree with llama.cpp's as the fast path's must: the rounding of the cache is of
+// the size of the activations' rounding that bound allows for.
+TEST_P(Qwen3ModelTest, HalfCacheAgreesWithLlamaCpp) {
+  for (const ReferencePrompt& p : prompts_) {
+    KvCache cache = model_->make_cache(0, KvType::kF16);
+    const FloatMatrix logits =
+        model_->forward(Batch::sequence(p.token_ids, 0, 0, /*all_logits=*/true), cache);
+    judge(model_case_, p, ComputeMode::kFast, to_logits(logits), label(p, "f16 cache"));
+  }
+}
+
 // Top-1 minus top-2 of a logit row.
 double top1_margin(std::span<const float> row) {
   const size_t best = argmax(row);

@@ -17,6 +17,7 @@
 #include "ops/router.h"
 #include "platform/cache_aligned_allocator.h"
 #include "platform/error.h"
+#include "platform/half.h"
 
 namespace tandem {
 namespace {
@@ -250,6 +251,51 @@ TEST(OpsAttention, GroupedFastKernelWritesOnlyItsHeads) {
   for (size_t i = 4 * 16; i < 8 * 16; ++i) EXPECT_NE(out[i], -7.0f) << i;
 }
 
+std::vector<uint16_t> to_f16(const std::vector<float>& x) {
+  std::vector<uint16_t> bits(x.size());
+  for (size_t i = 0; i < x.size(); ++i) bits[i] = f32_to_f16(x[i]);
+  return bits;
+}
+std::vector<float> widen(const std::vector<uint16_t>& bits) {
+  std::vector<float> x(bits.size());
+  for (size_t i = 0; i < bits.size(); ++i) x[i] = f16_to_f32(bits[i]);
+  return x;
+}
+
+// F16 keys and values give exactly what the F32 kernels give on the same rows widened:
+// grouped kernels (whole vectors and the per-head fallback of dim 12) and the sequential
+// reference of attend_unit.
+TEST(OpsAttention, HalfRowsEqualTheWidenedRows) {
+  struct Case {
+    size_t heads, kv_heads, dim;
+  };
+  for (const Case c : {Case{32, 4, 128}, Case{6, 2, 64}, Case{4, 1, 12}}) {
+    const AttentionShape shape{c.heads, c.kv_heads, c.dim, 1.0f / std::sqrt(float(c.dim))};
+    for (const size_t keys_count : {size_t{1}, size_t{7}, size_t{300}}) {
+      const size_t width = c.kv_heads * c.dim;
+      const auto q = random_vector(c.heads * c.dim, 70);
+      const auto k16 = to_f16(random_vector(keys_count * width, 71, 3.0f));
+      const auto v16 = to_f16(random_vector(keys_count * width, 72, 3.0f));
+      const auto k = widen(k16), v = widen(v16);
+      for (const bool grouped : {true, false}) {
+        const size_t units = grouped ? c.kv_heads : c.heads;
+        std::vector<float> expected(c.heads * c.dim, -7.0f), out(c.heads * c.dim, -7.0f);
+        std::vector<float> scores, widened;
+        for (size_t u = 0; u < units; ++u) {
+          attend_unit(shape, grouped, u, q, KvRows{k, {}}, KvRows{v, {}}, keys_count, scores,
+                      widened, expected);
+          attend_unit(shape, grouped, u, q, KvRows{{}, k16}, KvRows{{}, v16}, keys_count, scores,
+                      widened, out);
+        }
+        for (size_t i = 0; i < out.size(); ++i) {
+          ASSERT_EQ(out[i], expected[i]) << c.heads << "/" << c.kv_heads << "x" << c.dim << " keys "
+                                         << keys_count << " grouped " << grouped << " at " << i;
+        }
+      }
+    }
+  }
+}
+
 TEST(OpsRouter, TopKOfSoftmaxRenormalized) {
   const std::vector<float> logits = {0.1f, 2.0f, -1.0f, 1.5f, 2.0f};
   std::vector<int32_t> experts(2);
@@ -280,11 +326,11 @@ TEST(KvCacheTest, AppendsOverwritesAndRejectsGaps) {
   cache.write(1, 3, 1, b, a);
   EXPECT_EQ(cache.length(1, 3), 2u);
   EXPECT_EQ(cache.length(0, 3), 0u);
-  EXPECT_EQ(cache.keys(1, 3)[4], 5.0f);
+  EXPECT_EQ(cache.keys(1, 3).f32[4], 5.0f);
   EXPECT_THROW(cache.write(1, 3, 3, a, b), Error);  // gap
   cache.write(1, 3, 1, a, a);                       // rewind to 1
   EXPECT_EQ(cache.length(1, 3), 2u);
-  EXPECT_EQ(cache.values(1, 3)[4], 1.0f);
+  EXPECT_EQ(cache.values(1, 3).f32[4], 1.0f);
   cache.truncate(3, 1);
   EXPECT_EQ(cache.length(1, 3), 1u);
   cache.remove(3);
@@ -292,6 +338,38 @@ TEST(KvCacheTest, AppendsOverwritesAndRejectsGaps) {
   KvCache small(1, 4, 1);
   small.write(0, 0, 0, a, b);
   EXPECT_THROW(small.write(0, 0, 1, a, b), Error);  // past max_positions
+}
+
+// An F16 cache keeps each element rounded to the nearest half, with the same positions
+// rules as F32.
+TEST(KvCacheTest, HalfCacheStoresRoundedElements) {
+  KvCache cache(2, 4, 8, 0, KvType::kF16);
+  EXPECT_EQ(cache.type(), KvType::kF16);
+  const std::vector<float> a = {1.0f / 3, -2.5f, 1e-6f, 70000.0f};
+  const std::vector<float> b = {0.1f, 65504.0f, -0.0f, 3.14159f};
+  cache.write(0, 5, 0, a, b);
+  cache.write(0, 5, 1, b, a);
+  ASSERT_EQ(cache.length(0, 5), 2u);
+  const KvRows keys = cache.keys(0, 5);
+  const KvRows values = cache.values(0, 5);
+  ASSERT_TRUE(keys.f32.empty() && values.f32.empty());
+  ASSERT_EQ(keys.f16.size(), 8u);
+  for (size_t i = 0; i < 4; ++i) {
+    EXPECT_EQ(keys.f16[i], f32_to_f16(a[i])) << i;
+    EXPECT_EQ(keys.f16[4 + i], f32_to_f16(b[i])) << i;
+    EXPECT_EQ(values.f16[i], f32_to_f16(b[i])) << i;
+  }
+  EXPECT_EQ(f16_to_f32(keys.f16[3]), INFINITY);  // beyond the half range
+  EXPECT_THROW(cache.write(0, 5, 3, a, b), Error);
+  cache.write(0, 5, 1, a, a);  // rewind to 1
+  EXPECT_EQ(cache.values(0, 5).f16[4], f32_to_f16(a[0]));
+  cache.truncate(5, 1);
+  EXPECT_EQ(cache.length(0, 5), 1u);
+  EXPECT_EQ(cache.keys(0, 5).f16.size(), 4u);
+  EXPECT_EQ(parse_kv_type("f16"), KvType::kF16);
+  EXPECT_EQ(parse_kv_type("f32"), KvType::kF32);
+  EXPECT_THROW(parse_kv_type("q8_0"), Error);
+  EXPECT_EQ(kv_type_name(KvType::kF16), "f16");
 }
 
 }  // namespace

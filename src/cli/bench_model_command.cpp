@@ -1,7 +1,7 @@
-// `tandem bench-model MODEL [-p 512] [-n 64] [-t 2] [-r 5] [--json]`: prefill and decode
-// throughput as llama-bench reports them (pp: one batch of p tokens; tg: n tokens one at a
-// time from an empty context), with the memory figures that explain them: peak RSS, the
-// weight bytes read per decoded token, and the measured read bandwidth of this machine.
+// `tandem bench-model MODEL [-p 512] [-n 64] [-t 2] [-r 5] [--cache-type f16|f32] [--json]`:
+// prefill and decode throughput as llama-bench reports them (pp: one batch of p tokens; tg: n
+// tokens one at a time from an empty context), with the memory figures that explain them: peak RSS,
+// the weight bytes read per decoded token, and the measured read bandwidth of this machine.
 // bandwidth_limit_share = decode tok/s * active bytes per token / bandwidth: how close
 // decoding comes to streaming its weights at memory speed (1.0 = at the limit).
 
@@ -34,6 +34,7 @@ struct BenchArgs {
   bool reference = false;
   bool mmap = false;
   bool json = false;
+  std::string cache_type = "f16";
 };
 
 nlohmann::ordered_json rates_json(const RateStats& stats) {
@@ -54,7 +55,8 @@ void run_bench(const BenchArgs& args) {
   const uint64_t active_bytes =
       footprint.active_bytes(0, footprint.layers.size()) + footprint.output_active_bytes;
 
-  const ModelBenchOptions bench_options{args.prompt_tokens, args.decode_tokens, args.repetitions};
+  ModelBenchOptions bench_options{args.prompt_tokens, args.decode_tokens, args.repetitions};
+  bench_options.kv_type = parse_kv_type(args.cache_type);
   const ModelBenchResult result = bench_model(*model, bench_options);
   const uint64_t peak_rss = peak_resident_bytes();
   // After the model runs, so its buffer does not count in the model's peak RSS.
@@ -73,6 +75,7 @@ void run_bench(const BenchArgs& args) {
     out["decode_tokens"] = args.decode_tokens;
     out["repetitions"] = args.repetitions;
     out["mode"] = args.reference ? "reference" : "fast";
+    out["cache_type"] = args.cache_type;
     out["prefill_tok_s"] = result.prefill.mean;
     out["prefill_tok_s_stddev"] = result.prefill.stddev;
     out["prefill_tok_s_samples"] = rates_json(result.prefill);
@@ -88,8 +91,8 @@ void run_bench(const BenchArgs& args) {
   }
   std::printf("model      %s (%.2f GiB)\n", args.model_path.c_str(),
               static_cast<double>(file_bytes) / (1ull << 30));
-  std::printf("threads    %zu, repetitions %d, %s kernels\n", threads, args.repetitions,
-              args.reference ? "reference" : "fast");
+  std::printf("threads    %zu, repetitions %d, %s kernels, %s KV cache\n", threads,
+              args.repetitions, args.reference ? "reference" : "fast", args.cache_type.c_str());
   if (args.prompt_tokens > 0) {
     std::printf("pp%-6zu   %10.2f ± %.2f tok/s\n", args.prompt_tokens, result.prefill.mean,
                 result.prefill.stddev);
@@ -123,6 +126,11 @@ void add_bench_model_command(CLI::App& app) {
                     "memory");
   command->add_flag("--reference", args->reference,
                     "scalar reference kernels with F32 activations");
+  command
+      ->add_option("--cache-type", args->cache_type,
+                   "KV cache element type: f16 (llama-bench's default) or f32")
+      ->check(CLI::IsMember({"f16", "f32"}))
+      ->capture_default_str();
   command->add_flag("--json", args->json, "print one JSON object");
   command->callback([args] { run_bench(*args); });
 }

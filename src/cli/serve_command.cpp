@@ -1,5 +1,6 @@
 // `tandem serve MODEL [--host H] [--port P] [--api-key KEY] [--ctx N] [--parallel N]
-// [-t THREADS] [--kv-blocks N] [--queue-limit N] [--step-tokens N] [--mmap] [--join HOST:PORT
+// [-t THREADS] [--kv-blocks N] [--cache-type f16|f32] [--queue-limit N] [--step-tokens N] [--mmap]
+// [--join HOST:PORT
 // --secret-file F [--split a,b]]`: an OpenAI-compatible HTTP server with continuous batching over
 // the model on this machine, or split over a cluster's nodes with --join. SIGINT / SIGTERM stop it
 // cleanly.
@@ -33,6 +34,7 @@ struct ServeArgs {
   int32_t queue_limit = 0;  // 0: 16 x parallel
   int32_t step_tokens = 0;  // 0: the engine's default
   bool mmap = false;
+  std::string cache_type = "f16";
   ClusterArgs cluster;
 };
 
@@ -59,6 +61,7 @@ void run_serve(const ServeArgs& args) {
   engine_options.kv_blocks = args.kv_blocks;
   if (args.step_tokens > 0) engine_options.max_step_tokens = args.step_tokens;
   engine_options.mmap = args.mmap;
+  engine_options.kv_type = parse_kv_type(args.cache_type);
   engine_options.max_queued =
       static_cast<size_t>(args.queue_limit > 0 ? args.queue_limit : args.parallel * 16);
   apply_cluster_args(args.cluster, args.model_path, engine_options);
@@ -132,6 +135,12 @@ void add_serve_command(CLI::App& app) {
   command->add_flag("--mmap", args->mmap,
                     "compute on the file mapping instead of a copy of the weights in (huge-page) "
                     "memory");
+  command
+      ->add_option("--cache-type", args->cache_type,
+                   "KV cache element type: f16 (half the memory, llama.cpp's default) or f32 "
+                   "(exact); cluster stages keep f32")
+      ->check(CLI::IsMember({"f16", "f32"}))
+      ->capture_default_str();
   add_cluster_options(*command, args->cluster);
   command->callback([args] { run_serve(*args); });
 }

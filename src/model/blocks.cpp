@@ -114,6 +114,7 @@ void attention_block(const AttentionWeights& weights, const AttentionOptions& op
   std::atomic<size_t> next_item{0};
   const auto attend_items = [&](size_t, size_t, size_t) {
     std::vector<float> scores;
+    std::vector<float> widened;
     for (size_t item = next_item.fetch_add(1); item < items; item = next_item.fetch_add(1)) {
       const size_t t = item / units;
       const size_t unit = item % units;
@@ -121,7 +122,8 @@ void attention_block(const AttentionWeights& weights, const AttentionOptions& op
       // Causal window: the sequence's positions up to and including this token's.
       const size_t key_count = static_cast<size_t>(batch.positions[t]) + 1;
       attend_unit(shape, grouped, unit, q.row(t), cache.keys(options.layer, sequence),
-                  cache.values(options.layer, sequence), key_count, scores, attended.row(t));
+                  cache.values(options.layer, sequence), key_count, scores, widened,
+                  attended.row(t));
     }
   };
   if (keys_read < kMinParallelKeys) {

@@ -3,14 +3,29 @@
 #include <algorithm>
 
 #include "platform/error.h"
+#include "platform/half.h"
 
 namespace tandem {
 
-KvCache::KvCache(size_t layer_count, size_t kv_width, size_t max_positions, size_t recurrent_floats)
+std::string_view kv_type_name(KvType type) { return type == KvType::kF16 ? "f16" : "f32"; }
+
+KvType parse_kv_type(std::string_view name) {
+  if (name == "f32") return KvType::kF32;
+  if (name == "f16") return KvType::kF16;
+  throw Error(str_cat("unknown KV cache type '", name, "' (f32 or f16)"));
+}
+
+size_t kv_element_bytes(KvType type) {
+  return type == KvType::kF16 ? sizeof(uint16_t) : sizeof(float);
+}
+
+KvCache::KvCache(size_t layer_count, size_t kv_width, size_t max_positions, size_t recurrent_floats,
+                 KvType type)
     : layer_count_(layer_count),
       kv_width_(kv_width),
       max_positions_(max_positions),
-      recurrent_floats_(recurrent_floats) {}
+      recurrent_floats_(recurrent_floats),
+      type_(type) {}
 
 std::span<float> KvCache::recurrent_state(int32_t sequence_id) {
   TANDEM_CHECK(recurrent_floats_ > 0, "this cache has no recurrent state");
@@ -26,16 +41,25 @@ void KvCache::write(size_t layer, int32_t sequence_id, int32_t position, std::sp
   auto& layers = sequences_[sequence_id];
   if (layers.empty()) layers.resize(layer_count_);
   LayerRows& rows = layers[layer];
-  const size_t length = rows.keys.size() / kv_width_;
-  if (position < 0 || static_cast<size_t>(position) > length) {
+  if (position < 0 || static_cast<size_t>(position) > rows.length) {
     throw Error(str_cat("sequence ", sequence_id, ": position ", position,
-                        " does not follow its cached length ", length));
+                        " does not follow its cached length ", rows.length));
   }
   if (static_cast<size_t>(position) >= max_positions_) {
     throw Error(str_cat("sequence ", sequence_id, ": position ", position,
                         " exceeds the context length ", max_positions_));
   }
+  rows.length = static_cast<size_t>(position) + 1;
   const size_t offset = static_cast<size_t>(position) * kv_width_;
+  if (type_ == KvType::kF16) {
+    rows.keys_f16.resize(offset + kv_width_);
+    rows.values_f16.resize(offset + kv_width_);
+    for (size_t i = 0; i < kv_width_; ++i) {
+      rows.keys_f16[offset + i] = f32_to_f16(key[i]);
+      rows.values_f16[offset + i] = f32_to_f16(value[i]);
+    }
+    return;
+  }
   rows.keys.resize(offset);
   rows.values.resize(offset);
   rows.keys.insert(rows.keys.end(), key.begin(), key.end());
@@ -49,19 +73,21 @@ const KvCache::LayerRows* KvCache::find(size_t layer, int32_t sequence_id) const
   return &it->second[layer];
 }
 
-std::span<const float> KvCache::keys(size_t layer, int32_t sequence_id) const {
+KvRows KvCache::keys(size_t layer, int32_t sequence_id) const {
   const LayerRows* rows = find(layer, sequence_id);
-  return rows ? std::span<const float>(rows->keys) : std::span<const float>();
+  if (rows == nullptr) return {};
+  return type_ == KvType::kF16 ? KvRows{{}, rows->keys_f16} : KvRows{rows->keys, {}};
 }
 
-std::span<const float> KvCache::values(size_t layer, int32_t sequence_id) const {
+KvRows KvCache::values(size_t layer, int32_t sequence_id) const {
   const LayerRows* rows = find(layer, sequence_id);
-  return rows ? std::span<const float>(rows->values) : std::span<const float>();
+  if (rows == nullptr) return {};
+  return type_ == KvType::kF16 ? KvRows{{}, rows->values_f16} : KvRows{rows->values, {}};
 }
 
 size_t KvCache::length(size_t layer, int32_t sequence_id) const {
   const LayerRows* rows = find(layer, sequence_id);
-  return rows ? rows->keys.size() / kv_width_ : 0;
+  return rows ? rows->length : 0;
 }
 
 void KvCache::remove(int32_t sequence_id) {
@@ -85,9 +111,15 @@ void KvCache::truncate(int32_t sequence_id, size_t length) {
   auto it = sequences_.find(sequence_id);
   if (it == sequences_.end()) return;
   for (LayerRows& rows : it->second) {
-    const size_t keep = std::min(rows.keys.size(), length * kv_width_);
-    rows.keys.resize(keep);
-    rows.values.resize(keep);
+    rows.length = std::min(rows.length, length);
+    const size_t keep = rows.length * kv_width_;
+    if (type_ == KvType::kF16) {
+      rows.keys_f16.resize(keep);
+      rows.values_f16.resize(keep);
+    } else {
+      rows.keys.resize(keep);
+      rows.values.resize(keep);
+    }
   }
 }
 

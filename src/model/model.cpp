@@ -21,10 +21,10 @@ std::unique_ptr<Model> Model::load(const ModelFile& file, const ModelOptions& op
                       " has no forward pass yet"));
 }
 
-KvCache Model::make_cache(size_t max_positions) const {
+KvCache Model::make_cache(size_t max_positions, KvType type) const {
   return KvCache(config_.layer_count, config_.kv_width(),
                  max_positions ? max_positions : config_.context_length,
-                 recurrent_state_floats(config_));
+                 recurrent_state_floats(config_), type);
 }
 
 void Model::validate(const Batch& batch) const {

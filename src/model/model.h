@@ -52,8 +52,8 @@ class Model {
   ComputeMode mode() const { return context_.mode; }
 
   // A cache sized for this model, holding up to max_positions positions per sequence
-  // (0: the model's context length).
-  KvCache make_cache(size_t max_positions = 0) const;
+  // (0: the model's context length), keys and values stored as `type`.
+  KvCache make_cache(size_t max_positions = 0, KvType type = KvType::kF32) const;
 
   // Token embeddings of the batch: [batch.size()][hidden]. Throws Error for an id
   // outside the vocabulary.

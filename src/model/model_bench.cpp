@@ -24,8 +24,8 @@ double seconds_since(Clock::time_point start) {
 }
 
 // One prompt batch in a fresh cache; returns tokens per second.
-double run_prefill(const Model& model, std::span<const int32_t> tokens) {
-  KvCache cache = model.make_cache(tokens.size());
+double run_prefill(const Model& model, std::span<const int32_t> tokens, KvType kv_type) {
+  KvCache cache = model.make_cache(tokens.size(), kv_type);
   const Batch batch = Batch::sequence(tokens, 0, 0, /*all_logits=*/false);
   const auto start = Clock::now();
   const FloatMatrix logits = model.forward(batch, cache);
@@ -35,8 +35,8 @@ double run_prefill(const Model& model, std::span<const int32_t> tokens) {
 }
 
 // One token per step from an empty cache; returns tokens per second.
-double run_decode(const Model& model, std::span<const int32_t> tokens) {
-  KvCache cache = model.make_cache(tokens.size());
+double run_decode(const Model& model, std::span<const int32_t> tokens, KvType kv_type) {
+  KvCache cache = model.make_cache(tokens.size(), kv_type);
   const auto start = Clock::now();
   for (size_t i = 0; i < tokens.size(); ++i) {
     const FloatMatrix logits = model.forward(
@@ -70,17 +70,19 @@ ModelBenchResult bench_model(const Model& model, const ModelBenchOptions& option
   ModelBenchResult result;
   if (options.prompt_tokens > 0) {
     const std::vector<int32_t> prompt = random_tokens(options.prompt_tokens, vocab, options.seed);
-    run_prefill(model, prompt);  // warm-up
+    run_prefill(model, prompt, options.kv_type);  // warm-up
     std::vector<double> rates;
-    for (int r = 0; r < options.repetitions; ++r) rates.push_back(run_prefill(model, prompt));
+    for (int r = 0; r < options.repetitions; ++r)
+      rates.push_back(run_prefill(model, prompt, options.kv_type));
     result.prefill = summarize_rates(std::move(rates));
   }
   if (options.decode_tokens > 0) {
     const std::vector<int32_t> tokens =
         random_tokens(options.decode_tokens, vocab, options.seed + 1);
-    run_decode(model, tokens);  // warm-up
+    run_decode(model, tokens, options.kv_type);  // warm-up
     std::vector<double> rates;
-    for (int r = 0; r < options.repetitions; ++r) rates.push_back(run_decode(model, tokens));
+    for (int r = 0; r < options.repetitions; ++r)
+      rates.push_back(run_decode(model, tokens, options.kv_type));
     result.decode = summarize_rates(std::move(rates));
   }
   return result;

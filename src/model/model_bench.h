@@ -21,6 +21,7 @@ struct ModelBenchOptions {
   size_t decode_tokens = 64;   // 0: no decode test
   int repetitions = 5;
   uint64_t seed = 1234;
+  KvType kv_type = KvType::kF32;
 };
 
 struct RateStats {

@@ -223,13 +223,14 @@ class Qwen35MoeModel final : public Model {
     const size_t heads_per_unit = heads / units;
     context_.pool.parallel_for(tokens * units, [&](size_t begin, size_t end, size_t) {
       std::vector<float> scores;
+      std::vector<float> widened;
       for (size_t item = begin; item < end; ++item) {
         const size_t t = item / units;
         const size_t unit = item % units;
         const int32_t sequence = batch.sequence_ids[t];
         const size_t key_count = static_cast<size_t>(batch.positions[t]) + 1;
         attend_unit(shape, grouped, unit, q.row(t), cache.keys(layer, sequence),
-                    cache.values(layer, sequence), key_count, scores, attended.row(t));
+                    cache.values(layer, sequence), key_count, scores, widened, attended.row(t));
         // sigmoid(gate) on this item's heads.
         const size_t first = unit * heads_per_unit * dim;
         const auto o = attended.row(t).subspan(first, heads_per_unit * dim);

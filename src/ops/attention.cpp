@@ -5,6 +5,7 @@
 #include "ops/kernels.h"
 #include "ops/quant/simd/quant_simd.h"
 #include "platform/error.h"
+#include "platform/half.h"
 
 namespace tandem {
 namespace {
@@ -85,18 +86,40 @@ void attend(const AttentionShape& shape, std::span<const float> query, std::span
 }
 
 void attend_unit(const AttentionShape& shape, bool grouped, size_t unit,
-                 std::span<const float> query, std::span<const float> keys,
-                 std::span<const float> values, size_t key_count, std::vector<float>& scores,
+                 std::span<const float> query, KvRows keys, KvRows values, size_t key_count,
+                 std::vector<float>& scores, std::vector<float>& widened,
                  std::span<float> out_row) {
   const size_t dim = shape.head_dim;
+  const bool half = keys.f32.empty();
+  TANDEM_CHECK(half == values.f32.empty() && half != keys.f16.empty() && half != values.f16.empty(),
+               "keys and values in one element type");
   if (grouped) {
     scores.resize(key_count * (shape.head_count / shape.kv_head_count));
-    attend_kv_group_fast(shape, unit, query, keys, values, key_count, scores, out_row);
-  } else {
-    scores.resize(key_count);
-    attend_head(shape, unit, query, keys, values, key_count, scores,
-                out_row.subspan(unit * dim, dim));
+    if (half) {
+      attend_kv_group_fast_f16(shape, unit, query, keys.f16, values.f16, key_count, scores,
+                               out_row);
+    } else {
+      attend_kv_group_fast(shape, unit, query, keys.f32, values.f32, key_count, scores, out_row);
+    }
+    return;
   }
+  scores.resize(key_count);
+  std::span<const float> key_rows = keys.f32;
+  std::span<const float> value_rows = values.f32;
+  if (half) {
+    // The reference reads F32 rows: the causal window widened, keys then values.
+    const size_t count = key_count * shape.kv_head_count * dim;
+    TANDEM_CHECK(keys.f16.size() >= count && values.f16.size() >= count, "attention buffer sizes");
+    widened.resize(2 * count);
+    for (size_t i = 0; i < count; ++i) {
+      widened[i] = f16_to_f32(keys.f16[i]);
+      widened[count + i] = f16_to_f32(values.f16[i]);
+    }
+    key_rows = std::span<const float>(widened).first(count);
+    value_rows = std::span<const float>(widened).last(count);
+  }
+  attend_head(shape, unit, query, key_rows, value_rows, key_count, scores,
+              out_row.subspan(unit * dim, dim));
 }
 
 }  // namespace tandem

@@ -4,10 +4,18 @@
 // computes it with an F32 KV cache and flash attention off.
 
 #include <cstddef>
+#include <cstdint>
 #include <span>
 #include <vector>
 
 namespace tandem {
+
+// Cached key or value rows, [key_count][kv_head_count * head_dim], in the cache's element
+// type: F32, or F16 (IEEE half bits) holding half the bytes. Exactly one span is set.
+struct KvRows {
+  std::span<const float> f32;
+  std::span<const uint16_t> f16;
+};
 
 struct AttentionShape {
   size_t head_count = 0;  // query heads
@@ -47,12 +55,20 @@ void attend_kv_group_fast(const AttentionShape& shape, size_t kv_head, std::span
                           std::span<const float> keys, std::span<const float> values,
                           size_t key_count, std::span<float> scores, std::span<float> out);
 
+// As attend_kv_group_fast with F16 keys and values ([key_count][kv_head_count * head_dim]
+// half bits): each element is widened exactly to F32 as it is loaded, so the result equals
+// attend_kv_group_fast's on the widened rows.
+void attend_kv_group_fast_f16(const AttentionShape& shape, size_t kv_head,
+                              std::span<const float> query, std::span<const uint16_t> keys,
+                              std::span<const uint16_t> values, size_t key_count,
+                              std::span<float> scores, std::span<float> out);
+
 // One work item of a token's attention: query head `unit` with attend_head, or, when
-// `grouped`, the heads of kv head `unit` with attend_kv_group_fast. Sizes `scores` itself;
-// writes only the item's heads of out_row [head_count * head_dim].
+// `grouped`, the heads of kv head `unit` with attend_kv_group_fast (or its F16 form).
+// Sizes `scores` itself, and `widened` where F16 rows must first become F32 (the
+// sequential reference); writes only the item's heads of out_row [head_count * head_dim].
 void attend_unit(const AttentionShape& shape, bool grouped, size_t unit,
-                 std::span<const float> query, std::span<const float> keys,
-                 std::span<const float> values, size_t key_count, std::vector<float>& scores,
-                 std::span<float> out_row);
+                 std::span<const float> query, KvRows keys, KvRows values, size_t key_count,
+                 std::vector<float>& scores, std::vector<float>& widened, std::span<float> out_row);
 
 }  // namespace tandem

@@ -8,6 +8,8 @@
 
 #include <algorithm>
 #include <cstddef>
+#include <cstdint>
+#include <vector>
 
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "ops/attention_simd.cpp"
@@ -24,10 +26,17 @@ namespace tandem::HWY_NAMESPACE {
 namespace hn = hwy::HWY_NAMESPACE;
 using DF = hn::ScalableTag<float>;
 
+// A vector of cached elements widened to F32: F32 rows as they are, F16 rows exactly.
+HWY_INLINE hn::Vec<DF> LoadKv(DF df, const float* p) { return hn::LoadU(df, p); }
+HWY_INLINE hn::Vec<DF> LoadKv(DF df, const hwy::float16_t* p) {
+  const hn::Rebind<hwy::float16_t, DF> dh;
+  return hn::PromoteTo(df, hn::LoadU(dh, p));
+}
+
 // q . k for `heads` query rows (q + g * dim, g < heads <= 4) and the key rows k0, k1
 // (k1 may equal k0): dots[g][0 or 1]. dim is a multiple of the vector length.
-template <size_t kHeads>
-HWY_INLINE void dot_heads_keys(const float* q, size_t dim, const float* k0, const float* k1,
+template <size_t kHeads, class T>
+HWY_INLINE void dot_heads_keys(const float* q, size_t dim, const T* k0, const T* k1,
                                float dots[4][2]) {
   const DF df;
   const size_t lanes = hn::Lanes(df);
@@ -35,8 +44,8 @@ HWY_INLINE void dot_heads_keys(const float* q, size_t dim, const float* k0, cons
 #pragma GCC unroll 4
   for (size_t g = 0; g < kHeads; ++g) acc0[g] = acc1[g] = hn::Zero(df);
   for (size_t i = 0; i < dim; i += lanes) {
-    const auto key0 = hn::LoadU(df, k0 + i);
-    const auto key1 = hn::LoadU(df, k1 + i);
+    const auto key0 = LoadKv(df, k0 + i);
+    const auto key1 = LoadKv(df, k1 + i);
 #pragma GCC unroll 4
     for (size_t g = 0; g < kHeads; ++g) {
       const auto query = hn::LoadU(df, q + g * dim + i);
@@ -73,8 +82,8 @@ HWY_INLINE void dot_heads_keys(const float* q, size_t dim, const float* k0, cons
 }
 
 // The `bytes` bytes at p towards the cache (locality as __builtin_prefetch's).
-template <int kLocality>
-HWY_INLINE void prefetch_row(const float* p, size_t bytes) {
+template <int kLocality, class T>
+HWY_INLINE void prefetch_row(const T* p, size_t bytes) {
   const char* first = reinterpret_cast<const char*>(p);
   for (size_t line = 0; line < bytes; line += 64) __builtin_prefetch(first + line, 0, kLocality);
 }
@@ -87,11 +96,11 @@ constexpr size_t kKeysAhead = 8;
 // scores[g * key_count + j] = scale * q_g . k_j for heads [0, kHeads). Meanwhile the value
 // rows of the same keys are fetched into L2 for weigh_values, which reads each row once
 // per pair of vectors.
-template <size_t kHeads>
-HWY_INLINE void score_heads(const float* q, size_t dim, const float* keys, const float* values,
+template <size_t kHeads, class T>
+HWY_INLINE void score_heads(const float* q, size_t dim, const T* keys, const T* values,
                             size_t kv_stride, size_t key_count, float scale, float* scores) {
   float dots[4][2];
-  const size_t row_bytes = dim * sizeof(float);
+  const size_t row_bytes = dim * sizeof(T);
   for (size_t row = 0; row < std::min(key_count, kKeysAhead); ++row) {
     prefetch_row<3>(keys + row * kv_stride, row_bytes);
   }
@@ -102,8 +111,8 @@ HWY_INLINE void score_heads(const float* q, size_t dim, const float* keys, const
     for (size_t row = j; row < std::min(key_count, j + 2); ++row) {
       prefetch_row<2>(values + row * kv_stride, row_bytes);
     }
-    const float* k0 = keys + j * kv_stride;
-    const float* k1 = j + 1 < key_count ? k0 + kv_stride : k0;
+    const T* k0 = keys + j * kv_stride;
+    const T* k1 = j + 1 < key_count ? k0 + kv_stride : k0;
     dot_heads_keys<kHeads>(q, dim, k0, k1, dots);
 #pragma GCC unroll 4
     for (size_t g = 0; g < kHeads; ++g) {
@@ -141,8 +150,8 @@ HWY_INLINE void softmax_row(float* x, size_t n) {
 
 // out_g[i, i + kVectors * lanes) = sum_j probs[g * key_count + j] * v_j[same] for heads
 // [0, kHeads).
-template <size_t kHeads, size_t kVectors>
-HWY_INLINE void weigh_values_at(const float* probs, const float* values, size_t kv_stride,
+template <size_t kHeads, size_t kVectors, class T>
+HWY_INLINE void weigh_values_at(const float* probs, const T* values, size_t kv_stride,
                                 size_t key_count, size_t dim, size_t i, float* out) {
   const DF df;
   const size_t lanes = hn::Lanes(df);
@@ -155,8 +164,7 @@ HWY_INLINE void weigh_values_at(const float* probs, const float* values, size_t 
   for (size_t j = 0; j < key_count; ++j) {
     hn::Vec<DF> v[kVectors];
 #pragma GCC unroll 2
-    for (size_t k = 0; k < kVectors; ++k)
-      v[k] = hn::LoadU(df, values + j * kv_stride + i + k * lanes);
+    for (size_t k = 0; k < kVectors; ++k) v[k] = LoadKv(df, values + j * kv_stride + i + k * lanes);
 #pragma GCC unroll 4
     for (size_t g = 0; g < kHeads; ++g) {
       const auto p = hn::Set(df, probs[g * key_count + j]);
@@ -173,8 +181,8 @@ HWY_INLINE void weigh_values_at(const float* probs, const float* values, size_t 
 
 // out_g = sum_j probs[g * key_count + j] * v_j for heads [0, kHeads), two vectors of the
 // value rows at a time (8 accumulators for 4 heads), then one.
-template <size_t kHeads>
-HWY_INLINE void weigh_values(const float* probs, const float* values, size_t kv_stride,
+template <size_t kHeads, class T>
+HWY_INLINE void weigh_values(const float* probs, const T* values, size_t kv_stride,
                              size_t key_count, size_t dim, float* out) {
   const size_t lanes = hn::Lanes(DF());
   size_t i = 0;
@@ -186,8 +194,8 @@ HWY_INLINE void weigh_values(const float* probs, const float* values, size_t kv_
   }
 }
 
-template <size_t kHeads>
-HWY_INLINE void attend_heads(const float* q, size_t dim, const float* keys, const float* values,
+template <size_t kHeads, class T>
+HWY_INLINE void attend_heads(const float* q, size_t dim, const T* keys, const T* values,
                              size_t kv_stride, size_t key_count, float scale, float* scores,
                              float* out) {
   score_heads<kHeads>(q, dim, keys, values, kv_stride, key_count, scale, scores);
@@ -197,8 +205,10 @@ HWY_INLINE void attend_heads(const float* q, size_t dim, const float* keys, cons
 
 // `heads` query rows q + g * dim over key_count keys / values (rows kv_stride apart);
 // scores: scratch of heads * key_count; out: heads rows of dim.
-void AttendGroup(const float* q, size_t heads, size_t dim, const float* keys, const float* values,
-                 size_t kv_stride, size_t key_count, float scale, float* scores, float* out) {
+template <class T>
+HWY_INLINE void attend_group(const float* q, size_t heads, size_t dim, const T* keys,
+                             const T* values, size_t kv_stride, size_t key_count, float scale,
+                             float* scores, float* out) {
   size_t g = 0;
   for (; g + 4 <= heads; g += 4) {
     attend_heads<4>(q + g * dim, dim, keys, values, kv_stride, key_count, scale, scores,
@@ -210,6 +220,18 @@ void AttendGroup(const float* q, size_t heads, size_t dim, const float* keys, co
   }
 }
 
+void AttendGroup(const float* q, size_t heads, size_t dim, const float* keys, const float* values,
+                 size_t kv_stride, size_t key_count, float scale, float* scores, float* out) {
+  attend_group(q, heads, dim, keys, values, kv_stride, key_count, scale, scores, out);
+}
+void AttendGroupF16(const float* q, size_t heads, size_t dim, const uint16_t* keys,
+                    const uint16_t* values, size_t kv_stride, size_t key_count, float scale,
+                    float* scores, float* out) {
+  attend_group(q, heads, dim, reinterpret_cast<const hwy::float16_t*>(keys),
+               reinterpret_cast<const hwy::float16_t*>(values), kv_stride, key_count, scale, scores,
+               out);
+}
+
 // Whether dim suits these kernels: whole vectors.
 size_t VectorLanes() { return hn::Lanes(DF()); }
 
@@ -219,9 +241,11 @@ HWY_AFTER_NAMESPACE();
 #if HWY_ONCE
 #include "ops/attention.h"
 #include "platform/error.h"
+#include "platform/half.h"
 
 namespace tandem {
 HWY_EXPORT(AttendGroup);
+HWY_EXPORT(AttendGroupF16);
 HWY_EXPORT(VectorLanes);
 
 void attend_kv_group_fast(const AttentionShape& shape, size_t kv_head, std::span<const float> query,
@@ -246,6 +270,38 @@ void attend_kv_group_fast(const AttentionShape& shape, size_t kv_head, std::span
   }
   const size_t first = kv_head * group * dim;
   HWY_DYNAMIC_DISPATCH(AttendGroup)
+  (query.data() + first, group, dim, keys.data() + kv_head * dim, values.data() + kv_head * dim,
+   kv_width, key_count, shape.scale, scores.data(), out.data() + first);
+}
+
+void attend_kv_group_fast_f16(const AttentionShape& shape, size_t kv_head,
+                              std::span<const float> query, std::span<const uint16_t> keys,
+                              std::span<const uint16_t> values, size_t key_count,
+                              std::span<float> scores, std::span<float> out) {
+  const size_t dim = shape.head_dim;
+  const size_t kv_width = shape.kv_head_count * dim;
+  TANDEM_CHECK(shape.kv_head_count > 0 && shape.head_count % shape.kv_head_count == 0 &&
+                   kv_head < shape.kv_head_count && key_count > 0,
+               "attention shape");
+  const size_t group = shape.head_count / shape.kv_head_count;
+  TANDEM_CHECK(query.size() == shape.head_count * dim && out.size() == shape.head_count * dim &&
+                   keys.size() >= key_count * kv_width && values.size() >= key_count * kv_width &&
+                   scores.size() >= group * key_count,
+               "attention buffer sizes");
+  if (dim % HWY_DYNAMIC_DISPATCH(VectorLanes)() != 0) {
+    // Head sizes that are not whole vectors: the F32 path on the widened window.
+    std::vector<float> widened(2 * key_count * kv_width);
+    const auto wide_keys = std::span(widened).first(key_count * kv_width);
+    const auto wide_values = std::span(widened).last(key_count * kv_width);
+    for (size_t i = 0; i < wide_keys.size(); ++i) {
+      wide_keys[i] = f16_to_f32(keys[i]);
+      wide_values[i] = f16_to_f32(values[i]);
+    }
+    attend_kv_group_fast(shape, kv_head, query, wide_keys, wide_values, key_count, scores, out);
+    return;
+  }
+  const size_t first = kv_head * group * dim;
+  HWY_DYNAMIC_DISPATCH(AttendGroupF16)
   (query.data() + first, group, dim, keys.data() + kv_head * dim, values.data() + kv_head * dim,
    kv_width, key_count, shape.scale, scores.data(), out.data() + first);
 }

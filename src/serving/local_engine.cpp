@@ -62,7 +62,8 @@ LocalEngine::LocalEngine(const std::string& model_path, const LocalEngineOptions
     runner_ = options.runner_factory(context_length_, options.parallel);
     TANDEM_CHECK(runner_ != nullptr);
   } else {
-    runner_ = std::make_unique<LocalModelRunner>(*model_, static_cast<size_t>(context_length_));
+    runner_ = std::make_unique<LocalModelRunner>(*model_, static_cast<size_t>(context_length_),
+                                                 options.kv_type);
   }
   engine_ = std::make_unique<EngineCore>(*runner_, scheduler, options.max_queued);
 

@@ -49,6 +49,8 @@ struct LocalEngineOptions {
   // Compute on the file mapping instead of a copy of the weights in memory of the
   // process's own (huge pages; see ModelFile::copy_tensors_to_memory).
   bool mmap = false;
+  // Element type of the local model's KV cache (cluster stages keep theirs in F32).
+  KvType kv_type = KvType::kF32;
 };
 
 class LocalEngine {

@@ -7,8 +7,8 @@
 
 namespace tandem {
 
-LocalModelRunner::LocalModelRunner(const Model& model, size_t max_positions)
-    : model_(model), cache_(model.make_cache(max_positions)) {}
+LocalModelRunner::LocalModelRunner(const Model& model, size_t max_positions, KvType kv_type)
+    : model_(model), cache_(model.make_cache(max_positions, kv_type)) {}
 
 void LocalModelRunner::launch(const StepPlan& plan) {
   for (uint64_t id : plan.finished_requests) samplers_.erase(id);

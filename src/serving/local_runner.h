@@ -22,8 +22,9 @@ namespace tandem {
 class LocalModelRunner : public ModelRunner {
  public:
   // `model` must outlive the runner. Each sequence holds at most max_positions
-  // positions (0: the model's context length).
-  explicit LocalModelRunner(const Model& model, size_t max_positions = 0);
+  // positions (0: the model's context length), its keys and values stored as kv_type.
+  explicit LocalModelRunner(const Model& model, size_t max_positions = 0,
+                            KvType kv_type = KvType::kF32);
 
   // Runs the plan at once; collect() hands back its result. Throws Error when the
   // model rejects the batch (e.g. a position past the cache).
