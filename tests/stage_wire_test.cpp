@@ -31,6 +31,7 @@ TEST(StageWire, LoadStageRoundTripsAndRefusesAnotherRevision) {
   load.has_output = true;
   load.threads = 8;
   load.context = 4096;
+  load.kv_type = KvType::kF16;
   load.mode = StageComputeMode::kReference;
   load.activation_format = ActivationFormat::kBF16;
   load.step_timeout_ms = 5000;

@@ -138,7 +138,7 @@ void add_serve_command(CLI::App& app) {
   command
       ->add_option("--cache-type", args->cache_type,
                    "KV cache element type: f16 (half the memory, llama.cpp's default) or f32 "
-                   "(exact); cluster stages keep f32")
+                   "(exact), on every stage of a cluster too")
       ->check(CLI::IsMember({"f16", "f32"}))
       ->capture_default_str();
   add_cluster_options(*command, args->cluster);

@@ -98,6 +98,7 @@ PipelineRunner::PipelineRunner(std::unique_ptr<Transport> transport, const Secre
       load.has_output = i + 1 == stages_.size();
       load.threads = options.threads;
       load.context = options.context;
+      load.kv_type = options.kv_type;
       load.mode = options.mode;
       load.activation_format = options.activation_format;
       load.step_timeout_ms = static_cast<uint32_t>(options.step_timeout.count());

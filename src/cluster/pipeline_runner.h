@@ -36,8 +36,9 @@ struct PipelineOptions {
   // The model: every stage node loads its tensors from its own verified copy, or
   // from a shard this coordinator streams to it (shard_cache.h).
   std::string model_path;
-  uint32_t threads = 0;  // per node; 0: all of its cores
-  uint32_t context = 0;  // cache positions per sequence; 0: the model's context length
+  uint32_t threads = 0;           // per node; 0: all of its cores
+  uint32_t context = 0;           // cache positions per sequence; 0: the model's context length
+  KvType kv_type = KvType::kF32;  // element type of every stage's cache
   StageComputeMode mode = StageComputeMode::kFast;
   ActivationFormat activation_format = ActivationFormat::kF32;
   Milliseconds connect_timeout{10'000};

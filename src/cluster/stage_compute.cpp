@@ -64,7 +64,7 @@ StageCompute::StageCompute(const LoadStage& load, const std::string& path)
       load.has_output != (load.end_layer == config.layer_count)) {
     throw Error("the embedding belongs to the stage of layer 0, the output to the last stage");
   }
-  cache_ = model_->make_cache(load.context);
+  cache_ = model_->make_cache(load.context, load.kv_type);
   prefetch_stage_tensors();
 }
 

@@ -74,6 +74,7 @@ void encode_payload(WireWriter& out, const LoadStage& m) {
   out.u8(m.has_output ? 1 : 0);
   out.u32(m.threads);
   out.u32(m.context);
+  out.u8(static_cast<uint8_t>(m.kv_type));
   out.u8(static_cast<uint8_t>(m.mode));
   out.u8(static_cast<uint8_t>(m.activation_format));
   out.u32(m.step_timeout_ms);
@@ -107,6 +108,9 @@ void decode_payload(WireReader& in, LoadStage& m) {
   m.has_output = get_bool(in);
   m.threads = in.u32();
   m.context = in.u32();
+  const uint8_t kv_type = in.u8();
+  if (kv_type > 1) throw Error(str_cat("bad message: KV cache type ", int{kv_type}));
+  m.kv_type = static_cast<KvType>(kv_type);
   const uint8_t mode = in.u8();
   if (mode > 1) throw Error(str_cat("bad message: compute mode ", int{mode}));
   m.mode = static_cast<StageComputeMode>(mode);

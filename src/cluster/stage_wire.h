@@ -24,11 +24,12 @@
 #include <vector>
 
 #include "cluster/wire.h"
+#include "model/kv_cache.h"
 #include "serving/step_plan.h"
 
 namespace tandem::cluster {
 
-inline constexpr uint16_t kStageProtocolVersion = 3;
+inline constexpr uint16_t kStageProtocolVersion = 4;
 inline constexpr uint32_t kShardChunkBytes = 4u << 20;  // well under kMaxBulkPayload
 
 enum class ActivationFormat : uint8_t {
@@ -60,8 +61,9 @@ struct LoadStage {
   uint32_t end_layer = 0;  // exclusive
   bool has_embedding = false;
   bool has_output = false;
-  uint32_t threads = 0;  // 0: every core of the node
-  uint32_t context = 0;  // positions per sequence of the cache (0: the model's)
+  uint32_t threads = 0;           // 0: every core of the node
+  uint32_t context = 0;           // positions per sequence of the cache (0: the model's)
+  KvType kv_type = KvType::kF32;  // element type of the stage's cache
   StageComputeMode mode = StageComputeMode::kFast;
   ActivationFormat activation_format = ActivationFormat::kF32;
   uint32_t step_timeout_ms = 60'000;  // how long a stage waits for its input activations

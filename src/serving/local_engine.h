@@ -49,7 +49,7 @@ struct LocalEngineOptions {
   // Compute on the file mapping instead of a copy of the weights in memory of the
   // process's own (huge pages; see ModelFile::copy_tensors_to_memory).
   bool mmap = false;
-  // Element type of the local model's KV cache (cluster stages keep theirs in F32).
+  // Element type of the KV cache (a cluster runner passes it to its stages).
   KvType kv_type = KvType::kF32;
 };
 
