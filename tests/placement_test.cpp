@@ -89,6 +89,10 @@ TEST(Footprint, ReferenceModelsHaveTheirLayerKinds) {
   }
   EXPECT_FALSE(f.layers[3].recurrent);
   EXPECT_EQ(f.layers[3].kv_bytes_per_token, 2u * 2 * 128 * 4);
+  // An F16 cache halves the KV part; the recurrent state stays F32.
+  const uint64_t states = 3u * (3u * 768 + 64u * 512) * 4;
+  EXPECT_EQ(f.cache_bytes(0, 4, 100, 2), (states + 100u * 2 * 2 * 128 * 4) * 2);
+  EXPECT_EQ(f.cache_bytes(0, 4, 100, 2, KvType::kF16), (states + 100u * 2 * 2 * 128 * 2) * 2);
   EXPECT_LT(f.layers[0].active_bytes_per_token, f.layers[0].weight_bytes);
   uint64_t tensors = 0;
   for (const auto& t : hybrid.tensors()) tensors += t.bytes;

@@ -37,6 +37,7 @@ void apply_cluster_args(const ClusterArgs& args, const std::string& model_path,
   if (!args.split.empty()) cluster.split = cluster::parse_split(args.split);
   cluster.pipeline.threads = static_cast<uint32_t>(options.threads);
   cluster.pipeline.kv_type = options.kv_type;
+  cluster.placement.kv_type = options.kv_type;
   options.runner_factory = [cluster](int32_t context_length,
                                      int32_t parallel) -> std::unique_ptr<ModelRunner> {
     cluster::ClusterRunnerOptions placed = cluster;

@@ -32,6 +32,7 @@ struct DoctorArguments {
   std::string transport = "tcp";
   uint64_t context = 4096;
   uint64_t parallel = 1;
+  std::string cache_type = "f16";
   bool json = false;
   std::string cache_dir;
   uint64_t bandwidth_mib = 256;
@@ -89,6 +90,7 @@ void run_doctor_command(const DoctorArguments& args) {
   options.cache_dir = args.cache_dir.empty() ? default_cache_dir() : args.cache_dir;
   options.context_length = args.context;
   options.sequences = args.parallel;
+  options.kv_type = parse_kv_type(args.cache_type);
   options.bandwidth_buffer_bytes = static_cast<size_t>(args.bandwidth_mib) << 20;
   options.link.ping_count = args.pings;
   options.link.bulk_bytes = args.bulk_bytes;
@@ -130,6 +132,11 @@ void add_doctor_command(CLI::App& app) {
   command->add_option("--parallel", args->parallel, "concurrent sequences to plan for")
       ->capture_default_str()
       ->check(CLI::Range(uint64_t{1}, uint64_t{1} << 20));
+  command
+      ->add_option("--cache-type", args->cache_type,
+                   "KV cache element type to plan for (as tandem serve's --cache-type)")
+      ->check(CLI::IsMember({"f16", "f32"}))
+      ->capture_default_str();
   command->add_flag("--json", args->json, "Print one JSON object");
   command->add_option("--cache-dir", args->cache_dir,
                       "where the model hash is remembered when the model's directory is "

@@ -1,4 +1,4 @@
-// `tandem plan MODEL [--join HOST:PORT --secret-file F] [--ctx N --parallel N]
+// `tandem plan MODEL [--join HOST:PORT --secret-file F] [--ctx N --parallel N] [--cache-type T]
 // [--split a,b]`: prints which node would run which layers, with bytes and predicted
 // time per token; exits 1 with the numbers when the model does not fit. Without
 // --join it plans for this machine alone.
@@ -26,6 +26,7 @@ struct PlanArguments {
   std::string secret_file;
   uint64_t context = 4096;
   uint64_t parallel = 1;
+  std::string cache_type = "f16";
   std::string split;
   std::string transport = "tcp";
 };
@@ -54,6 +55,7 @@ void run_plan(const PlanArguments& args) {
   PlacementOptions options;
   options.context_length = args.context;
   options.sequences = args.parallel;
+  options.kv_type = parse_kv_type(args.cache_type);
   const std::vector<NodeCapacity> nodes = cluster_capacities(args);
   const std::vector<size_t> split =
       args.split.empty() ? std::vector<size_t>{} : cluster::parse_split(args.split);
@@ -78,6 +80,11 @@ void add_plan_command(CLI::App& app) {
   command->add_option("--parallel", args->parallel, "concurrent sequences")
       ->capture_default_str()
       ->check(CLI::Range(uint64_t{1}, uint64_t{1} << 16));
+  command
+      ->add_option("--cache-type", args->cache_type,
+                   "KV cache element type to plan for (as tandem serve's --cache-type)")
+      ->check(CLI::IsMember({"f16", "f32"}))
+      ->capture_default_str();
   command->add_option("--split", args->split, "explicit layers per stage, e.g. 2,2");
   command->callback([args] { run_plan(*args); });
 }

@@ -99,6 +99,7 @@ struct DoctorOptions {
   std::string cache_dir;  // hash sidecars go here when the model's directory is read-only
   uint64_t context_length = 4096;
   uint64_t sequences = 1;
+  KvType kv_type = KvType::kF32;  // element type of the KV caches planned for
   size_t bandwidth_buffer_bytes = 256u << 20;
   int bandwidth_repetitions = 3;
   LinkOptions link{10, 8u << 20, Milliseconds(10'000)};

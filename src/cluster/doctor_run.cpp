@@ -119,6 +119,7 @@ void check_cluster(const DoctorOptions& options, Transport& transport, const Mod
   PlacementOptions placement_options;
   placement_options.context_length = options.context_length;
   placement_options.sequences = options.sequences;
+  placement_options.kv_type = options.kv_type;
   PlanCheck plan = memory_plan_gate(*model.footprint, report.capacities, placement_options);
   gates.push_back(std::move(plan.gate));
   report.placement = std::move(plan.placement);
@@ -162,6 +163,7 @@ DoctorReport run_doctor(const DoctorOptions& options, Transport& transport) {
     PlacementOptions placement_options;
     placement_options.context_length = options.context_length;
     placement_options.sequences = options.sequences;
+    placement_options.kv_type = options.kv_type;
     PlanCheck plan = memory_plan_gate(*model.footprint, report.capacities, placement_options);
     report.gates.push_back(std::move(plan.gate));
     report.placement = std::move(plan.placement);

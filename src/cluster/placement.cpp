@@ -93,16 +93,16 @@ class Planner {
   std::string no_fit_message() const {
     uint64_t available = 0;
     for (const auto& node : nodes_) available += node.free_memory_bytes;
-    const uint64_t needed =
-        model_.total_weight_bytes() +
-        model_.cache_bytes(0, layers_, options_.context_length, options_.sequences) +
-        options_.overhead_bytes * nodes_.size();
-    std::string message =
-        str_cat("the model does not fit: it needs ", gib(needed), " (weights ",
-                gib(model_.total_weight_bytes()), ", KV cache and state ",
-                gib(model_.cache_bytes(0, layers_, options_.context_length, options_.sequences)),
-                " for ", options_.sequences, " x ", options_.context_length,
-                " tokens) but the nodes have ", gib(available), " free:");
+    const uint64_t needed = model_.total_weight_bytes() +
+                            model_.cache_bytes(0, layers_, options_.context_length,
+                                               options_.sequences, options_.kv_type) +
+                            options_.overhead_bytes * nodes_.size();
+    std::string message = str_cat("the model does not fit: it needs ", gib(needed), " (weights ",
+                                  gib(model_.total_weight_bytes()), ", KV cache and state ",
+                                  gib(model_.cache_bytes(0, layers_, options_.context_length,
+                                                         options_.sequences, options_.kv_type)),
+                                  " for ", options_.sequences, " x ", options_.context_length,
+                                  " tokens) but the nodes have ", gib(available), " free:");
     for (const auto& node : nodes_)
       message += str_cat(" ", node.name, " ", gib(node.free_memory_bytes), ";");
     uint64_t largest_layer = 0;
@@ -133,7 +133,8 @@ StagePlan plan_stage(const ModelFootprint& model, const std::vector<NodeCapacity
   s.weight_bytes = model.weight_bytes(first, end) + (is_first ? model.embedding_bytes : 0) +
                    (is_last ? model.output_bytes : 0);
   if (is_first && is_last && model.tied_embeddings) s.weight_bytes -= model.embedding_bytes;
-  s.cache_bytes = model.cache_bytes(first, end, options.context_length, options.sequences);
+  s.cache_bytes =
+      model.cache_bytes(first, end, options.context_length, options.sequences, options.kv_type);
   s.total_bytes = s.weight_bytes + s.cache_bytes + options.overhead_bytes;
   const double bytes_read = static_cast<double>(model.active_bytes(first, end) +
                                                 (is_last ? model.output_active_bytes : 0));

@@ -24,6 +24,7 @@ struct NodeCapacity {
 struct PlacementOptions {
   uint64_t context_length = 4096;
   uint64_t sequences = 1;                   // concurrent sequences to keep caches for
+  KvType kv_type = KvType::kF32;            // element type of the KV caches
   uint64_t overhead_bytes = 256ull << 20;   // per node: runtime, buffers, scratch
   uint64_t activation_bytes_per_value = 4;  // F32 activations across stage boundaries
 };

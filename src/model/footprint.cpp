@@ -101,11 +101,12 @@ uint64_t ModelFootprint::active_bytes(size_t first_layer, size_t end_layer) cons
 }
 
 uint64_t ModelFootprint::cache_bytes(size_t first_layer, size_t end_layer, uint64_t context,
-                                     uint64_t sequences) const {
+                                     uint64_t sequences, KvType kv_type) const {
   uint64_t total = 0;
   for (size_t i = first_layer; i < end_layer; ++i) {
-    total +=
-        (layers[i].kv_bytes_per_token * context + layers[i].state_bytes_per_sequence) * sequences;
+    // kv_bytes_per_token counts F32 elements.
+    const uint64_t kv = layers[i].kv_bytes_per_token / sizeof(float) * kv_element_bytes(kv_type);
+    total += (kv * context + layers[i].state_bytes_per_sequence) * sequences;
   }
   return total;
 }

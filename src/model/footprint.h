@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "gguf/model_file.h"
+#include "model/kv_cache.h"
 
 namespace tandem {
 
@@ -32,9 +33,10 @@ struct ModelFootprint {
 
   uint64_t weight_bytes(size_t first_layer, size_t end_layer) const;
   uint64_t active_bytes(size_t first_layer, size_t end_layer) const;
-  // KV + recurrent state of layers [first, end) for `sequences` sequences of `context` tokens.
-  uint64_t cache_bytes(size_t first_layer, size_t end_layer, uint64_t context,
-                       uint64_t sequences) const;
+  // KV (its elements of kv_type) + recurrent state of layers [first, end) for `sequences`
+  // sequences of `context` tokens.
+  uint64_t cache_bytes(size_t first_layer, size_t end_layer, uint64_t context, uint64_t sequences,
+                       KvType kv_type = KvType::kF32) const;
   uint64_t total_weight_bytes() const;
 };
 
