@@ -111,10 +111,8 @@ void attend_unit(const AttentionShape& shape, bool grouped, size_t unit,
     const size_t count = key_count * shape.kv_head_count * dim;
     TANDEM_CHECK(keys.f16.size() >= count && values.f16.size() >= count, "attention buffer sizes");
     widened.resize(2 * count);
-    for (size_t i = 0; i < count; ++i) {
-      widened[i] = f16_to_f32(keys.f16[i]);
-      widened[count + i] = f16_to_f32(values.f16[i]);
-    }
+    f16_to_f32(keys.f16.first(count), std::span(widened).first(count));
+    f16_to_f32(values.f16.first(count), std::span(widened).last(count));
     key_rows = std::span<const float>(widened).first(count);
     value_rows = std::span<const float>(widened).last(count);
   }

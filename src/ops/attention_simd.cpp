@@ -248,19 +248,33 @@ HWY_EXPORT(AttendGroup);
 HWY_EXPORT(AttendGroupF16);
 HWY_EXPORT(VectorLanes);
 
-void attend_kv_group_fast(const AttentionShape& shape, size_t kv_head, std::span<const float> query,
-                          std::span<const float> keys, std::span<const float> values,
-                          size_t key_count, std::span<float> scores, std::span<float> out) {
+namespace {
+// Checks the shape and buffer sizes of a grouped call (element counts); returns the query
+// heads per kv head.
+size_t checked_group(const AttentionShape& shape, size_t kv_head, size_t query_size,
+                     size_t keys_size, size_t values_size, size_t key_count, size_t scores_size,
+                     size_t out_size) {
   const size_t dim = shape.head_dim;
   const size_t kv_width = shape.kv_head_count * dim;
   TANDEM_CHECK(shape.kv_head_count > 0 && shape.head_count % shape.kv_head_count == 0 &&
                    kv_head < shape.kv_head_count && key_count > 0,
                "attention shape");
   const size_t group = shape.head_count / shape.kv_head_count;
-  TANDEM_CHECK(query.size() == shape.head_count * dim && out.size() == shape.head_count * dim &&
-                   keys.size() >= key_count * kv_width && values.size() >= key_count * kv_width &&
-                   scores.size() >= group * key_count,
+  TANDEM_CHECK(query_size == shape.head_count * dim && out_size == shape.head_count * dim &&
+                   keys_size >= key_count * kv_width && values_size >= key_count * kv_width &&
+                   scores_size >= group * key_count,
                "attention buffer sizes");
+  return group;
+}
+}  // namespace
+
+void attend_kv_group_fast(const AttentionShape& shape, size_t kv_head, std::span<const float> query,
+                          std::span<const float> keys, std::span<const float> values,
+                          size_t key_count, std::span<float> scores, std::span<float> out) {
+  const size_t dim = shape.head_dim;
+  const size_t kv_width = shape.kv_head_count * dim;
+  const size_t group = checked_group(shape, kv_head, query.size(), keys.size(), values.size(),
+                                     key_count, scores.size(), out.size());
   if (dim % HWY_DYNAMIC_DISPATCH(VectorLanes)() != 0) {
     // Head sizes that are not whole vectors (none of the supported models) go head by head.
     for (size_t h = kv_head * group; h < (kv_head + 1) * group; ++h) {
@@ -280,23 +294,14 @@ void attend_kv_group_fast_f16(const AttentionShape& shape, size_t kv_head,
                               std::span<float> scores, std::span<float> out) {
   const size_t dim = shape.head_dim;
   const size_t kv_width = shape.kv_head_count * dim;
-  TANDEM_CHECK(shape.kv_head_count > 0 && shape.head_count % shape.kv_head_count == 0 &&
-                   kv_head < shape.kv_head_count && key_count > 0,
-               "attention shape");
-  const size_t group = shape.head_count / shape.kv_head_count;
-  TANDEM_CHECK(query.size() == shape.head_count * dim && out.size() == shape.head_count * dim &&
-                   keys.size() >= key_count * kv_width && values.size() >= key_count * kv_width &&
-                   scores.size() >= group * key_count,
-               "attention buffer sizes");
+  const size_t group = checked_group(shape, kv_head, query.size(), keys.size(), values.size(),
+                                     key_count, scores.size(), out.size());
   if (dim % HWY_DYNAMIC_DISPATCH(VectorLanes)() != 0) {
     // Head sizes that are not whole vectors: the F32 path on the widened window.
-    std::vector<float> widened(2 * key_count * kv_width);
-    const auto wide_keys = std::span(widened).first(key_count * kv_width);
-    const auto wide_values = std::span(widened).last(key_count * kv_width);
-    for (size_t i = 0; i < wide_keys.size(); ++i) {
-      wide_keys[i] = f16_to_f32(keys[i]);
-      wide_values[i] = f16_to_f32(values[i]);
-    }
+    const size_t count = key_count * kv_width;
+    std::vector<float> wide_keys(count), wide_values(count);
+    f16_to_f32(keys.first(count), wide_keys);
+    f16_to_f32(values.first(count), wide_values);
     attend_kv_group_fast(shape, kv_head, query, wide_keys, wide_values, key_count, scores, out);
     return;
   }

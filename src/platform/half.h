@@ -2,7 +2,9 @@
 // IEEE half (F16) and bfloat16 (BF16) conversions, scalar and exact.
 
 #include <bit>
+#include <cstddef>
 #include <cstdint>
+#include <span>
 
 namespace tandem {
 
@@ -46,6 +48,11 @@ inline uint16_t f32_to_f16(float value) {
   const uint32_t mantissa_odd = (abs_bits >> 13) & 1u;
   uint32_t rounded = abs_bits + 0xc8000fffu + mantissa_odd;  // rebias exponent and round
   return static_cast<uint16_t>(sign | (rounded >> 13));
+}
+
+// out[i] = f16_to_f32(in[i]) for every i of both spans.
+inline void f16_to_f32(std::span<const uint16_t> in, std::span<float> out) {
+  for (size_t i = 0; i < in.size() && i < out.size(); ++i) out[i] = f16_to_f32(in[i]);
 }
 
 inline float bf16_to_f32(uint16_t h) {
