@@ -41,15 +41,15 @@ void KvCache::write(size_t layer, int32_t sequence_id, int32_t position, std::sp
   auto& layers = sequences_[sequence_id];
   if (layers.empty()) layers.resize(layer_count_);
   LayerRows& rows = layers[layer];
-  if (position < 0 || static_cast<size_t>(position) > rows.length) {
+  const size_t length = rows.length(type_, kv_width_);
+  if (position < 0 || static_cast<size_t>(position) > length) {
     throw Error(str_cat("sequence ", sequence_id, ": position ", position,
-                        " does not follow its cached length ", rows.length));
+                        " does not follow its cached length ", length));
   }
   if (static_cast<size_t>(position) >= max_positions_) {
     throw Error(str_cat("sequence ", sequence_id, ": position ", position,
                         " exceeds the context length ", max_positions_));
   }
-  rows.length = static_cast<size_t>(position) + 1;
   const size_t offset = static_cast<size_t>(position) * kv_width_;
   if (type_ == KvType::kF16) {
     rows.keys_f16.resize(offset + kv_width_);
@@ -87,7 +87,7 @@ KvRows KvCache::values(size_t layer, int32_t sequence_id) const {
 
 size_t KvCache::length(size_t layer, int32_t sequence_id) const {
   const LayerRows* rows = find(layer, sequence_id);
-  return rows ? rows->length : 0;
+  return rows ? rows->length(type_, kv_width_) : 0;
 }
 
 void KvCache::remove(int32_t sequence_id) {
@@ -111,8 +111,7 @@ void KvCache::truncate(int32_t sequence_id, size_t length) {
   auto it = sequences_.find(sequence_id);
   if (it == sequences_.end()) return;
   for (LayerRows& rows : it->second) {
-    rows.length = std::min(rows.length, length);
-    const size_t keep = rows.length * kv_width_;
+    const size_t keep = std::min(rows.length(type_, kv_width_), length) * kv_width_;
     if (type_ == KvType::kF16) {
       rows.keys_f16.resize(keep);
       rows.values_f16.resize(keep);

@@ -64,7 +64,10 @@ class KvCache {
     std::vector<float> values;
     std::vector<uint16_t> keys_f16;
     std::vector<uint16_t> values_f16;
-    size_t length = 0;
+    // Positions held, from the keys of the cache's type.
+    size_t length(KvType type, size_t kv_width) const {
+      return (type == KvType::kF16 ? keys_f16.size() : keys.size()) / kv_width;
+    }
   };
   const LayerRows* find(size_t layer, int32_t sequence_id) const;
 
