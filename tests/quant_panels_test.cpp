@@ -1,6 +1,9 @@
 // Weight panels (ops/quant/panels.h): the layout against the format definition, the
 // round trip, and panel products against the row tiles on every SIMD target.
 
+// The target loops below include AVX3_DL, as ops/quant/simd/vec_dot_simd.cpp compiles it.
+#define HWY_WANT_AVX3_DL
+
 #include <gtest/gtest.h>
 
 #include <algorithm>

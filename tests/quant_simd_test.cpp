@@ -1,6 +1,9 @@
 // Highway kernels against their scalar references, on every SIMD target compiled in
 // and supported by this CPU.
 
+// The target loops below include AVX3_DL, as ops/quant/simd/vec_dot_simd.cpp compiles it.
+#define HWY_WANT_AVX3_DL
+
 #include <gtest/gtest.h>
 
 #include <algorithm>

@@ -205,6 +205,30 @@ struct Q4K {
                                    const uint8_t* const* y, __m256* acc) {
     __m256i sums[kTokens];
     for (size_t t = 0; t < kTokens; ++t) sums[t] = _mm256_setzero_si256();
+#if TANDEM_VNNI_KERNELS
+    // The sub-block's products summed in int32 by vpdpbusd, then times its scale (both
+    // int16 words of a scale lane hold it, non-negative).
+    const auto sub_block = [&](int j) HWY_ATTR __attribute__((always_inline)) {
+      __m256i dots[kTokens];
+#pragma GCC unroll 4
+      for (size_t t = 0; t < kTokens; ++t) dots[t] = _mm256_setzero_si256();
+#pragma GCC unroll 8
+      for (int i = 0; i < 8; ++i) {
+        const __m256i level = levels(j, i);
+#pragma GCC unroll 4
+        for (size_t t = 0; t < kTokens; ++t) {
+          dots[t] =
+              dot_broadcast_bytes(dots[t], level, y[t] + offsetof(BlockQ8_K, qs) + 32 * j + 4 * i);
+        }
+      }
+      const __m256i scale = _mm256_srli_epi32(scales(j), 16);
+#pragma GCC unroll 4
+      for (size_t t = 0; t < kTokens; ++t) {
+        sums[t] = _mm256_add_epi32(sums[t], _mm256_mullo_epi32(dots[t], scale));
+        settle(sums[t]);
+      }
+    };
+#else
     const auto sub_block = [&](int j) HWY_ATTR __attribute__((always_inline)) {
       __m256i products[kTokens];  // int16 pairs, summed over the sub-block's 8 groups
 #pragma GCC unroll 8
@@ -225,6 +249,7 @@ struct Q4K {
         settle(sums[t]);
       }
     };
+#endif
     if constexpr (kUnrolled) {
 #pragma GCC unroll 8
       for (int j = 0; j < 8; ++j) sub_block(j);

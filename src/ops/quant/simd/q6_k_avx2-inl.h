@@ -229,6 +229,30 @@ struct Q6K {
                                    __m256* acc) {
     __m256i sums[kTokens];
     for (size_t t = 0; t < kTokens; ++t) sums[t] = _mm256_setzero_si256();
+#if TANDEM_VNNI_KERNELS
+    // The group's 16 products summed in int32 by vpdpbusd, then times its scale (the
+    // high int16 word of a scale lane, with its sign).
+    const auto group = [&](int g) HWY_ATTR __attribute__((always_inline)) {
+      __m256i dots[kTokens];
+#pragma GCC unroll 4
+      for (size_t t = 0; t < kTokens; ++t) dots[t] = _mm256_setzero_si256();
+#pragma GCC unroll 4
+      for (int k = 0; k < 4; ++k) {
+        const __m256i level = levels(g, k);
+#pragma GCC unroll 4
+        for (size_t t = 0; t < kTokens; ++t) {
+          dots[t] =
+              dot_broadcast_bytes(dots[t], level, y[t] + offsetof(BlockQ8_K, qs) + 16 * g + 4 * k);
+        }
+      }
+      const __m256i scale = _mm256_srai_epi32(scales(g), 16);
+#pragma GCC unroll 4
+      for (size_t t = 0; t < kTokens; ++t) {
+        sums[t] = _mm256_add_epi32(sums[t], _mm256_mullo_epi32(dots[t], scale));
+        settle(sums[t]);
+      }
+    };
+#else
     const auto group = [&](int g) HWY_ATTR __attribute__((always_inline)) {
       const __m256i scale = scales(g);
 #pragma GCC unroll 2
@@ -247,6 +271,7 @@ struct Q6K {
         }
       }
     };
+#endif
     if constexpr (kUnrolled) {
 #pragma GCC unroll 16
       for (int g = 0; g < 16; ++g) group(g);

@@ -28,6 +28,14 @@
 #else
 #define TANDEM_AVX2_KERNELS 0
 #endif
+// The AVX-512 VNNI variants (vpdpbusd: four byte products and their sum added to an int32
+// lane in one instruction) where Highway's AVX3_DL target runs: the same integer sums.
+#undef TANDEM_VNNI_KERNELS
+#if TANDEM_AVX2_KERNELS && HWY_TARGET == HWY_AVX3_DL
+#define TANDEM_VNNI_KERNELS 1
+#else
+#define TANDEM_VNNI_KERNELS 0
+#endif
 
 #if TANDEM_AVX2_KERNELS
 HWY_BEFORE_NAMESPACE();
@@ -43,11 +51,25 @@ HWY_INLINE int32_t horizontal_sum(__m256i v) {
 // An empty instruction that takes v in a register and may change it: the compiler must
 // finish computing v here. It keeps GCC from re-associating a loop's running integer sums
 // into one tree at the end, which holds every product live at once and spills them.
-HWY_INLINE void settle(__m256i& v) { asm("" : "+x"(v)); }
+HWY_INLINE void settle(__m256i& v) { asm("" : "+v"(v)); }
 
 HWY_INLINE __m256i load(const void* p) {
   return _mm256_loadu_si256(static_cast<const __m256i*>(p));
 }
+
+#if TANDEM_VNNI_KERNELS
+// acc + in each int32 lane the sum of its 4 unsigned bytes of u times the 4 signed bytes
+// at p (the same 4 in every lane): vpdpbusd with an embedded broadcast. Written out
+// because Highway's AVX3_DL target enables the VEX form (AVX-VNNI), which AVX-512 CPUs
+// such as Zen 4 lack, not the EVEX one.
+HWY_INLINE __m256i dot_broadcast_bytes(__m256i acc, __m256i u, const uint8_t* p) {
+  using Word = int32_t __attribute__((may_alias, aligned(1)));
+  asm("vpdpbusd %[s]%{1to8%}, %[u], %[acc]"
+      : [acc] "+v"(acc)
+      : [u] "v"(u), [s] "m"(*reinterpret_cast<const Word*>(p)));
+  return acc;
+}
+#endif
 
 // 32 unsigned weight bytes times 32 signed activation bytes: 8 int32 lanes of pair sums
 // times `scale` (16 int16 lanes).
@@ -307,7 +329,7 @@ HWY_INLINE __m256 f16_lanes(const uint8_t* const* block_rows, size_t offset,
 
 // As settle for integers: here a multiplication before it cannot be fused with an
 // addition after it (the scalar kernel rounds both).
-HWY_INLINE void settle(__m256& v) { asm("" : "+x"(v)); }
+HWY_INLINE void settle(__m256& v) { asm("" : "+v"(v)); }
 
 // Register-blocked dot products of kRows Q8_0 weight rows with kTokens Q8_0 activation
 // rows (kRows * kTokens <= 8): out[t * out_stride + r], equal to the scalar kernel's

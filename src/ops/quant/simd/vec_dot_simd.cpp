@@ -4,6 +4,10 @@
 // sums use unsigned x signed byte multiply-adds instead (vpmaddubsw, 32 products per
 // instruction; see vec_dot_avx2-inl.h), which give the same integers.
 
+// Also compile Highway's AVX3_DL target (AVX-512 with VNNI), off by default in Highway:
+// its products use vpdpbusd. Defined before any Highway header is read.
+#define HWY_WANT_AVX3_DL
+
 #include <algorithm>
 
 #include <cstring>
