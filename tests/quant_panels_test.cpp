@@ -147,7 +147,7 @@ TEST(QuantPanels, ProductsEqualTheRowTile) {
       pack_panels(type, rows, n, weights, panels);
       const TensorType activation_type = activation_type_for(type);
       const size_t a_stride = row_bytes(activation_type, n);
-      for (size_t tokens : {1, 2, 3, 4, 5, 7, 13, 26}) {
+      for (size_t tokens : {1, 2, 3, 4, 5, 6, 7, 8, 13, 26}) {
         std::vector<uint8_t> activations(tokens * a_stride);
         std::mt19937 rng(static_cast<uint32_t>(tokens));
         std::normal_distribution<float> normal(0.0f, 1.0f);

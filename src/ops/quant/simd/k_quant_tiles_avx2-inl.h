@@ -33,6 +33,45 @@
 HWY_BEFORE_NAMESPACE();
 namespace tandem::quant::HWY_NAMESPACE::avx2 {
 
+// Tokens per pass over a panel: 8 where AVX-512 gives 32 vector registers (each token's
+// products and sums stay in registers), else 4.
+#if HWY_TARGET <= HWY_AVX3
+inline constexpr size_t kPanelTokenGroup = 8;
+#else
+inline constexpr size_t kPanelTokenGroup = 4;
+#endif
+
+// fn(std::integral_constant<size_t, k>()) for k = count, 1 to kPanelTokenGroup tokens.
+template <class Fn>
+HWY_INLINE void with_token_count(size_t count, const Fn& fn) {
+  switch (count) {
+    case 1:
+      return fn(std::integral_constant<size_t, 1>());
+    case 2:
+      return fn(std::integral_constant<size_t, 2>());
+    case 3:
+      return fn(std::integral_constant<size_t, 3>());
+    default:
+      break;
+  }
+  if constexpr (kPanelTokenGroup == 8) {
+    switch (count) {
+      case 4:
+        return fn(std::integral_constant<size_t, 4>());
+      case 5:
+        return fn(std::integral_constant<size_t, 5>());
+      case 6:
+        return fn(std::integral_constant<size_t, 6>());
+      case 7:
+        return fn(std::integral_constant<size_t, 7>());
+      default:
+        return fn(std::integral_constant<size_t, 8>());
+    }
+  } else {
+    return fn(std::integral_constant<size_t, 4>());
+  }
+}
+
 // [p / kTokens] (rows) or [p % kTokens] (tokens) in lane p: the row or token of pair p
 // of a tile of kTokens tokens.
 template <size_t kTokens>
@@ -316,8 +355,8 @@ HWY_INLINE void transpose_words(const __m256i* q, __m256i* out) {
 
 // Panel products of `rows` rows w + r * w_stride with `tokens` Q8_K rows a + t * a_stride:
 // out[t * out_stride + r]. Per 8 rows, super-blocks are copied into a panel kPanelBlocks
-// at a time (about 20 KiB, in L1) and all the tokens run over them, 4 at a time; the float
-// sums of each (row, token) carry over from chunk to chunk in `out`. A last panel of fewer
+// at a time (about 20 KiB, in L1) and all the tokens run over them, kPanelTokenGroup at a time; the
+// float sums of each (row, token) carry over from chunk to chunk in `out`. A last panel of fewer
 // rows repeats its last row and keeps only its own lanes.
 template <class F>
 HWY_INLINE void dot_panels(const uint8_t* w, size_t w_stride, size_t rows, const uint8_t* a,
@@ -325,7 +364,7 @@ HWY_INLINE void dot_panels(const uint8_t* w, size_t w_stride, size_t rows, const
                            size_t out_stride) {
   constexpr size_t kPanelRows = 8;
   constexpr size_t kPanelBlocks = 8;
-  constexpr size_t kTokenGroup = 4;
+  constexpr size_t kTokenGroup = kPanelTokenGroup;
   typename F::Panel panel[kPanelBlocks];
   const size_t blocks = n / kSuperBlock;
   for (size_t r0 = 0; r0 < rows; r0 += kPanelRows) {
@@ -351,20 +390,9 @@ HWY_INLINE void dot_panels(const uint8_t* w, size_t w_stride, size_t rows, const
           float* o = out + (t0 + t) * out_stride + r0;
           acc[t] = c0 == 0 ? _mm256_setzero_ps() : _mm256_maskload_ps(o, mask);
         }
-        switch (group) {
-          case 1:
-            F::template panel_dot<1>(panel, chunk, c0, token_rows, acc);
-            break;
-          case 2:
-            F::template panel_dot<2>(panel, chunk, c0, token_rows, acc);
-            break;
-          case 3:
-            F::template panel_dot<3>(panel, chunk, c0, token_rows, acc);
-            break;
-          default:
-            F::template panel_dot<4>(panel, chunk, c0, token_rows, acc);
-            break;
-        }
+        with_token_count(group, [&](auto k) HWY_ATTR {
+          F::template panel_dot<decltype(k)::value>(panel, chunk, c0, token_rows, acc);
+        });
         for (size_t t = 0; t < group; ++t) {
           _mm256_maskstore_ps(out + (t0 + t) * out_stride + r0, mask, acc[t]);
         }
@@ -373,25 +401,10 @@ HWY_INLINE void dot_panels(const uint8_t* w, size_t w_stride, size_t rows, const
   }
 }
 
-// fn(std::integral_constant<size_t, k>()) for k = count, 1 to 4 tokens.
-template <class Fn>
-HWY_INLINE void with_token_count(size_t count, const Fn& fn) {
-  switch (count) {
-    case 1:
-      return fn(std::integral_constant<size_t, 1>());
-    case 2:
-      return fn(std::integral_constant<size_t, 2>());
-    case 3:
-      return fn(std::integral_constant<size_t, 3>());
-    default:
-      return fn(std::integral_constant<size_t, 4>());
-  }
-}
-
 // Products of `rows` rows stored as panels (ops/quant/panels.h; rows a multiple of 8)
 // with `tokens` Q8_K rows a + t * a_stride: out[t * out_stride + r]. Fewer than
-// F::kExpandMinTokens tokens run straight from the stored blocks, up to 4 at a time over
-// all of a group's super-blocks (one stream from memory per 8 rows); more tokens expand
+// F::kExpandMinTokens tokens run straight from the stored blocks, up to kPanelTokenGroup at a time
+// over all of a group's super-blocks (one stream from memory per 8 rows); more tokens expand
 // kPanelBlocks blocks at a time into panels in L1 and run all their tokens over them, as
 // dot_panels.
 template <class F>
@@ -400,7 +413,7 @@ HWY_INLINE void dot_stored_panels(const uint8_t* panels, size_t rows, const uint
                                   size_t out_stride) {
   constexpr size_t kPanelRows = 8;
   constexpr size_t kPanelBlocks = 8;
-  constexpr size_t kTokenGroup = 4;
+  constexpr size_t kTokenGroup = kPanelTokenGroup;
   const size_t blocks = n / kSuperBlock;
   const bool expand = tokens >= F::kExpandMinTokens;
   typename F::Panel panel[kPanelBlocks];

@@ -210,19 +210,19 @@ struct Q4K {
     // int16 words of a scale lane hold it, non-negative).
     const auto sub_block = [&](int j) HWY_ATTR __attribute__((always_inline)) {
       __m256i dots[kTokens];
-#pragma GCC unroll 4
+#pragma GCC unroll 8
       for (size_t t = 0; t < kTokens; ++t) dots[t] = _mm256_setzero_si256();
 #pragma GCC unroll 8
       for (int i = 0; i < 8; ++i) {
         const __m256i level = levels(j, i);
-#pragma GCC unroll 4
+#pragma GCC unroll 8
         for (size_t t = 0; t < kTokens; ++t) {
           dots[t] =
               dot_broadcast_bytes(dots[t], level, y[t] + offsetof(BlockQ8_K, qs) + 32 * j + 4 * i);
         }
       }
       const __m256i scale = _mm256_srli_epi32(scales(j), 16);
-#pragma GCC unroll 4
+#pragma GCC unroll 8
       for (size_t t = 0; t < kTokens; ++t) {
         sums[t] = _mm256_add_epi32(sums[t], _mm256_mullo_epi32(dots[t], scale));
         settle(sums[t]);
@@ -234,7 +234,7 @@ struct Q4K {
 #pragma GCC unroll 8
       for (int i = 0; i < 8; ++i) {
         const __m256i level = levels(j, i);
-#pragma GCC unroll 4
+#pragma GCC unroll 8
         for (size_t t = 0; t < kTokens; ++t) {
           const __m256i product = _mm256_maddubs_epi16(
               level, broadcast_word(y[t] + offsetof(BlockQ8_K, qs) + 32 * j + 4 * i));
@@ -243,7 +243,7 @@ struct Q4K {
         }
       }
       const __m256i scale = scales(j);
-#pragma GCC unroll 4
+#pragma GCC unroll 8
       for (size_t t = 0; t < kTokens; ++t) {
         sums[t] = _mm256_add_epi32(sums[t], _mm256_madd_epi16(products[t], scale));
         settle(sums[t]);
@@ -257,7 +257,7 @@ struct Q4K {
 #pragma GCC unroll 1
       for (int j = 0; j < 8; ++j) sub_block(j);
     }
-#pragma GCC unroll 4
+#pragma GCC unroll 8
     for (size_t t = 0; t < kTokens; ++t) {
       float y_d;
       std::memcpy(&y_d, y[t] + offsetof(BlockQ8_K, d), sizeof(y_d));

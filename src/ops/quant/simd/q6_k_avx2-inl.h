@@ -234,19 +234,19 @@ struct Q6K {
     // high int16 word of a scale lane, with its sign).
     const auto group = [&](int g) HWY_ATTR __attribute__((always_inline)) {
       __m256i dots[kTokens];
-#pragma GCC unroll 4
+#pragma GCC unroll 8
       for (size_t t = 0; t < kTokens; ++t) dots[t] = _mm256_setzero_si256();
-#pragma GCC unroll 4
+#pragma GCC unroll 8
       for (int k = 0; k < 4; ++k) {
         const __m256i level = levels(g, k);
-#pragma GCC unroll 4
+#pragma GCC unroll 8
         for (size_t t = 0; t < kTokens; ++t) {
           dots[t] =
               dot_broadcast_bytes(dots[t], level, y[t] + offsetof(BlockQ8_K, qs) + 16 * g + 4 * k);
         }
       }
       const __m256i scale = _mm256_srai_epi32(scales(g), 16);
-#pragma GCC unroll 4
+#pragma GCC unroll 8
       for (size_t t = 0; t < kTokens; ++t) {
         sums[t] = _mm256_add_epi32(sums[t], _mm256_mullo_epi32(dots[t], scale));
         settle(sums[t]);
@@ -259,7 +259,7 @@ struct Q6K {
       for (int half = 0; half < 2; ++half) {
         const __m256i first = levels(g, 2 * half);
         const __m256i second = levels(g, 2 * half + 1);
-#pragma GCC unroll 4
+#pragma GCC unroll 8
         for (size_t t = 0; t < kTokens; ++t) {
           const uint8_t* yq = y[t] + offsetof(BlockQ8_K, qs) + 16 * g + 8 * half;
           __m256i products = _mm256_maddubs_epi16(first, broadcast_word(yq));
@@ -279,7 +279,7 @@ struct Q6K {
 #pragma GCC unroll 2
       for (int g = 0; g < 16; ++g) group(g);
     }
-#pragma GCC unroll 4
+#pragma GCC unroll 8
     for (size_t t = 0; t < kTokens; ++t) {
       const __m256i totals = _mm256_sub_epi32(sums[t], offset_totals(y[t], scale_pairs));
       float y_d;
