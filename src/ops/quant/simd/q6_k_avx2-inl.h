@@ -295,7 +295,9 @@ struct Q6K {
                                     const uint8_t* const* a, __m256* acc) {
     for (size_t b = 0; b < count; ++b) {
       const uint8_t* block = blocks + b * kStoredBlockBytes;
-      prefetch_block(block + 2 * kStoredBlockBytes, kStoredBlockBytes);
+      // Into L2, 4 blocks ahead: measured on Zen 4 (tandem_matmul_bench, one thread), the
+      // output matrix's stream with 1 / 2 tokens 25-37% faster than into L1 2 blocks ahead.
+      prefetch_block<_MM_HINT_T1>(block + 4 * kStoredBlockBytes, kStoredBlockBytes);
       const uint8_t* y[kTokens];
       for (size_t t = 0; t < kTokens; ++t) y[t] = a[t] + (first_block + b) * sizeof(BlockQ8_K);
       __m256i words[4];
