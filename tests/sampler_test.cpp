@@ -4,9 +4,11 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <map>
+#include <random>
 #include <vector>
 
 namespace tandem {
@@ -26,6 +28,38 @@ TEST(Sampler, GreedyTakesLowestIdOnTies) {
   std::vector<float> logits = {1.0f, 3.0f, 3.0f, -2.0f};
   EXPECT_EQ(sampler.sample(logits), 1);
   EXPECT_EQ(argmax(logits), 1u);
+}
+
+// The scan with skipped blocks keeps exactly the first k of a full sort, ties by id
+// included: logits from a few values (many ties), rising runs (few skips), a vocabulary
+// that is not a whole number of blocks.
+TEST(Sampler, SelectTopKEqualsSortingEveryToken) {
+  std::mt19937 rng(11);
+  for (size_t n : {size_t{1}, size_t{15}, size_t{16}, size_t{1000}, size_t{5003}}) {
+    for (int shape = 0; shape < 3; ++shape) {
+      std::vector<float> logits(n);
+      for (size_t i = 0; i < n; ++i) {
+        if (shape == 0) logits[i] = static_cast<float>(rng() % 7);
+        if (shape == 1) logits[i] = std::normal_distribution<float>(0.0f, 3.0f)(rng);
+        if (shape == 2) logits[i] = static_cast<float>(i % 40) + (i % 97 == 0 ? 100.0f : 0.0f);
+      }
+      std::vector<TokenLogit> all(n);
+      for (size_t i = 0; i < n; ++i) all[i] = {static_cast<int32_t>(i), logits[i]};
+      std::sort(all.begin(), all.end(), [](const TokenLogit& a, const TokenLogit& b) {
+        return a.logit > b.logit || (a.logit == b.logit && a.id < b.id);
+      });
+      for (size_t k : {size_t{1}, size_t{7}, size_t{40}, n}) {
+        if (k > n) continue;
+        std::vector<TokenLogit> top;
+        select_top_k(logits, k, top);
+        ASSERT_EQ(top.size(), k);
+        for (size_t i = 0; i < k; ++i) {
+          ASSERT_EQ(top[i].id, all[i].id) << "n " << n << " shape " << shape << " k " << k;
+          ASSERT_EQ(top[i].logit, all[i].logit);
+        }
+      }
+    }
+  }
 }
 
 TEST(Sampler, LogitBiasMovesAndBansTokens) {

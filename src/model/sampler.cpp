@@ -41,13 +41,13 @@ void Sampler::accept(int32_t token) {
   }
 }
 
-void Sampler::apply_penalties(std::vector<Candidate>& candidates) const {
+void Sampler::apply_penalties(std::span<float> logits) const {
   const bool active = params_.repetition_penalty != 1.0f || params_.presence_penalty != 0.0f ||
                       params_.frequency_penalty != 0.0f;
   if (!active) return;
   for (const auto& [token, count] : recent_counts_) {
-    if (token < 0 || static_cast<size_t>(token) >= candidates.size()) continue;
-    float& logit = candidates[static_cast<size_t>(token)].logit;
+    if (token < 0 || static_cast<size_t>(token) >= logits.size()) continue;
+    float& logit = logits[static_cast<size_t>(token)];
     if (params_.repetition_penalty != 1.0f) {
       logit = logit > 0 ? logit / params_.repetition_penalty : logit * params_.repetition_penalty;
     }
@@ -55,34 +55,72 @@ void Sampler::apply_penalties(std::vector<Candidate>& candidates) const {
   }
 }
 
-void Sampler::apply_logit_bias(std::vector<Candidate>& candidates) const {
+void Sampler::apply_logit_bias(std::span<float> logits) const {
   for (const auto& [token, bias] : params_.logit_bias) {
-    if (token < 0 || static_cast<size_t>(token) >= candidates.size()) continue;
-    candidates[static_cast<size_t>(token)].logit += bias;
+    if (token < 0 || static_cast<size_t>(token) >= logits.size()) continue;
+    logits[static_cast<size_t>(token)] += bias;
   }
+}
+
+namespace {
+
+// a before b: the higher logit, the lower id on ties.
+bool better(const TokenLogit& a, const TokenLogit& b) {
+  return a.logit > b.logit || (a.logit == b.logit && a.id < b.id);
+}
+
+}  // namespace
+
+void select_top_k(std::span<const float> logits, size_t k, std::vector<TokenLogit>& out) {
+  TANDEM_CHECK(k <= logits.size(), "top ", k, " of ", logits.size());
+  out.clear();
+  if (k == 0) return;
+  const size_t n = logits.size();
+  size_t i = 0;
+  for (; i < k; ++i) out.push_back({static_cast<int32_t>(i), logits[i]});
+  // A heap whose front is the worst of the k kept so far. Every kept id is below the one
+  // scanned, so a logit equal to the front's loses too.
+  std::make_heap(out.begin(), out.end(), better);
+  constexpr size_t kBlock = 16;
+  while (i < n) {
+    if (i % kBlock == 0 && n - i >= kBlock) {
+      float block_max = logits[i];
+      for (size_t j = 1; j < kBlock; ++j) block_max = std::max(block_max, logits[i + j]);
+      if (block_max <= out.front().logit) {
+        i += kBlock;
+        continue;
+      }
+    }
+    const TokenLogit candidate{static_cast<int32_t>(i), logits[i]};
+    if (better(candidate, out.front())) {
+      std::pop_heap(out.begin(), out.end(), better);
+      out.back() = candidate;
+      std::push_heap(out.begin(), out.end(), better);
+    }
+    ++i;
+  }
+  std::sort_heap(out.begin(), out.end(), better);
 }
 
 int32_t Sampler::sample(std::span<const float> logits, uint64_t draw_index) {
   TANDEM_CHECK(!logits.empty());
-  std::vector<Candidate>& candidates = scratch_;
-  candidates.resize(logits.size());
-  for (size_t i = 0; i < logits.size(); ++i) candidates[i] = {static_cast<int32_t>(i), logits[i]};
-  apply_penalties(candidates);
-  apply_logit_bias(candidates);
+  adjusted_.assign(logits.begin(), logits.end());
+  apply_penalties(adjusted_);
+  apply_logit_bias(adjusted_);
 
-  const auto better = [](const Candidate& a, const Candidate& b) {
-    return a.logit > b.logit || (a.logit == b.logit && a.id < b.id);
-  };
   if (params_.temperature <= 0.0f) {
-    return std::min_element(candidates.begin(), candidates.end(), better)->id;
+    size_t best = 0;  // the first of the highest: the lowest id on ties
+    for (size_t i = 1; i < adjusted_.size(); ++i) {
+      if (adjusted_[i] > adjusted_[best]) best = i;
+    }
+    return static_cast<int32_t>(best);
   }
 
-  // Top-k: keep the k best, sorted. Without top-k, sort all (top-p needs the order).
-  size_t keep = candidates.size();
+  // Top-k: keep the k best, sorted. Without top-k, all of them (top-p needs the order).
+  size_t keep = adjusted_.size();
   if (params_.top_k > 0) keep = std::min(keep, static_cast<size_t>(params_.top_k));
-  std::partial_sort(candidates.begin(), candidates.begin() + static_cast<std::ptrdiff_t>(keep),
-                    candidates.end(), better);
-  candidates.resize(keep);
+  std::vector<TokenLogit>& candidates = candidates_;
+  select_top_k(adjusted_, keep, candidates);
 
   // Probabilities at temperature 1 for the top-p and min-p cuts (as llama.cpp does:
   // the cuts come before temperature scaling).

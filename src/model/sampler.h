@@ -30,6 +30,17 @@ struct SamplingParams {
   std::vector<std::pair<int32_t, float>> logit_bias;
 };
 
+// A token and its (adjusted) logit.
+struct TokenLogit {
+  int32_t id;
+  float logit;
+};
+
+// The k best entries of `logits` (higher logit first, lower id first on ties; k <= size),
+// sorted, into `out`: the first k of sorting every (id, logit) pair, found in one scan that
+// skips each block of 16 logits none of which beats the k-th best so far.
+void select_top_k(std::span<const float> logits, size_t k, std::vector<TokenLogit>& out);
+
 // Small, portable, well-mixed generator (SplitMix64): the same stream everywhere.
 class Random {
  public:
@@ -62,18 +73,15 @@ class Sampler {
   const SamplingParams& params() const { return params_; }
 
  private:
-  struct Candidate {
-    int32_t id;
-    float logit;
-  };
-  void apply_penalties(std::vector<Candidate>& candidates) const;
-  void apply_logit_bias(std::vector<Candidate>& candidates) const;
+  void apply_penalties(std::span<float> logits) const;
+  void apply_logit_bias(std::span<float> logits) const;
 
   SamplingParams params_;
   uint64_t draws_ = 0;
   std::deque<int32_t> recent_;
   std::unordered_map<int32_t, int> recent_counts_;
-  std::vector<Candidate> scratch_;
+  std::vector<float> adjusted_;  // the row's logits after penalties and bias
+  std::vector<TokenLogit> candidates_;
 };
 
 }  // namespace tandem
