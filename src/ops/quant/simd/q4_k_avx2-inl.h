@@ -209,24 +209,10 @@ struct Q4K {
     // The sub-block's products summed in int32 by vpdpbusd, then times its scale (both
     // int16 words of a scale lane hold it, non-negative).
     const auto sub_block = [&](int j) HWY_ATTR __attribute__((always_inline)) {
-      __m256i dots[kTokens];
-#pragma GCC unroll 8
-      for (size_t t = 0; t < kTokens; ++t) dots[t] = _mm256_setzero_si256();
-#pragma GCC unroll 8
-      for (int i = 0; i < 8; ++i) {
-        const __m256i level = levels(j, i);
-#pragma GCC unroll 8
-        for (size_t t = 0; t < kTokens; ++t) {
-          dots[t] =
-              dot_broadcast_bytes(dots[t], level, y[t] + offsetof(BlockQ8_K, qs) + 32 * j + 4 * i);
-        }
-      }
-      const __m256i scale = _mm256_srli_epi32(scales(j), 16);
-#pragma GCC unroll 8
-      for (size_t t = 0; t < kTokens; ++t) {
-        sums[t] = _mm256_add_epi32(sums[t], _mm256_mullo_epi32(dots[t], scale));
-        settle(sums[t]);
-      }
+      add_group_dots<kTokens, 8>(
+          [&](int i) HWY_ATTR __attribute__((always_inline)) { return levels(j, i); },
+          _mm256_srli_epi32(scales(j), 16), y,
+          offsetof(BlockQ8_K, qs) + 32 * static_cast<size_t>(j), sums);
     };
 #else
     const auto sub_block = [&](int j) HWY_ATTR __attribute__((always_inline)) {

@@ -233,24 +233,10 @@ struct Q6K {
     // The group's 16 products summed in int32 by vpdpbusd, then times its scale (the
     // high int16 word of a scale lane, with its sign).
     const auto group = [&](int g) HWY_ATTR __attribute__((always_inline)) {
-      __m256i dots[kTokens];
-#pragma GCC unroll 8
-      for (size_t t = 0; t < kTokens; ++t) dots[t] = _mm256_setzero_si256();
-#pragma GCC unroll 8
-      for (int k = 0; k < 4; ++k) {
-        const __m256i level = levels(g, k);
-#pragma GCC unroll 8
-        for (size_t t = 0; t < kTokens; ++t) {
-          dots[t] =
-              dot_broadcast_bytes(dots[t], level, y[t] + offsetof(BlockQ8_K, qs) + 16 * g + 4 * k);
-        }
-      }
-      const __m256i scale = _mm256_srai_epi32(scales(g), 16);
-#pragma GCC unroll 8
-      for (size_t t = 0; t < kTokens; ++t) {
-        sums[t] = _mm256_add_epi32(sums[t], _mm256_mullo_epi32(dots[t], scale));
-        settle(sums[t]);
-      }
+      add_group_dots<kTokens, 4>(
+          [&](int k) HWY_ATTR __attribute__((always_inline)) { return levels(g, k); },
+          _mm256_srai_epi32(scales(g), 16), y,
+          offsetof(BlockQ8_K, qs) + 16 * static_cast<size_t>(g), sums);
     };
 #else
     const auto group = [&](int g) HWY_ATTR __attribute__((always_inline)) {
