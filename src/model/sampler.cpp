@@ -4,6 +4,7 @@
 #include <cmath>
 #include <limits>
 
+#include "ops/kernels.h"
 #include "platform/error.h"
 
 namespace tandem {
@@ -108,13 +109,8 @@ int32_t Sampler::sample(std::span<const float> logits, uint64_t draw_index) {
   apply_penalties(adjusted_);
   apply_logit_bias(adjusted_);
 
-  if (params_.temperature <= 0.0f) {
-    size_t best = 0;  // the first of the highest: the lowest id on ties
-    for (size_t i = 1; i < adjusted_.size(); ++i) {
-      if (adjusted_[i] > adjusted_[best]) best = i;
-    }
-    return static_cast<int32_t>(best);
-  }
+  // Greedy: the first of the highest, the lowest id on ties.
+  if (params_.temperature <= 0.0f) return static_cast<int32_t>(argmax(adjusted_));
 
   // Top-k: keep the k best, sorted. Without top-k, all of them (top-p needs the order).
   size_t keep = adjusted_.size();

@@ -42,34 +42,14 @@ inline constexpr size_t kPanelTokenGroup = 4;
 #endif
 
 // fn(std::integral_constant<size_t, k>()) for k = count, 1 to kPanelTokenGroup tokens.
+template <class Fn, size_t... kI>
+HWY_INLINE void with_token_count(size_t count, const Fn& fn, std::index_sequence<kI...>) {
+  (void)((count == kI + 1 && (fn(std::integral_constant<size_t, kI + 1>()), true)) || ...);
+}
 template <class Fn>
 HWY_INLINE void with_token_count(size_t count, const Fn& fn) {
-  switch (count) {
-    case 1:
-      return fn(std::integral_constant<size_t, 1>());
-    case 2:
-      return fn(std::integral_constant<size_t, 2>());
-    case 3:
-      return fn(std::integral_constant<size_t, 3>());
-    default:
-      break;
-  }
-  if constexpr (kPanelTokenGroup == 8) {
-    switch (count) {
-      case 4:
-        return fn(std::integral_constant<size_t, 4>());
-      case 5:
-        return fn(std::integral_constant<size_t, 5>());
-      case 6:
-        return fn(std::integral_constant<size_t, 6>());
-      case 7:
-        return fn(std::integral_constant<size_t, 7>());
-      default:
-        return fn(std::integral_constant<size_t, 8>());
-    }
-  } else {
-    return fn(std::integral_constant<size_t, 4>());
-  }
+  with_token_count(std::clamp<size_t>(count, 1, kPanelTokenGroup), fn,
+                   std::make_index_sequence<kPanelTokenGroup>());
 }
 
 #if TANDEM_VNNI_KERNELS
