@@ -3,7 +3,7 @@
 // whole matrix for 1, 2, 4, 8, 16 and 64 tokens, with the weights as rows and, where this
 // CPU has panel kernels for the type, as panels (ops/quant/panels.h). Shapes: 64 x 2048 Q4_K and
 // Q6_K rows that stay in L2 ("cached"), gate / up 768 x 2048 and down 2048 x 768 of Q4_K, Q6_K and
-// Q8_0 (Qwen3-30B-A3B's experts), 16384 x 2048 Q4_K and Q8_0 read from memory ("stream");
+// Q8_0 (Qwen3-30B-A3B's experts), 65536 x 2048 Q4_K, Q6_K and Q8_0 read from memory ("stream");
 // on x86 with AVX2, last, the peak rate of the byte multiply-add instructions the kernels
 // are built on. Prints the fastest time of a product (the one least disturbed by other
 // processes) and its rate in G multiply-adds per second. Not a test; compare builds in
@@ -133,14 +133,15 @@ int main(int argc, char** argv) {
   const int repetitions = argc > 1 ? std::max(1, std::atoi(argv[1])) : 50;
   using tandem::TensorType;
   // "cached": 64 rows (72-105 KiB) that stay in L2 between repetitions, the kernels'
-  // compute rate without the memory stream; "stream": 18-34 MiB, read from memory each time
-  // (with one token, the rate of decode's stream on one core; Q6_K: the output matrix).
+  // compute rate without the memory stream; "stream": 72-136 MiB (beyond a 32 MiB L3), read from
+  // memory each time (with one token, the rate of decode's stream on one core; Q6_K: the output
+  // matrix).
   const tandem::Shape shapes[] = {
       {"cached", TensorType::kQ4_K, 64, 2048},    {"cached", TensorType::kQ6_K, 64, 2048},
       {"gate/up", TensorType::kQ4_K, 768, 2048},  {"down", TensorType::kQ4_K, 2048, 768},
       {"down", TensorType::kQ6_K, 2048, 768},     {"gate/up", TensorType::kQ8_0, 768, 2048},
-      {"down", TensorType::kQ8_0, 2048, 768},     {"stream", TensorType::kQ4_K, 16384, 2048},
-      {"stream", TensorType::kQ6_K, 16384, 2048}, {"stream", TensorType::kQ8_0, 16384, 2048}};
+      {"down", TensorType::kQ8_0, 2048, 768},     {"stream", TensorType::kQ4_K, 65536, 2048},
+      {"stream", TensorType::kQ6_K, 65536, 2048}, {"stream", TensorType::kQ8_0, 65536, 2048}};
   for (const auto& shape : shapes) tandem::run_shape(shape, repetitions);
 #if defined(__x86_64__)
   if (__builtin_cpu_supports("avx2")) {

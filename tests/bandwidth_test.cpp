@@ -14,5 +14,16 @@ TEST(Bandwidth, MeasuresAPlausibleRate) {
   EXPECT_LT(r.read_bytes_per_s, 1e13);
 }
 
+TEST(Bandwidth, ProbeMeasuresAgainOnItsBuffer) {
+  ThreadPool pool(2);
+  ReadBandwidthProbe probe(pool, (64ull << 20) + 100);
+  EXPECT_EQ(probe.buffer_bytes(), 64ull << 20);  // whole 128-byte groups
+  for (int i = 0; i < 2; ++i) {
+    const double rate = probe.measure(2);
+    EXPECT_GT(rate, 1e8);
+    EXPECT_LT(rate, 1e13);
+  }
+}
+
 }  // namespace
 }  // namespace tandem

@@ -4,8 +4,13 @@
 
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
+#include <nlohmann/json.hpp>
+
 #include "gguf/model_file.h"
 #include "platform/memory_usage.h"
+#include "run_tandem.h"
 #include "test_paths.h"
 
 namespace tandem {
@@ -23,12 +28,63 @@ TEST(ModelBenchTest, MeasuresPrefillAndDecodeOfAReferenceModel) {
   const ModelFile file(testing::reference_path("qwen3moe-tiny-Q4_K_M.gguf"));
   ThreadPool pool(2);
   const auto model = Model::load(file, ModelOptions{ComputeMode::kFast}, pool);
-  const ModelBenchResult result = bench_model(*model, {16, 4, 2, 7});
+  ModelBenchOptions options;
+  options.prompt_tokens = 16;
+  options.decode_tokens = 4;
+  options.repetitions = 2;
+  const ModelBenchResult result = bench_model(*model, options);
   ASSERT_EQ(result.prefill.tokens_per_s.size(), 2u);
   ASSERT_EQ(result.decode.tokens_per_s.size(), 2u);
   EXPECT_GT(result.prefill.mean, 0.0);
   EXPECT_GT(result.decode.mean, 0.0);
-  EXPECT_GT(peak_resident_bytes(), 1u << 20);
+  EXPECT_GT(result.peak_rss_bytes, 1u << 20);
+  EXPECT_LE(result.peak_rss_bytes, peak_resident_bytes());
+  EXPECT_TRUE(result.probes.empty());
+  EXPECT_TRUE(result.decode_limits.empty());
+}
+
+TEST(ModelBenchTest, ProbesTheLimitAroundEveryDecodeRun) {
+  TANDEM_REQUIRE_SHARED();
+  const ModelFile file(testing::reference_path("qwen3moe-tiny-Q4_K_M.gguf"));
+  ThreadPool pool(2);
+  const auto model = Model::load(file, ModelOptions{ComputeMode::kFast}, pool);
+  ModelBenchOptions options;
+  options.prompt_tokens = 0;
+  options.decode_tokens = 2;
+  options.repetitions = 3;
+  double next = 0;
+  options.decode_limit_probe = [&] { return next += 10; };
+  const ModelBenchResult result = bench_model(*model, options);
+  EXPECT_EQ(result.probes, (std::vector<double>{10, 20, 30, 40}));
+  // Run r lies between probes r and r + 1.
+  EXPECT_EQ(result.decode_limits, (std::vector<double>{15, 25, 35}));
+  EXPECT_EQ(result.decode.tokens_per_s.size(), 3u);
+  EXPECT_TRUE(result.prefill.tokens_per_s.empty());
+}
+
+TEST(ModelBenchTest, CommandReportsEveryProbeAndEachRunsShare) {
+  TANDEM_REQUIRE_SHARED();
+  const testing::RunResult run =
+      testing::run_tandem({"bench-model", testing::reference_path("qwen3moe-tiny-Q4_K_M.gguf"),
+                           "-p", "8", "-n", "4", "-r", "2", "-t", "2", "--json"},
+                          "/tmp/tandem-bench-model-" + std::to_string(getpid()));
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  const auto report = nlohmann::json::parse(run.out);
+  const auto probes = report.at("read_bandwidth_samples").get<std::vector<double>>();
+  const auto shares = report.at("bandwidth_limit_share_samples").get<std::vector<double>>();
+  const auto rates = report.at("decode_tok_s_samples").get<std::vector<double>>();
+  ASSERT_EQ(probes.size(), 3u);  // before the first run and after each
+  ASSERT_EQ(shares.size(), 2u);
+  const double active = report.at("active_bytes_per_token").get<double>();
+  double mean_share = 0;
+  for (size_t r = 0; r < 2; ++r) {
+    EXPECT_NEAR(shares[r], rates[r] * active / ((probes[r] + probes[r + 1]) / 2), 1e-9 * shares[r]);
+    mean_share += shares[r] / 2;
+  }
+  EXPECT_NEAR(report.at("bandwidth_limit_share").get<double>(), mean_share, 1e-12);
+  EXPECT_NEAR(report.at("read_bandwidth_bytes_s").get<double>(),
+              (probes[0] + probes[1] + probes[2]) / 3, 1e-6 * probes[0]);
+  EXPECT_GT(report.at("peak_rss_bytes").get<double>(), 1 << 20);
 }
 
 }  // namespace

@@ -3,13 +3,17 @@
 // tokens one at a time from an empty context), with the memory figures that explain them: peak RSS,
 // the weight bytes read per decoded token, and the measured read bandwidth of this machine.
 // bandwidth_limit_share = decode tok/s * active bytes per token / bandwidth: how close
-// decoding comes to streaming its weights at memory speed (1.0 = at the limit).
+// decoding comes to streaming its weights at memory speed (1.0 = at the limit). The bandwidth
+// is probed before the first measured decode run and after each one (a shared machine's memory
+// speed changes from minute to minute); each run is divided by the mean of the probes either
+// side of it, and the share is the mean over runs.
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <cstdio>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -20,10 +24,12 @@
 #include "model/model_bench.h"
 #include "platform/bandwidth.h"
 #include "platform/error.h"
-#include "platform/memory_usage.h"
 
 namespace tandem::cli {
 namespace {
+
+// Passes over the probe's buffer per probe: a tenth of a second on a 2-core machine.
+constexpr int kProbeRepetitions = 5;
 
 struct BenchArgs {
   std::string model_path;
@@ -55,16 +61,35 @@ void run_bench(const BenchArgs& args) {
   const uint64_t active_bytes =
       footprint.active_bytes(0, footprint.layers.size()) + footprint.output_active_bytes;
 
-  ModelBenchOptions bench_options{args.prompt_tokens, args.decode_tokens, args.repetitions};
+  ModelBenchOptions bench_options;
+  bench_options.prompt_tokens = args.prompt_tokens;
+  bench_options.decode_tokens = args.decode_tokens;
+  bench_options.repetitions = args.repetitions;
   bench_options.kv_type = parse_kv_type(args.cache_type);
+  // The limit is probed beside every decode run; the probe's buffer is allocated at the first
+  // probe, after the model's peak resident memory is taken.
+  std::optional<ReadBandwidthProbe> probe;
+  bench_options.decode_limit_probe = [&] {
+    if (!probe) probe.emplace(pool);
+    return probe->measure(kProbeRepetitions);
+  };
   const ModelBenchResult result = bench_model(*model, bench_options);
-  const uint64_t peak_rss = peak_resident_bytes();
-  // After the model runs, so its buffer does not count in the model's peak RSS.
-  const BandwidthResult bandwidth = measure_read_bandwidth(pool);
-  const double share =
-      bandwidth.read_bytes_per_s > 0
-          ? result.decode.mean * static_cast<double>(active_bytes) / bandwidth.read_bytes_per_s
-          : 0.0;
+  if (!probe) probe.emplace(pool);  // no decode test: one probe for the report
+  const std::vector<double> probes = result.probes.empty()
+                                         ? std::vector<double>{probe->measure(kProbeRepetitions)}
+                                         : result.probes;
+  double bandwidth = 0;
+  for (double p : probes) bandwidth += p / static_cast<double>(probes.size());
+  // The mean over decode runs of each run's share of the limit probed beside it.
+  std::vector<double> shares;
+  for (size_t r = 0; r < result.decode_limits.size(); ++r) {
+    const double limit = result.decode_limits[r];
+    shares.push_back(limit > 0
+                         ? result.decode.tokens_per_s[r] * static_cast<double>(active_bytes) / limit
+                         : 0.0);
+  }
+  const double share = summarize_rates(shares).mean;
+  const uint64_t peak_rss = result.peak_rss_bytes;
 
   if (args.json) {
     nlohmann::ordered_json out;
@@ -84,8 +109,10 @@ void run_bench(const BenchArgs& args) {
     out["decode_tok_s_samples"] = rates_json(result.decode);
     out["peak_rss_bytes"] = peak_rss;
     out["active_bytes_per_token"] = active_bytes;
-    out["read_bandwidth_bytes_s"] = bandwidth.read_bytes_per_s;
+    out["read_bandwidth_bytes_s"] = bandwidth;
+    out["read_bandwidth_samples"] = probes;
     out["bandwidth_limit_share"] = share;
+    out["bandwidth_limit_share_samples"] = shares;
     std::printf("%s\n", out.dump(2).c_str());
     return;
   }
@@ -104,8 +131,14 @@ void run_bench(const BenchArgs& args) {
   std::printf("peak RSS   %.1f MiB\n", static_cast<double>(peak_rss) / (1 << 20));
   std::printf("active     %.1f MiB read per decoded token\n",
               static_cast<double>(active_bytes) / (1 << 20));
-  std::printf("bandwidth  %.2f GB/s read (%zu threads)\n", bandwidth.read_bytes_per_s / 1e9,
-              threads);
+  double low = probes.front();
+  double high = probes.front();
+  for (double p : probes) {
+    low = std::min(low, p);
+    high = std::max(high, p);
+  }
+  std::printf("bandwidth  %.2f GB/s read (%zu threads; %zu probes, %.2f-%.2f)\n", bandwidth / 1e9,
+              threads, probes.size(), low / 1e9, high / 1e9);
   std::printf("share      %.3f of the bandwidth limit while decoding\n", share);
 }
 

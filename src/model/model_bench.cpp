@@ -5,6 +5,7 @@
 #include <random>
 
 #include "platform/error.h"
+#include "platform/memory_usage.h"
 
 namespace tandem {
 namespace {
@@ -71,20 +72,27 @@ ModelBenchResult bench_model(const Model& model, const ModelBenchOptions& option
   if (options.prompt_tokens > 0) {
     const std::vector<int32_t> prompt = random_tokens(options.prompt_tokens, vocab, options.seed);
     run_prefill(model, prompt, options.kv_type);  // warm-up
-    std::vector<double> rates;
-    for (int r = 0; r < options.repetitions; ++r)
-      rates.push_back(run_prefill(model, prompt, options.kv_type));
+    std::vector<double> rates(static_cast<size_t>(options.repetitions));
+    for (double& rate : rates) rate = run_prefill(model, prompt, options.kv_type);
     result.prefill = summarize_rates(std::move(rates));
   }
   if (options.decode_tokens > 0) {
     const std::vector<int32_t> tokens =
         random_tokens(options.decode_tokens, vocab, options.seed + 1);
     run_decode(model, tokens, options.kv_type);  // warm-up
+    result.peak_rss_bytes = peak_resident_bytes();
+    const auto& probe = options.decode_limit_probe;
+    if (probe) result.probes.push_back(probe());
     std::vector<double> rates;
-    for (int r = 0; r < options.repetitions; ++r)
+    for (int r = 0; r < options.repetitions; ++r) {
       rates.push_back(run_decode(model, tokens, options.kv_type));
+      if (!probe) continue;
+      result.probes.push_back(probe());
+      result.decode_limits.push_back((result.probes[r] + result.probes[r + 1]) / 2);
+    }
     result.decode = summarize_rates(std::move(rates));
   }
+  if (result.peak_rss_bytes == 0) result.peak_rss_bytes = peak_resident_bytes();
   return result;
 }
 

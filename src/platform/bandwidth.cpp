@@ -6,8 +6,6 @@
 #include <cstdint>
 #include <cstring>
 
-#include "platform/anonymous_memory.h"
-
 #if defined(__x86_64__)
 #include <immintrin.h>
 #endif
@@ -69,34 +67,44 @@ uint64_t read_words(const uint64_t* p, size_t words) {
 
 }  // namespace
 
-BandwidthResult measure_read_bandwidth(ThreadPool& pool, size_t buffer_bytes, int repetitions) {
-  // Whole 16-word groups for every worker; memory of the kind the weights are copied to
-  // (huge pages where the kernel gives them), so the limit is measured on the same pages.
-  constexpr size_t kGroup = 16;
-  const size_t groups = buffer_bytes / (kGroup * sizeof(uint64_t));
-  const size_t words = groups * kGroup;
-  AnonymousMemory memory(words * sizeof(uint64_t));
-  auto* buffer = reinterpret_cast<uint64_t*>(memory.bytes().data());
-  // Touch every page so the reads below measure memory, not page faults.
-  pool.parallel_for(words, [&](size_t begin, size_t end, size_t) {
+// Whole 16-word groups for every worker.
+constexpr size_t kGroup = 16;
+
+ReadBandwidthProbe::ReadBandwidthProbe(ThreadPool& pool, size_t buffer_bytes)
+    : pool_(pool),
+      words_(buffer_bytes / (kGroup * sizeof(uint64_t)) * kGroup),
+      memory_(words_ * sizeof(uint64_t)) {
+  auto* buffer = reinterpret_cast<uint64_t*>(memory_.bytes().data());
+  // Touch every page so the reads measure memory, not page faults.
+  pool_.parallel_for(words_, [&](size_t begin, size_t end, size_t) {
     for (size_t i = begin; i < end; ++i) buffer[i] = i;
   });
+}
+
+double ReadBandwidthProbe::measure(int repetitions) {
+  const auto* buffer = reinterpret_cast<const uint64_t*>(memory_.bytes().data());
+  const size_t groups = words_ / kGroup;
   std::atomic<uint64_t> sink{0};
   double best = 0;
   for (int r = 0; r < repetitions; ++r) {
     const auto start = std::chrono::steady_clock::now();
-    pool.parallel_for(groups, [&](size_t begin, size_t end, size_t) {
+    pool_.parallel_for(groups, [&](size_t begin, size_t end, size_t) {
       sink.fetch_add(read_words(buffer + begin * kGroup, (end - begin) * kGroup),
                      std::memory_order_relaxed);
     });
     const double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    best = std::max(best, static_cast<double>(words * sizeof(uint64_t)) / seconds);
+    best = std::max(best, static_cast<double>(buffer_bytes()) / seconds);
   }
   // The sum is checked so the compiler cannot drop the reads.
-  const uint64_t expected_per_pass = words * (words - 1) / 2;
-  if (sink.load() != expected_per_pass * static_cast<uint64_t>(repetitions)) best = 0;
-  return {best, words * sizeof(uint64_t), repetitions};
+  const uint64_t expected_per_pass = words_ * (words_ - 1) / 2;
+  if (sink.load() != expected_per_pass * static_cast<uint64_t>(repetitions)) return 0;
+  return best;
+}
+
+BandwidthResult measure_read_bandwidth(ThreadPool& pool, size_t buffer_bytes, int repetitions) {
+  ReadBandwidthProbe probe(pool, buffer_bytes);
+  return {probe.measure(repetitions), probe.buffer_bytes(), repetitions};
 }
 
 }  // namespace tandem
