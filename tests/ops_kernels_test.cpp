@@ -31,14 +31,16 @@ std::vector<float> random_vector(size_t n, uint32_t seed, float scale = 1.0f) {
 }
 
 TEST(OpsKernels, RmsNormMatchesFormula) {
-  const auto x = random_vector(256, 1);
-  const auto w = random_vector(256, 2);
-  std::vector<float> out(256);
-  rms_norm(x, w, 1e-6f, out);
-  double sum = 0;
-  for (float v : x) sum += double(v) * v;
-  const double scale = 1.0 / std::sqrt(sum / 256 + 1e-6);
-  for (size_t i = 0; i < x.size(); ++i) EXPECT_NEAR(out[i], x[i] * scale * w[i], 1e-5) << i;
+  for (const size_t n : {size_t{256}, size_t{13}, size_t{2051}}) {  // whole lanes and a tail
+    const auto x = random_vector(n, 1);
+    const auto w = random_vector(n, 2);
+    std::vector<float> out(n);
+    rms_norm(x, w, 1e-6f, out);
+    double sum = 0;
+    for (float v : x) sum += double(v) * v;
+    const double scale = 1.0 / std::sqrt(sum / double(n) + 1e-6);
+    for (size_t i = 0; i < n; ++i) EXPECT_NEAR(out[i], x[i] * scale * w[i], 1e-5) << n << " " << i;
+  }
 }
 
 TEST(OpsKernels, RopeNeoxRotatesPairsHalfAHeadApart) {

@@ -41,6 +41,13 @@ std::vector<WorkItem> plan_items(std::span<const size_t> offsets, size_t rows, s
     step = std::min(rows, step);
     for (size_t r = 0; r < rows; r += step) items.push_back({e, r, std::min(rows, r + step)});
   }
+  // Costliest first (tokens x rows), so that the items left when the counter runs out are
+  // the smallest and the workers finish close together; equal costs keep expert order.
+  const auto cost = [&](const WorkItem& item) {
+    return (offsets[item.expert + 1] - offsets[item.expert]) * (item.row_end - item.row_begin);
+  };
+  std::stable_sort(items.begin(), items.end(),
+                   [&](const WorkItem& a, const WorkItem& b) { return cost(a) > cost(b); });
   return items;
 }
 
