@@ -27,8 +27,10 @@ ModelFootprint ModelFootprint::from_model(const ModelFile& model) {
   ModelFootprint out;
   const uint64_t block_count = model.get_uint(model.arch_key("block_count"));
   const uint64_t nextn = model.get_uint_opt(model.arch_key("nextn_predict_layers")).value_or(0);
-  if (nextn >= block_count)
-    throw Error(str_cat(model.path(), ": nextn_predict_layers >= block_count"));
+  if (nextn >= block_count) {
+    throw Error(str_cat(model.path(), ": nextn_predict_layers (", nextn, ") >= block_count (",
+                        block_count, ")"));
+  }
   const uint64_t layers = block_count - nextn;
   out.layers.resize(layers);
   out.hidden_size = model.get_uint(model.arch_key("embedding_length"));
