@@ -78,8 +78,7 @@ void run_bench(const BenchArgs& args) {
   const std::vector<double> probes = result.probes.empty()
                                          ? std::vector<double>{probe->measure(kProbeRepetitions)}
                                          : result.probes;
-  double bandwidth = 0;
-  for (double p : probes) bandwidth += p / static_cast<double>(probes.size());
+  const double bandwidth = summarize_rates(probes).mean;
   // The mean over decode runs of each run's share of the limit probed beside it.
   std::vector<double> shares;
   for (size_t r = 0; r < result.decode_limits.size(); ++r) {
@@ -131,14 +130,9 @@ void run_bench(const BenchArgs& args) {
   std::printf("peak RSS   %.1f MiB\n", static_cast<double>(peak_rss) / (1 << 20));
   std::printf("active     %.1f MiB read per decoded token\n",
               static_cast<double>(active_bytes) / (1 << 20));
-  double low = probes.front();
-  double high = probes.front();
-  for (double p : probes) {
-    low = std::min(low, p);
-    high = std::max(high, p);
-  }
+  const auto [low, high] = std::minmax_element(probes.begin(), probes.end());
   std::printf("bandwidth  %.2f GB/s read (%zu threads; %zu probes, %.2f-%.2f)\n", bandwidth / 1e9,
-              threads, probes.size(), low / 1e9, high / 1e9);
+              threads, probes.size(), *low / 1e9, *high / 1e9);
   std::printf("share      %.3f of the bandwidth limit while decoding\n", share);
 }
 
