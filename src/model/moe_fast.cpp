@@ -124,7 +124,8 @@ void mixture_of_experts_fast(const MoeFfnWeights& weights, const Routing& routin
 
   // Gate and up of the same rows, then SwiGLU: [pairs in expert order][ffn].
   std::vector<std::vector<float>> scratch(pool.size());  // per worker
-  FloatMatrix activated(pairs, ffn);
+  FloatMatrix activated;                                 // every row range is written by one item
+  activated.resize_for_overwrite(pairs, ffn);
   const std::vector<WorkItem> gate_items = plan_items(offsets, ffn, pool.size());
   run_items(gate_items.size(), 2 * pairs * ffn * x.cols(), pool, [&](size_t i, size_t worker) {
     const WorkItem& item = gate_items[i];
@@ -150,7 +151,8 @@ void mixture_of_experts_fast(const MoeFfnWeights& weights, const Routing& routin
   // Down, scaled by the routing weight of each pair: [tokens * k][width].
   PreparedRows down_input;
   prepare_rows(weights.down.front().type, activated, down_input, pool);
-  FloatMatrix slot_out(pairs, width);
+  FloatMatrix slot_out;  // every row range is written by one item
+  slot_out.resize_for_overwrite(pairs, width);
   const std::vector<WorkItem> down_items = plan_items(offsets, width, pool.size());
   run_items(down_items.size(), pairs * width * ffn, pool, [&](size_t i, size_t worker) {
     const WorkItem& item = down_items[i];

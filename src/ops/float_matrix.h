@@ -39,6 +39,13 @@ class FloatMatrix {
     cols_ = cols;
     data_.assign(rows * cols, 0.0f);
   }
+  // Resizes to rows x cols for a writer that sets every element (a matrix product's
+  // output): contents are unspecified until then, and no time goes to zeroing them.
+  void resize_for_overwrite(size_t rows, size_t cols) {
+    rows_ = rows;
+    cols_ = cols;
+    data_.resize(rows * cols);
+  }
 
  private:
   size_t rows_ = 0;

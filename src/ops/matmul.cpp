@@ -56,7 +56,7 @@ void dequantize_weight_row(const WeightMatrix& w, size_t row, std::span<float> o
 void matmul_reference(const WeightMatrix& w, const FloatMatrix& x, FloatMatrix& y,
                       ThreadPool& pool) {
   check_shapes(w, x);
-  y.reset(x.rows(), w.rows);
+  y.resize_for_overwrite(x.rows(), w.rows);  // every element is written below
   const size_t tokens = x.rows();
   pool.parallel_for(
       w.rows,
@@ -212,7 +212,7 @@ void matmul_fast_shared_input(std::span<const WeightMatrix* const> ws, const Flo
   for (size_t i = 0; i < ws.size(); ++i) {
     const WeightMatrix& w = *ws[i];
     check_shapes(w, x);
-    ys[i]->reset(tokens, w.rows);
+    ys[i]->resize_for_overwrite(tokens, w.rows);  // the tiles cover every element
     if (fast_path_quantizes(w.type)) {
       const TensorType activation_type = fast_activation_type(w.type);
       const PreparedRows* shared = nullptr;
