@@ -74,25 +74,34 @@ void attention_block(const AttentionWeights& weights, const AttentionOptions& op
   matmul_shared_input(context, {&weights.q, &weights.k, &weights.v}, normed, {&q, &k, &v});
 
   // Per-head QK-norm, then RoPE at each token's position (one set of angles per token,
-  // shared by its heads).
+  // shared by its heads). Tokens are independent: they split over the pool (about ten
+  // microseconds each, so pairs at least), then go into the cache in batch order.
   const size_t half = options.rope_dims / 2;
-  std::vector<float> angles(2 * half);  // [cos | sin] of the current token
-  const std::span<float> cos_theta = std::span(angles).first(half);
-  const std::span<float> sin_theta = std::span(angles).last(half);
+  constexpr size_t kMinRotateTokens = 2;
+  context.pool.parallel_for(
+      tokens,
+      [&](size_t begin, size_t end, size_t) {
+        std::vector<float> angles(2 * half);  // [cos | sin] of the current token
+        const std::span<float> cos_theta = std::span(angles).first(half);
+        const std::span<float> sin_theta = std::span(angles).last(half);
+        for (size_t t = begin; t < end; ++t) {
+          rope_angles(batch.positions[t], options.rope_dims, options.rope_theta, cos_theta,
+                      sin_theta);
+          for (size_t h = 0; h < options.head_count; ++h) {
+            std::span<float> head = q.row(t).subspan(h * dim, dim);
+            if (!weights.q_norm.empty()) rms_norm(head, weights.q_norm, options.rms_eps, head);
+            rope_neox_rotate(head, cos_theta, sin_theta);
+          }
+          for (size_t h = 0; h < options.kv_head_count; ++h) {
+            std::span<float> head = k.row(t).subspan(h * dim, dim);
+            if (!weights.k_norm.empty()) rms_norm(head, weights.k_norm, options.rms_eps, head);
+            rope_neox_rotate(head, cos_theta, sin_theta);
+          }
+        }
+      },
+      kMinRotateTokens);
   for (size_t t = 0; t < tokens; ++t) {
-    const int32_t position = batch.positions[t];
-    rope_angles(position, options.rope_dims, options.rope_theta, cos_theta, sin_theta);
-    for (size_t h = 0; h < options.head_count; ++h) {
-      std::span<float> head = q.row(t).subspan(h * dim, dim);
-      if (!weights.q_norm.empty()) rms_norm(head, weights.q_norm, options.rms_eps, head);
-      rope_neox_rotate(head, cos_theta, sin_theta);
-    }
-    for (size_t h = 0; h < options.kv_head_count; ++h) {
-      std::span<float> head = k.row(t).subspan(h * dim, dim);
-      if (!weights.k_norm.empty()) rms_norm(head, weights.k_norm, options.rms_eps, head);
-      rope_neox_rotate(head, cos_theta, sin_theta);
-    }
-    cache.write(options.layer, batch.sequence_ids[t], position, k.row(t), v.row(t));
+    cache.write(options.layer, batch.sequence_ids[t], batch.positions[t], k.row(t), v.row(t));
   }
 
   const AttentionShape shape{options.head_count, options.kv_head_count, dim,
