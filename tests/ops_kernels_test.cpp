@@ -8,6 +8,7 @@
 #include <random>
 #include <vector>
 
+#include "hwy/targets.h"
 #include "model/kv_cache.h"
 #include "ops/attention.h"
 #include "ops/kernels.h"
@@ -212,33 +213,41 @@ TEST(OpsAttention, MatchesNaiveGroupedQueryAttention) {
   }
 }
 
-// The grouped fast kernel against the sequential reference, head by head: group sizes
-// with and without a remainder of the 4-head blocks, odd and even key counts, a head
-// size that is not a whole number of vectors (the per-head fallback).
+// The grouped fast kernel against the sequential reference, head by head, on every SIMD
+// target: group sizes with and without a remainder of the 8- and 4-head blocks (8, 3,
+// 12 = 8 + 4, 10 = 8 + 1 + 1), odd and even key counts, a head size that is not a whole
+// number of vectors (the per-head fallback).
 TEST(OpsAttention, GroupedFastKernelMatchesReference) {
   struct Case {
     size_t heads, kv_heads, dim;
   };
-  for (const Case c : {Case{32, 4, 128}, Case{6, 2, 64}, Case{5, 5, 16}, Case{4, 1, 12}}) {
-    const AttentionShape shape{c.heads, c.kv_heads, c.dim, 1.0f / std::sqrt(float(c.dim))};
-    for (const size_t keys_count : {size_t{1}, size_t{2}, size_t{7}, size_t{300}}) {
-      const size_t width = c.kv_heads * c.dim;
-      const auto q = random_vector(c.heads * c.dim, 60);
-      const auto k = random_vector(keys_count * width, 61);
-      const auto v = random_vector(keys_count * width, 62);
-      std::vector<float> expected(c.heads * c.dim), scores(keys_count * c.heads);
-      attend(shape, q, k, v, keys_count, scores, expected);
-      std::vector<float> out(c.heads * c.dim, -7.0f);
-      for (size_t g = 0; g < c.kv_heads; ++g) {
-        attend_kv_group_fast(shape, g, q, k, v, keys_count, scores, out);
-      }
-      for (size_t i = 0; i < out.size(); ++i) {
-        ASSERT_NEAR(out[i], expected[i], 2e-5 + 2e-5 * std::abs(expected[i]))
-            << c.heads << "/" << c.kv_heads << "x" << c.dim << " keys " << keys_count << " at "
-            << i;
+  const Case cases[] = {Case{32, 4, 128}, Case{6, 2, 64}, Case{12, 1, 32},
+                        Case{10, 1, 16},  Case{5, 5, 16}, Case{4, 1, 12}};
+  for (const int64_t target : hwy::SupportedAndGeneratedTargets()) {
+    hwy::SetSupportedTargetsForTest(target);
+    SCOPED_TRACE(hwy::TargetName(target));
+    for (const Case c : cases) {
+      const AttentionShape shape{c.heads, c.kv_heads, c.dim, 1.0f / std::sqrt(float(c.dim))};
+      for (const size_t keys_count : {size_t{1}, size_t{2}, size_t{7}, size_t{300}}) {
+        const size_t width = c.kv_heads * c.dim;
+        const auto q = random_vector(c.heads * c.dim, 60);
+        const auto k = random_vector(keys_count * width, 61);
+        const auto v = random_vector(keys_count * width, 62);
+        std::vector<float> expected(c.heads * c.dim), scores(keys_count * c.heads);
+        attend(shape, q, k, v, keys_count, scores, expected);
+        std::vector<float> out(c.heads * c.dim, -7.0f);
+        for (size_t g = 0; g < c.kv_heads; ++g) {
+          attend_kv_group_fast(shape, g, q, k, v, keys_count, scores, out);
+        }
+        for (size_t i = 0; i < out.size(); ++i) {
+          ASSERT_NEAR(out[i], expected[i], 2e-5 + 2e-5 * std::abs(expected[i]))
+              << c.heads << "/" << c.kv_heads << "x" << c.dim << " keys " << keys_count << " at "
+              << i;
+        }
       }
     }
   }
+  hwy::SetSupportedTargetsForTest(0);
 }
 
 // One group writes only its own heads.

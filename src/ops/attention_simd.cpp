@@ -2,9 +2,9 @@
 // Grouped-query attention gives head_count / kv_head_count query heads the same keys and
 // values; computing them together loads each key and value row once per group instead of
 // once per head, and keeps the work in register blocks of fused multiply-adds:
-//   scores[g][j] = scale * q_g . k_j       blocks of 4 heads x 2 keys, 8 accumulators
+//   scores[g][j] = scale * q_g . k_j       blocks of 8 heads (AVX-512) or 4 x 2 keys
 //   softmax of each row of scores          vector exp, max and sum in lanes
-//   out_g = sum_j scores[g][j] * v_j       blocks of 4 heads x 2 vectors of a value row
+//   out_g = sum_j scores[g][j] * v_j       blocks of 8 or 4 heads x 2 vectors of a value row
 
 #include <algorithm>
 #include <cstddef>
@@ -33,26 +33,82 @@ HWY_INLINE hn::Vec<DF> LoadKv(DF df, const hwy::float16_t* p) {
   return hn::PromoteTo(df, hn::LoadU(dh, p));
 }
 
-// q . k for `heads` query rows (q + g * dim, g < heads <= 4) and the key rows k0, k1
-// (k1 may equal k0): dots[g][0 or 1]. dim is a multiple of the vector length.
+// Query heads per register block: 8 where AVX-512 gives 32 vector registers (16 sums
+// and the two key vectors stay in registers), else 4.
+#if HWY_TARGET <= HWY_AVX3
+constexpr size_t kHeadBlock = 8;
+#else
+constexpr size_t kHeadBlock = 4;
+#endif
+
+#if HWY_TARGET <= HWY_AVX3
+// The sums of the 16 lanes of each of the 16 vectors v[n], as lane n of one vector: a
+// butterfly of 15 adds (halves, then quarters, pairs and lanes of two vectors folded
+// together) instead of 16 reductions of one vector each. The butterfly leaves the sum of
+// its input a[4 (l % 4) + l / 4] in lane l, so v[n] goes in as a[4 (n % 4) + n / 4].
+HWY_INLINE __m512 lane_sums16(const __m512* v) {
+  __m512 a[16], b[8], c[4], d[2];
+#pragma GCC unroll 16
+  for (int n = 0; n < 16; ++n) a[4 * (n % 4) + n / 4] = v[n];
+#pragma GCC unroll 8
+  for (int i = 0; i < 8; ++i) {
+    b[i] = _mm512_add_ps(_mm512_shuffle_f32x4(a[2 * i], a[2 * i + 1], _MM_SHUFFLE(1, 0, 1, 0)),
+                         _mm512_shuffle_f32x4(a[2 * i], a[2 * i + 1], _MM_SHUFFLE(3, 2, 3, 2)));
+  }
+#pragma GCC unroll 4
+  for (int i = 0; i < 4; ++i) {
+    c[i] = _mm512_add_ps(_mm512_shuffle_f32x4(b[2 * i], b[2 * i + 1], _MM_SHUFFLE(2, 0, 2, 0)),
+                         _mm512_shuffle_f32x4(b[2 * i], b[2 * i + 1], _MM_SHUFFLE(3, 1, 3, 1)));
+  }
+#pragma GCC unroll 2
+  for (int i = 0; i < 2; ++i) {
+    d[i] = _mm512_add_ps(_mm512_shuffle_ps(c[2 * i], c[2 * i + 1], _MM_SHUFFLE(1, 0, 1, 0)),
+                         _mm512_shuffle_ps(c[2 * i], c[2 * i + 1], _MM_SHUFFLE(3, 2, 3, 2)));
+  }
+  return _mm512_add_ps(_mm512_shuffle_ps(d[0], d[1], _MM_SHUFFLE(2, 0, 2, 0)),
+                       _mm512_shuffle_ps(d[0], d[1], _MM_SHUFFLE(3, 1, 3, 1)));
+}
+#endif
+
+// q . k for `heads` query rows (q + g * dim, g < heads <= kHeadBlock) and the key rows
+// k0, k1 (k1 may equal k0): dots[g][0 or 1]. dim is a multiple of the vector length.
 template <size_t kHeads, class T>
 HWY_INLINE void dot_heads_keys(const float* q, size_t dim, const T* k0, const T* k1,
-                               float dots[4][2]) {
+                               float dots[kHeadBlock][2]) {
   const DF df;
   const size_t lanes = hn::Lanes(df);
   hn::Vec<DF> acc0[kHeads], acc1[kHeads];
-#pragma GCC unroll 4
+#pragma GCC unroll 8
   for (size_t g = 0; g < kHeads; ++g) acc0[g] = acc1[g] = hn::Zero(df);
   for (size_t i = 0; i < dim; i += lanes) {
     const auto key0 = LoadKv(df, k0 + i);
     const auto key1 = LoadKv(df, k1 + i);
-#pragma GCC unroll 4
+#pragma GCC unroll 8
     for (size_t g = 0; g < kHeads; ++g) {
       const auto query = hn::LoadU(df, q + g * dim + i);
       acc0[g] = hn::MulAdd(query, key0, acc0[g]);
       acc1[g] = hn::MulAdd(query, key1, acc1[g]);
     }
   }
+#if HWY_TARGET <= HWY_AVX3
+  if constexpr (kHeads == 8) {
+    // Lane 2 g + k: head g with key k.
+    __m512 sums[16];
+#pragma GCC unroll 8
+    for (size_t g = 0; g < 8; ++g) {
+      sums[2 * g] = acc0[g].raw;
+      sums[2 * g + 1] = acc1[g].raw;
+    }
+    alignas(64) float lanes16[16];
+    _mm512_store_ps(lanes16, lane_sums16(sums));
+#pragma GCC unroll 8
+    for (size_t g = 0; g < 8; ++g) {
+      dots[g][0] = lanes16[2 * g];
+      dots[g][1] = lanes16[2 * g + 1];
+    }
+    return;
+  }
+#endif
 #if HWY_TARGET == HWY_AVX2
   if constexpr (kHeads == 4) {
     // The 8 sums at once: horizontal adds of pairs, then the two 128-bit halves.
@@ -74,7 +130,7 @@ HWY_INLINE void dot_heads_keys(const float* q, size_t dim, const T* k0, const T*
     return;
   }
 #endif
-#pragma GCC unroll 4
+#pragma GCC unroll 8
   for (size_t g = 0; g < kHeads; ++g) {
     dots[g][0] = hn::GetLane(hn::SumOfLanes(df, acc0[g]));
     dots[g][1] = hn::GetLane(hn::SumOfLanes(df, acc1[g]));
@@ -99,7 +155,7 @@ constexpr size_t kKeysAhead = 8;
 template <size_t kHeads, class T>
 HWY_INLINE void score_heads(const float* q, size_t dim, const T* keys, const T* values,
                             size_t kv_stride, size_t key_count, float scale, float* scores) {
-  float dots[4][2];
+  float dots[kHeadBlock][2];
   const size_t row_bytes = dim * sizeof(T);
   for (size_t row = 0; row < std::min(key_count, kKeysAhead); ++row) {
     prefetch_row<3>(keys + row * kv_stride, row_bytes);
@@ -114,7 +170,7 @@ HWY_INLINE void score_heads(const float* q, size_t dim, const T* keys, const T* 
     const T* k0 = keys + j * kv_stride;
     const T* k1 = j + 1 < key_count ? k0 + kv_stride : k0;
     dot_heads_keys<kHeads>(q, dim, k0, k1, dots);
-#pragma GCC unroll 4
+#pragma GCC unroll 8
     for (size_t g = 0; g < kHeads; ++g) {
       scores[g * key_count + j] = dots[g][0] * scale;
       if (j + 1 < key_count) scores[g * key_count + j + 1] = dots[g][1] * scale;
@@ -156,7 +212,7 @@ HWY_INLINE void weigh_values_at(const float* probs, const T* values, size_t kv_s
   const DF df;
   const size_t lanes = hn::Lanes(df);
   hn::Vec<DF> acc[kHeads][kVectors];
-#pragma GCC unroll 4
+#pragma GCC unroll 8
   for (size_t g = 0; g < kHeads; ++g) {
 #pragma GCC unroll 2
     for (size_t k = 0; k < kVectors; ++k) acc[g][k] = hn::Zero(df);
@@ -165,14 +221,14 @@ HWY_INLINE void weigh_values_at(const float* probs, const T* values, size_t kv_s
     hn::Vec<DF> v[kVectors];
 #pragma GCC unroll 2
     for (size_t k = 0; k < kVectors; ++k) v[k] = LoadKv(df, values + j * kv_stride + i + k * lanes);
-#pragma GCC unroll 4
+#pragma GCC unroll 8
     for (size_t g = 0; g < kHeads; ++g) {
       const auto p = hn::Set(df, probs[g * key_count + j]);
 #pragma GCC unroll 2
       for (size_t k = 0; k < kVectors; ++k) acc[g][k] = hn::MulAdd(p, v[k], acc[g][k]);
     }
   }
-#pragma GCC unroll 4
+#pragma GCC unroll 8
   for (size_t g = 0; g < kHeads; ++g) {
 #pragma GCC unroll 2
     for (size_t k = 0; k < kVectors; ++k) hn::StoreU(acc[g][k], df, out + g * dim + i + k * lanes);
@@ -180,7 +236,7 @@ HWY_INLINE void weigh_values_at(const float* probs, const T* values, size_t kv_s
 }
 
 // out_g = sum_j probs[g * key_count + j] * v_j for heads [0, kHeads), two vectors of the
-// value rows at a time (8 accumulators for 4 heads), then one.
+// value rows at a time (2 kHeads accumulators), then one.
 template <size_t kHeads, class T>
 HWY_INLINE void weigh_values(const float* probs, const T* values, size_t kv_stride,
                              size_t key_count, size_t dim, float* out) {
@@ -210,6 +266,10 @@ HWY_INLINE void attend_group(const float* q, size_t heads, size_t dim, const T* 
                              const T* values, size_t kv_stride, size_t key_count, float scale,
                              float* scores, float* out) {
   size_t g = 0;
+  for (; g + kHeadBlock <= heads; g += kHeadBlock) {
+    attend_heads<kHeadBlock>(q + g * dim, dim, keys, values, kv_stride, key_count, scale, scores,
+                             out + g * dim);
+  }
   for (; g + 4 <= heads; g += 4) {
     attend_heads<4>(q + g * dim, dim, keys, values, kv_stride, key_count, scale, scores,
                     out + g * dim);

@@ -54,14 +54,15 @@ HWY_INLINE void with_token_count(size_t count, const Fn& fn) {
 
 #if TANDEM_VNNI_KERNELS
 // One scale group of a panel block with kTokens tokens, by vpdpbusd: sums[t] +=
-// scale * (sum over k < kVectors of level vector level(k) times the 4 activation bytes
-// y[t] + offset + 4k in every lane); scale holds the group's scale of row r in int32 lane r.
-template <size_t kTokens, int kVectors, class Level>
-HWY_INLINE void add_group_dots(const Level& level, __m256i scale, const uint8_t* const* y,
-                               size_t offset, __m256i* sums) {
+// scale * (start(t) + sum over k < kVectors of level vector level(k) times the 4
+// activation bytes y[t] + offset + 4k in every lane); scale holds the group's scale of
+// row r in int32 lane r, start(t) the int32 lanes the token's dot products start from.
+template <size_t kTokens, int kVectors, class Level, class Start>
+HWY_INLINE void add_group_dots(const Level& level, const Start& start, __m256i scale,
+                               const uint8_t* const* y, size_t offset, __m256i* sums) {
   __m256i dots[kTokens];
 #pragma GCC unroll 8
-  for (size_t t = 0; t < kTokens; ++t) dots[t] = _mm256_setzero_si256();
+  for (size_t t = 0; t < kTokens; ++t) dots[t] = start(t);
 #pragma GCC unroll 8
   for (int k = 0; k < kVectors; ++k) {
     const __m256i levels = level(k);

@@ -211,6 +211,7 @@ struct Q4K {
     const auto sub_block = [&](int j) HWY_ATTR __attribute__((always_inline)) {
       add_group_dots<kTokens, 8>(
           [&](int i) HWY_ATTR __attribute__((always_inline)) { return levels(j, i); },
+          [](size_t) HWY_ATTR __attribute__((always_inline)) { return _mm256_setzero_si256(); },
           _mm256_srli_epi32(scales(j), 16), y,
           offsetof(BlockQ8_K, qs) + 32 * static_cast<size_t>(j), sums);
     };

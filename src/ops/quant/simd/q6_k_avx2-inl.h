@@ -230,11 +230,27 @@ struct Q6K {
     __m256i sums[kTokens];
     for (size_t t = 0; t < kTokens; ++t) sums[t] = _mm256_setzero_si256();
 #if TANDEM_VNNI_KERNELS
-    // The group's 16 products summed in int32 by vpdpbusd, then times its scale (the
-    // high int16 word of a scale lane, with its sign).
+    // The group's 16 products summed in int32 by vpdpbusd, starting from -32 times the
+    // sum of its activations (the level offset: Q8_K's 16-element sums), then times its
+    // scale (the high int16 word of a scale lane, with its sign). The block's total is
+    // the same integer as with offset_totals subtracted at the end.
+    alignas(32) int32_t starts[kTokens][16];
+#pragma GCC unroll 8
+    for (size_t t = 0; t < kTokens; ++t) {
+#pragma GCC unroll 2
+      for (size_t half = 0; half < 2; ++half) {
+        const __m256i group_sums = _mm256_cvtepi16_epi32(_mm_loadu_si128(
+            reinterpret_cast<const __m128i*>(y[t] + offsetof(BlockQ8_K, bsums) + 16 * half)));
+        _mm256_store_si256(
+            reinterpret_cast<__m256i*>(starts[t] + 8 * half),
+            _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_slli_epi32(group_sums, 5)));
+      }
+    }
     const auto group = [&](int g) HWY_ATTR __attribute__((always_inline)) {
       add_group_dots<kTokens, 4>(
           [&](int k) HWY_ATTR __attribute__((always_inline)) { return levels(g, k); },
+          [&](size_t t) HWY_ATTR
+          __attribute__((always_inline)) { return _mm256_set1_epi32(starts[t][g]); },
           _mm256_srai_epi32(scales(g), 16), y,
           offsetof(BlockQ8_K, qs) + 16 * static_cast<size_t>(g), sums);
     };
@@ -267,7 +283,12 @@ struct Q6K {
     }
 #pragma GCC unroll 8
     for (size_t t = 0; t < kTokens; ++t) {
+#if TANDEM_VNNI_KERNELS
+      (void)scale_pairs;
+      const __m256i totals = sums[t];
+#else
       const __m256i totals = _mm256_sub_epi32(sums[t], offset_totals(y[t], scale_pairs));
+#endif
       float y_d;
       std::memcpy(&y_d, y[t] + offsetof(BlockQ8_K, d), sizeof(y_d));
       acc[t] = add_block<Q6K>(acc[t], totals, totals, d, d, _mm256_set1_ps(y_d));
