@@ -36,6 +36,10 @@
 #   STEP_TOKENS     tandem serve --step-tokens (tokens per step)  [the server's default]
 #   PORT            port the servers listen on                    [8090]
 #   HEALTH_TIMEOUT  seconds to wait for /health after start       [600]
+#   BANDWIDTH       1: print the machine's memory read rate (tandem doctor's test, under
+#                   a second) just before and just after each load, with the server
+#                   idle: where it drifts (shared hosts switch between memory states),
+#                   levels compared with each other should have seen the same rate [1]
 #
 # Writes OUT_DIR/<server>-<load>.json (every request and summary), .svg (plot), .txt (table)
 # and <server>.log (the server's output). OUT_DIR defaults to bench-serving-<UTC time>.
@@ -58,6 +62,7 @@ PREFILL_LEVELS=${PREFILL_LEVELS:-1,4}
 LOADS=${LOADS:-decode prefill}
 PORT=${PORT:-8090}
 HEALTH_TIMEOUT=${HEALTH_TIMEOUT:-600}
+BANDWIDTH=${BANDWIDTH:-1}
 WHOLE_CHARACTERS=${WHOLE_CHARACTERS:-1}
 RPC_SERVER=${RPC_SERVER:-${LLAMA_SERVER:+$(dirname "$LLAMA_SERVER")/ggml-rpc-server}}
 if [[ -z ${SERVERS:-} ]]; then
@@ -189,6 +194,13 @@ start_server() {
   echo "$name ready after ${waited}s (pid $SERVER_PID)"
 }
 
+# The memory read rate now, as tandem doctor measures it.
+memory_bandwidth() {
+  ((BANDWIDTH == 1)) || return 0
+  echo "memory bandwidth $1: $("$TANDEM" doctor 2>/dev/null |
+    awk '/^memory bandwidth/ { print $4, $5, "at" }') $(date -u +%H:%M:%S) UTC"
+}
+
 run_load() {
   local name=$1 load=$2 prompt answer levels
   case $load in
@@ -200,6 +212,7 @@ run_load() {
     "load average $(cut -d' ' -f1-3 /proc/loadavg), $(date -u +%H:%M:%S) UTC"
   local whole=()
   [[ $WHOLE_CHARACTERS == 1 ]] && whole=(--whole-characters)
+  memory_bandwidth before
   "$TANDEM" bench --url "$URL" --completions --tokenizer "$MODEL" \
     --prompt-tokens "$prompt" --max-tokens "$answer" -c "$levels" \
     --requests "$REQUESTS" --warmup "$WARMUP" "${whole[@]}" \
@@ -208,6 +221,7 @@ run_load() {
   local status=0
   wait "$BENCH_PID" || status=$?
   BENCH_PID=
+  memory_bandwidth after
   cat "$OUT/$name-$load.txt"
   if ((status != 0)); then
     echo "tandem bench failed ($status) on $name $load" >&2
