@@ -253,8 +253,64 @@ struct Q4K {
     }
   }
 
+#if TANDEM_VNNI_KERNELS
+  // block_dot of one stored block with up to 4 tokens by vpdpbusd, each stored level
+  // vector loaded once for both of its sub-blocks (low nibbles 2g, high nibbles 2g + 1):
+  // with few tokens the loads bound the pass (every vpdpbusd reads its 4 activation
+  // bytes from memory too), and block_dot's order, one sub-block after the other, loads
+  // each vector twice. The same integer sums, so the same results.
+  template <size_t kTokens>
+  HWY_INLINE static void stored_block_few_tokens(const uint8_t* block, const uint8_t* const* y,
+                                                 __m256* acc) {
+    static_assert(kTokens <= 4, "two sums per token stay in registers");
+    const __m256i low_mask = _mm256_set1_epi8(0x0F);
+    const ScaleLanes lanes = stored_scale_lanes(block);
+    __m256i sums[kTokens];
+    for (size_t t = 0; t < kTokens; ++t) sums[t] = _mm256_setzero_si256();
+#pragma GCC unroll 4
+    for (int g = 0; g < 4; ++g) {
+      __m256i low_dots[kTokens], high_dots[kTokens];
+      for (size_t t = 0; t < kTokens; ++t) low_dots[t] = high_dots[t] = _mm256_setzero_si256();
+      const size_t low_offset = offsetof(BlockQ8_K, qs) + 64 * static_cast<size_t>(g);
+#pragma GCC unroll 8
+      for (int i = 0; i < 8; ++i) {
+        __m256i q = load(block + kStoredLevels + 256 * g + 32 * i);
+        settle(q);  // one load, in a register for both nibbles
+        const __m256i low = _mm256_and_si256(q, low_mask);
+        const __m256i high = _mm256_and_si256(_mm256_srli_epi16(q, 4), low_mask);
+        const size_t word = 4 * static_cast<size_t>(i);
+#pragma GCC unroll 4
+        for (size_t t = 0; t < kTokens; ++t) {
+          low_dots[t] = dot_broadcast_bytes(low_dots[t], low, y[t] + low_offset + word);
+          high_dots[t] = dot_broadcast_bytes(high_dots[t], high, y[t] + low_offset + 32 + word);
+        }
+      }
+      const __m256i scale_low = _mm256_srli_epi32(sub_block_scales(lanes, 2 * g), 16);
+      const __m256i scale_high = _mm256_srli_epi32(sub_block_scales(lanes, 2 * g + 1), 16);
+#pragma GCC unroll 4
+      for (size_t t = 0; t < kTokens; ++t) {
+        sums[t] = _mm256_add_epi32(sums[t],
+                                   _mm256_add_epi32(_mm256_mullo_epi32(low_dots[t], scale_low),
+                                                    _mm256_mullo_epi32(high_dots[t], scale_high)));
+        settle(sums[t]);
+      }
+    }
+    const auto min_pairs = [&](int p) HWY_ATTR { return sub_block_min_pairs(lanes, p); };
+    const __m256 d = stored_d(block, 0);
+    const __m256 dmin = stored_d(block, 16);
+#pragma GCC unroll 4
+    for (size_t t = 0; t < kTokens; ++t) {
+      float y_d;
+      std::memcpy(&y_d, y[t] + offsetof(BlockQ8_K, d), sizeof(y_d));
+      acc[t] = add_block<Q4K>(acc[t], sums[t], min_totals(y[t], min_pairs), d, dmin,
+                              _mm256_set1_ps(y_d));
+    }
+  }
+#endif
+
   // Stored panel blocks [0, count) of 8 rows (super-blocks first_block ...) with the
-  // kTokens Q8_K rows a[t], straight from the stored nibbles (block_dot).
+  // kTokens Q8_K rows a[t], straight from the stored nibbles (block_dot, or
+  // stored_block_few_tokens).
   template <size_t kTokens>
   HWY_INLINE static void stored_dot(const uint8_t* blocks, size_t count, size_t first_block,
                                     const uint8_t* const* a, __m256* acc) {
@@ -264,6 +320,12 @@ struct Q4K {
       prefetch_block(block + 2 * kStoredBlockBytes, kStoredBlockBytes);
       const uint8_t* y[kTokens];
       for (size_t t = 0; t < kTokens; ++t) y[t] = a[t] + (first_block + b) * sizeof(BlockQ8_K);
+#if TANDEM_VNNI_KERNELS
+      if constexpr (kTokens <= 4) {
+        stored_block_few_tokens<kTokens>(block, y, acc);
+        continue;
+      }
+#endif
       const ScaleLanes lanes = stored_scale_lanes(block);
       const auto levels = [&](int j, int i) HWY_ATTR {
         const __m256i q = load(block + kStoredLevels + 256 * (j / 2) + 32 * i);
