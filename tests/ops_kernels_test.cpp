@@ -188,11 +188,11 @@ TEST(OpsMatmul, FastRoundsActivationsToTheWeightsPartner) {
 TEST(OpsAttention, MatchesNaiveGroupedQueryAttention) {
   const AttentionShape shape{4, 2, 8, 1.0f / std::sqrt(8.0f)};
   const size_t keys_count = 5;
-  const auto q = random_vector(4 * 8, 50);
+  const auto q = random_vector(size_t{4} * 8, 50);
   const auto k = random_vector(keys_count * 2 * 8, 51);
   const auto v = random_vector(keys_count * 2 * 8, 52);
   std::vector<float> scores(keys_count);
-  std::vector<float> out(4 * 8);
+  std::vector<float> out(size_t{4} * 8);
   attend(shape, q, k, v, keys_count, scores, out);
   for (size_t h = 0; h < 4; ++h) {
     const size_t g = h / 2;  // two query heads per kv head
@@ -252,14 +252,16 @@ TEST(OpsAttention, GroupedFastKernelMatchesReference) {
 
 // One group writes only its own heads.
 TEST(OpsAttention, GroupedFastKernelWritesOnlyItsHeads) {
-  const AttentionShape shape{8, 2, 16, 0.25f};
-  const auto q = random_vector(8 * 16, 63);
-  const auto k = random_vector(3 * 32, 64);
-  const auto v = random_vector(3 * 32, 65);
-  std::vector<float> scores(3 * 4), out(8 * 16, -7.0f);
-  attend_kv_group_fast(shape, 1, q, k, v, 3, scores, out);
-  for (size_t i = 0; i < 4 * 16; ++i) EXPECT_EQ(out[i], -7.0f) << i;
-  for (size_t i = 4 * 16; i < 8 * 16; ++i) EXPECT_NE(out[i], -7.0f) << i;
+  constexpr size_t kHeads = 8, kKvHeads = 2, kDim = 16, kKeys = 3;
+  constexpr size_t kGroup = kHeads / kKvHeads;
+  const AttentionShape shape{kHeads, kKvHeads, kDim, 0.25f};
+  const auto q = random_vector(kHeads * kDim, 63);
+  const auto k = random_vector(kKeys * kKvHeads * kDim, 64);
+  const auto v = random_vector(kKeys * kKvHeads * kDim, 65);
+  std::vector<float> scores(kKeys * kGroup), out(kHeads * kDim, -7.0f);
+  attend_kv_group_fast(shape, 1, q, k, v, kKeys, scores, out);
+  for (size_t i = 0; i < kGroup * kDim; ++i) EXPECT_EQ(out[i], -7.0f) << i;
+  for (size_t i = kGroup * kDim; i < kHeads * kDim; ++i) EXPECT_NE(out[i], -7.0f) << i;
 }
 
 std::vector<uint16_t> to_f16(const std::vector<float>& x) {
