@@ -192,6 +192,21 @@ struct Q4K {
     return totals;
   }
 
+  // The float step of one super-block for each of the kTokens tokens (add_block): acc[t]
+  // from the block's integer sums[t], its minimums (min_pairs, as min_totals takes them)
+  // and scales d, dmin, and token t's Q8_K block y[t].
+  template <size_t kTokens, class MinPairs>
+  HWY_INLINE static void add_block_sums(const __m256i* sums, const MinPairs& min_pairs, __m256 d,
+                                        __m256 dmin, const uint8_t* const* y, __m256* acc) {
+#pragma GCC unroll 8
+    for (size_t t = 0; t < kTokens; ++t) {
+      float y_d;
+      std::memcpy(&y_d, y[t] + offsetof(BlockQ8_K, d), sizeof(y_d));
+      acc[t] = add_block<Q4K>(acc[t], sums[t], min_totals(y[t], min_pairs), d, dmin,
+                              _mm256_set1_ps(y_d));
+    }
+  }
+
   // One super-block of 8 rows with the kTokens Q8_K blocks y[t], the arithmetic of every
   // panel path: levels(j, i) is level vector i (elements 32 j + 4 i .. + 3 of each row) of
   // sub-block j, scales(j) its scales as int16 pairs, min_pairs(p) the minimums of
@@ -244,13 +259,7 @@ struct Q4K {
 #pragma GCC unroll 1
       for (int j = 0; j < 8; ++j) sub_block(j);
     }
-#pragma GCC unroll 8
-    for (size_t t = 0; t < kTokens; ++t) {
-      float y_d;
-      std::memcpy(&y_d, y[t] + offsetof(BlockQ8_K, d), sizeof(y_d));
-      acc[t] = add_block<Q4K>(acc[t], sums[t], min_totals(y[t], min_pairs), d, dmin,
-                              _mm256_set1_ps(y_d));
-    }
+    add_block_sums<kTokens>(sums, min_pairs, d, dmin, y, acc);
   }
 
 #if TANDEM_VNNI_KERNELS
@@ -296,15 +305,7 @@ struct Q4K {
       }
     }
     const auto min_pairs = [&](int p) HWY_ATTR { return sub_block_min_pairs(lanes, p); };
-    const __m256 d = stored_d(block, 0);
-    const __m256 dmin = stored_d(block, 16);
-#pragma GCC unroll 4
-    for (size_t t = 0; t < kTokens; ++t) {
-      float y_d;
-      std::memcpy(&y_d, y[t] + offsetof(BlockQ8_K, d), sizeof(y_d));
-      acc[t] = add_block<Q4K>(acc[t], sums[t], min_totals(y[t], min_pairs), d, dmin,
-                              _mm256_set1_ps(y_d));
-    }
+    add_block_sums<kTokens>(sums, min_pairs, stored_d(block, 0), stored_d(block, 16), y, acc);
   }
 #endif
 
