@@ -233,7 +233,9 @@ struct Q6K {
     // The group's 16 products summed in int32 by vpdpbusd, starting from -32 times the
     // sum of its activations (the level offset: Q8_K's 16-element sums), then times its
     // scale (the high int16 word of a scale lane, with its sign). The block's total is
-    // the same integer as with offset_totals subtracted at the end.
+    // the same integer as with offset_totals subtracted at the end (so scale_pairs, which
+    // offset_totals reads, goes unused here).
+    (void)scale_pairs;
     alignas(32) int32_t starts[kTokens][16];
 #pragma GCC unroll 8
     for (size_t t = 0; t < kTokens; ++t) {
@@ -284,7 +286,6 @@ struct Q6K {
 #pragma GCC unroll 8
     for (size_t t = 0; t < kTokens; ++t) {
 #if TANDEM_VNNI_KERNELS
-      (void)scale_pairs;
       const __m256i totals = sums[t];
 #else
       const __m256i totals = _mm256_sub_epi32(sums[t], offset_totals(y[t], scale_pairs));
