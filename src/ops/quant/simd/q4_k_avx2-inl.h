@@ -318,7 +318,10 @@ struct Q4K {
     const __m256i low_mask = _mm256_set1_epi8(0x0F);
     for (size_t b = 0; b < count; ++b) {
       const uint8_t* block = blocks + b * kStoredBlockBytes;
-      prefetch_block(block + 2 * kStoredBlockBytes, kStoredBlockBytes);
+      // Into L2, 4 blocks ahead (as Q6K): measured on Zen 4 streaming 96 experts of
+      // 768 x 2048 from memory, one token, one thread 15-16 -> 21-23 GB/s, two threads
+      // 36 -> 43 GB/s together, against into L1 2 blocks ahead.
+      prefetch_block<_MM_HINT_T1>(block + 4 * kStoredBlockBytes, kStoredBlockBytes);
       const uint8_t* y[kTokens];
       for (size_t t = 0; t < kTokens; ++t) y[t] = a[t] + (first_block + b) * sizeof(BlockQ8_K);
 #if TANDEM_VNNI_KERNELS
