@@ -216,6 +216,26 @@ struct Q6K {
     return _mm256_slli_epi32(offsets, 5);
   }
 
+#if TANDEM_VNNI_KERNELS
+  // starts[t][g]: -32 times the sum of token t's activations in group g (Q8_K's bsums),
+  // where the vpdpbusd sums of group g start, so that they come out with the level
+  // offset subtracted.
+  template <size_t kTokens>
+  HWY_INLINE static void group_starts(const uint8_t* const* y, int32_t (*starts)[16]) {
+#pragma GCC unroll 8
+    for (size_t t = 0; t < kTokens; ++t) {
+#pragma GCC unroll 2
+      for (size_t half = 0; half < 2; ++half) {
+        const __m256i group_sums = _mm256_cvtepi16_epi32(_mm_loadu_si128(
+            reinterpret_cast<const __m128i*>(y[t] + offsetof(BlockQ8_K, bsums) + 16 * half)));
+        _mm256_store_si256(
+            reinterpret_cast<__m256i*>(starts[t] + 8 * half),
+            _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_slli_epi32(group_sums, 5)));
+      }
+    }
+  }
+#endif
+
   // One super-block of 8 rows with the kTokens Q8_K blocks y[t], the arithmetic of every
   // panel path: levels(g, k) is level vector k (elements 16 g + 4 k .. + 3 of each row) of
   // group g, scales(g) its scales as int16 pairs, scale_pairs(p) the scales of groups 2p,
@@ -237,17 +257,7 @@ struct Q6K {
     // offset_totals reads, goes unused here).
     (void)scale_pairs;
     alignas(32) int32_t starts[kTokens][16];
-#pragma GCC unroll 8
-    for (size_t t = 0; t < kTokens; ++t) {
-#pragma GCC unroll 2
-      for (size_t half = 0; half < 2; ++half) {
-        const __m256i group_sums = _mm256_cvtepi16_epi32(_mm_loadu_si128(
-            reinterpret_cast<const __m128i*>(y[t] + offsetof(BlockQ8_K, bsums) + 16 * half)));
-        _mm256_store_si256(
-            reinterpret_cast<__m256i*>(starts[t] + 8 * half),
-            _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_slli_epi32(group_sums, 5)));
-      }
-    }
+    group_starts<kTokens>(y, starts);
     const auto group = [&](int g) HWY_ATTR __attribute__((always_inline)) {
       add_group_dots<kTokens, 4>(
           [&](int k) HWY_ATTR __attribute__((always_inline)) { return levels(g, k); },
@@ -296,8 +306,86 @@ struct Q6K {
     }
   }
 
+#if TANDEM_VNNI_KERNELS
+  // Tokens up to which stored_block_few_tokens runs. Measured (768 x 2048 from cache, one
+  // thread, Zen 4): 1 token 56 G multiply-adds/s as block_dot, 2 tokens 68 -> 87-90; with
+  // 3 the compiler leaves its 12 group sums in memory (79 -> 60).
+  static constexpr size_t kFewTokens = 2;
+
+  // block_dot of one stored block with up to kFewTokens tokens by vpdpbusd, the three
+  // byte vectors of level vector i of half h loaded once for the four quarters they hold
+  // (groups 8 h + 2 quarter + i / 4; block_dot, one group after the other, loads them
+  // for each quarter, and all three again for quarter 3): with few tokens the loads bound
+  // the pass. The same integer sums, so the same results.
+  template <size_t kTokens>
+  HWY_INLINE static void stored_block_few_tokens(const uint8_t* block, const uint8_t* const* y,
+                                                 __m256* acc) {
+    static_assert(kTokens <= kFewTokens, "the group sums stay in registers");
+    alignas(32) int32_t starts[kTokens][16];
+    group_starts<kTokens>(y, starts);
+    __m256i words[4];
+    stored_scale_words(block, words);
+    const __m256i low_bits = _mm256_set1_epi8(0x3F);
+    const __m256i top_bits = _mm256_set1_epi8(static_cast<char>(0xC0));
+    __m256i sums[kTokens];
+    for (size_t t = 0; t < kTokens; ++t) sums[t] = _mm256_setzero_si256();
+#pragma GCC unroll 4
+    for (int part = 0; part < 4; ++part) {
+      const int h = part / 2;
+      const int first_group = 8 * h + part % 2;  // quarter q's group: first_group + 2 q
+      __m256i dots[4 * kTokens];                 // [quarter q][token t]
+#pragma GCC unroll 12
+      for (size_t p = 0; p < 4 * kTokens; ++p) {
+        dots[p] = _mm256_set1_epi32(starts[p % kTokens][first_group + 2 * (p / kTokens)]);
+      }
+#pragma GCC unroll 4
+      for (int k = 0; k < 4; ++k) {
+        const uint8_t* bytes = block + static_cast<size_t>(3 * (8 * h + 4 * (part % 2) + k)) * 32;
+        __m256i b0 = load(bytes);
+        __m256i b1 = load(bytes + 32);
+        __m256i b2 = load(bytes + 64);
+        settle(b0);  // each loaded once, in a register for its two uses
+        settle(b1);
+        settle(b2);
+        __m256i top = _mm256_srli_epi16(_mm256_and_si256(b0, top_bits), 2);
+        top = _mm256_srli_epi16(_mm256_or_si256(top, _mm256_and_si256(b1, top_bits)), 2);
+        top = _mm256_srli_epi16(_mm256_or_si256(top, _mm256_and_si256(b2, top_bits)), 2);
+#pragma GCC unroll 4
+        for (int q = 0; q < 4; ++q) {
+          const __m256i levels =
+              q == 3 ? top : _mm256_and_si256(q == 0 ? b0 : (q == 1 ? b1 : b2), low_bits);
+          const size_t offset = offsetof(BlockQ8_K, qs) +
+                                16 * static_cast<size_t>(first_group + 2 * q) +
+                                4 * static_cast<size_t>(k);
+#pragma GCC unroll 4
+          for (size_t t = 0; t < kTokens; ++t) {
+            dots[q * kTokens + t] =
+                dot_broadcast_bytes(dots[q * kTokens + t], levels, y[t] + offset);
+          }
+        }
+      }
+#pragma GCC unroll 4
+      for (int q = 0; q < 4; ++q) {
+        const __m256i scale = _mm256_srai_epi32(group_scales(words, first_group + 2 * q), 16);
+        for (size_t t = 0; t < kTokens; ++t) {
+          sums[t] = _mm256_add_epi32(sums[t], _mm256_mullo_epi32(dots[q * kTokens + t], scale));
+          settle(sums[t]);
+        }
+      }
+    }
+    const __m256 d = stored_d(block);
+#pragma GCC unroll 4
+    for (size_t t = 0; t < kTokens; ++t) {
+      float y_d;
+      std::memcpy(&y_d, y[t] + offsetof(BlockQ8_K, d), sizeof(y_d));
+      acc[t] = add_block<Q6K>(acc[t], sums[t], sums[t], d, d, _mm256_set1_ps(y_d));
+    }
+  }
+#endif
+
   // Stored panel blocks [0, count) of 8 rows (super-blocks first_block ...) with the
-  // kTokens Q8_K rows a[t], levels assembled from the stored bits (block_dot).
+  // kTokens Q8_K rows a[t], levels assembled from the stored bits (block_dot, or
+  // stored_block_few_tokens).
   template <size_t kTokens>
   HWY_INLINE static void stored_dot(const uint8_t* blocks, size_t count, size_t first_block,
                                     const uint8_t* const* a, __m256* acc) {
@@ -308,6 +396,12 @@ struct Q6K {
       prefetch_block<_MM_HINT_T1>(block + 4 * kStoredBlockBytes, kStoredBlockBytes);
       const uint8_t* y[kTokens];
       for (size_t t = 0; t < kTokens; ++t) y[t] = a[t] + (first_block + b) * sizeof(BlockQ8_K);
+#if TANDEM_VNNI_KERNELS
+      if constexpr (kTokens <= kFewTokens) {
+        stored_block_few_tokens<kTokens>(block, y, acc);
+        continue;
+      }
+#endif
       __m256i words[4];
       stored_scale_words(block, words);
       // Group g = 8 h + 2 quarter + i / 4 holds level vectors i = 4 (g % 2) + k.
