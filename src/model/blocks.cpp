@@ -35,9 +35,6 @@ FloatMatrix output_logits(const EmbeddingWeights& weights, const Batch& batch,
   return logits;
 }
 
-namespace {
-
-// ys[i] = ws[i] x, in one pool dispatch (and one quantization of x) on the fast path.
 void matmul_shared_input(const ComputeContext& context,
                          std::initializer_list<const WeightMatrix*> ws, const FloatMatrix& x,
                          std::initializer_list<FloatMatrix*> ys) {
@@ -50,8 +47,6 @@ void matmul_shared_input(const ComputeContext& context,
     matmul_reference(*ws.begin()[i], x, *ys.begin()[i], context.pool);
   }
 }
-
-}  // namespace
 
 void rms_norm_rows(const FloatMatrix& x, std::span<const float> weight, float eps,
                    FloatMatrix& out) {

@@ -5,6 +5,8 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <initializer_list>
+#include <span>
 #include <vector>
 
 #include "model/batch.h"
@@ -42,7 +44,6 @@ struct MoeOptions {
   float rms_eps = 1e-6f;
 };
 
-// out[t] = norm(x[t]) * weight for every row.
 // Token embeddings of the batch: [batch.size()][hidden] (the embedding table's rows).
 FloatMatrix embed_tokens(const EmbeddingWeights& weights, const Batch& batch, size_t hidden);
 
@@ -51,8 +52,14 @@ FloatMatrix embed_tokens(const EmbeddingWeights& weights, const Batch& batch, si
 FloatMatrix output_logits(const EmbeddingWeights& weights, const Batch& batch,
                           const FloatMatrix& hidden, float rms_eps, const ComputeContext& context);
 
+// out[t] = norm(x[t]) * weight for every row.
 void rms_norm_rows(const FloatMatrix& x, std::span<const float> weight, float eps,
                    FloatMatrix& out);
+
+// ys[i] = ws[i] x, in one pool dispatch (and one quantization of x) on the fast path.
+void matmul_shared_input(const ComputeContext& context,
+                         std::initializer_list<const WeightMatrix*> ws, const FloatMatrix& x,
+                         std::initializer_list<FloatMatrix*> ys);
 
 // hidden += o(attention(rope(qk_norm(q, k)), v)) over each token's sequence in the
 // cache, after appending this batch's keys and values at their positions.

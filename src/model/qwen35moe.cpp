@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "model/architectures.h"
+#include "model/blocks.h"
 #include "model/qwen35moe_config.h"
 #include "ops/attention.h"
 #include "ops/deltanet_block.h"
@@ -151,10 +152,8 @@ class Qwen35MoeModel final : public Model {
                       KvCache& cache, FloatMatrix& out) const {
     const DeltaNetWeights& d = w.deltanet;
     FloatMatrix qkv, z, alpha, beta;  // [tokens][conv_channels], [tokens][value_width], ...
-    matmul(context_.mode, d.qkv, x, qkv, context_.pool);
-    matmul(context_.mode, d.gate, x, z, context_.pool);
-    matmul(context_.mode, d.alpha, x, alpha, context_.pool);
-    matmul(context_.mode, d.beta, x, beta, context_.pool);
+    matmul_shared_input(context_, {&d.qkv, &d.gate, &d.alpha, &d.beta}, x,
+                        {&qkv, &z, &alpha, &beta});
     FloatMatrix mixed(batch.size(), dims_.value_width());  // input of ssm_out
     const DeltaNetMixOptions options{config_.rms_eps, context_.mode == ComputeMode::kReference
                                                           ? DeltaRuleForm::kReference
@@ -193,26 +192,34 @@ class Qwen35MoeModel final : public Model {
     const size_t heads = config_.head_count;
     const size_t dim = config_.head_dim;
     FloatMatrix query_gate, k, v;  // [tokens][heads][2 dim], [tokens][kv_width] x 2
-    matmul(context_.mode, a.q, x, query_gate, context_.pool);
-    matmul(context_.mode, a.k, x, k, context_.pool);
-    matmul(context_.mode, a.v, x, v, context_.pool);
+    matmul_shared_input(context_, {&a.q, &a.k, &a.v}, x, {&query_gate, &k, &v});
     FloatMatrix q(tokens, heads * dim), gate(tokens, heads * dim);
+    // QK-norm and RoPE of each token: independent, so split over the pool (pairs at least,
+    // as attention_block), then into the cache in batch order.
+    constexpr size_t kMinRotateTokens = 2;
+    context_.pool.parallel_for(
+        tokens,
+        [&](size_t begin, size_t end, size_t) {
+          for (size_t t = begin; t < end; ++t) {
+            const int32_t position = batch.positions[t];
+            for (size_t h = 0; h < heads; ++h) {
+              const auto both = query_gate.row(t).subspan(h * 2 * dim, 2 * dim);
+              const auto head = q.row(t).subspan(h * dim, dim);
+              rms_norm(both.first(dim), a.q_norm, config_.rms_eps, head);
+              std::copy(both.begin() + static_cast<ptrdiff_t>(dim), both.end(),
+                        gate.row(t).subspan(h * dim, dim).begin());
+            }
+            for (size_t h = 0; h < config_.kv_head_count; ++h) {
+              const auto head = k.row(t).subspan(h * dim, dim);
+              rms_norm(head, a.k_norm, config_.rms_eps, head);
+            }
+            apply_imrope_text(rope_, std::span(&position, 1), q.row(t));
+            apply_imrope_text(rope_, std::span(&position, 1), k.row(t));
+          }
+        },
+        kMinRotateTokens);
     for (size_t t = 0; t < tokens; ++t) {
-      const int32_t position = batch.positions[t];
-      for (size_t h = 0; h < heads; ++h) {
-        const auto both = query_gate.row(t).subspan(h * 2 * dim, 2 * dim);
-        const auto head = q.row(t).subspan(h * dim, dim);
-        rms_norm(both.first(dim), a.q_norm, config_.rms_eps, head);
-        std::copy(both.begin() + static_cast<ptrdiff_t>(dim), both.end(),
-                  gate.row(t).subspan(h * dim, dim).begin());
-      }
-      for (size_t h = 0; h < config_.kv_head_count; ++h) {
-        const auto head = k.row(t).subspan(h * dim, dim);
-        rms_norm(head, a.k_norm, config_.rms_eps, head);
-      }
-      apply_imrope_text(rope_, std::span(&position, 1), q.row(t));
-      apply_imrope_text(rope_, std::span(&position, 1), k.row(t));
-      cache.write(layer, batch.sequence_ids[t], position, k.row(t), v.row(t));
+      cache.write(layer, batch.sequence_ids[t], batch.positions[t], k.row(t), v.row(t));
     }
     const AttentionShape shape{heads, config_.kv_head_count, dim,
                                1.0f / std::sqrt(static_cast<float>(dim))};
