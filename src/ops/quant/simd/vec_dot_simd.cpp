@@ -114,10 +114,11 @@ HWY_INLINE float dot_k4_portable(const void* w, const void* a, size_t n) {
     int32_t sumi = 0;
     int32_t min_sum = 0;
     for (int g = 0; g < kSuperBlock / 64; ++g) {
+      const size_t group = static_cast<size_t>(g);  // for offsets
       auto low0 = hn::Zero(D32()), low1 = hn::Zero(D32());
       auto high0 = hn::Zero(D32()), high1 = hn::Zero(D32());
       for (size_t k = 0; k < 32; k += hn::Lanes(d16)) {
-        const auto q = hn::PromoteTo(du16, hn::LoadU(du8, x.qs + 32 * g + k));
+        const auto q = hn::PromoteTo(du16, hn::LoadU(du8, x.qs + 32 * group + k));
         auto level_low = hn::And(q, low_mask);
         auto level_high = hn::ShiftRight<4>(q);
         if constexpr (std::is_same_v<Block, BlockQ5_K>) {
@@ -128,15 +129,15 @@ HWY_INLINE float dot_k4_portable(const void* w, const void* a, size_t n) {
               hn::Or(level_high, hn::ShiftLeft<4>(hn::And(hn::ShiftRightSame(h, 2 * g + 1), one)));
         }
         multiply_add(hn::BitCast(d16, level_low),
-                     hn::PromoteTo(d16, hn::LoadU(d8, y.qs + 64 * g + k)), low0, low1);
+                     hn::PromoteTo(d16, hn::LoadU(d8, y.qs + 64 * group + k)), low0, low1);
         multiply_add(hn::BitCast(d16, level_high),
-                     hn::PromoteTo(d16, hn::LoadU(d8, y.qs + 64 * g + 32 + k)), high0, high1);
+                     hn::PromoteTo(d16, hn::LoadU(d8, y.qs + 64 * group + 32 + k)), high0, high1);
       }
       const ScaleMin sm_low = unpack_k4_scale_min(2 * g, x.scales);
       const ScaleMin sm_high = unpack_k4_scale_min(2 * g + 1, x.scales);
       sumi += sm_low.scale * reduce(low0, low1) + sm_high.scale * reduce(high0, high1);
-      min_sum += sm_low.min * (y.bsums[4 * g] + y.bsums[4 * g + 1]) +
-                 sm_high.min * (y.bsums[4 * g + 2] + y.bsums[4 * g + 3]);
+      min_sum += sm_low.min * (y.bsums[4 * group] + y.bsums[4 * group + 1]) +
+                 sm_high.min * (y.bsums[4 * group + 2] + y.bsums[4 * group + 3]);
     }
     sum += f16_to_f32(x.d) * y.d * static_cast<float>(sumi);
     sum -= f16_to_f32(x.dmin) * y.d * static_cast<float>(min_sum);
@@ -220,9 +221,9 @@ float DotQ6_K(const void* w, const void* a, size_t n) {
       for (int quarter = 0; quarter < 4; ++quarter) {
         // Elements 128h + 32 quarter + l, l < 32: scale groups 8h + 2 quarter (l < 16)
         // and 8h + 2 quarter + 1.
-        const uint8_t* ql = x.ql + 64 * h + 32 * (quarter % 2);
-        const uint8_t* qh = x.qh + 32 * h;
-        const int8_t* q8 = y.qs + 128 * h + 32 * quarter;
+        const uint8_t* ql = x.ql + static_cast<size_t>(64 * h + 32 * (quarter % 2));
+        const uint8_t* qh = x.qh + static_cast<size_t>(32 * h);
+        const int8_t* q8 = y.qs + static_cast<size_t>(128 * h + 32 * quarter);
         for (size_t half = 0; half < 2; ++half) {
           auto acc0 = hn::Zero(D32()), acc1 = hn::Zero(D32());
           for (size_t k = 16 * half; k < 16 * half + 16; k += hn::Lanes(d16)) {
