@@ -168,10 +168,15 @@ struct Q6K {
   HWY_INLINE static __m256i stored_levels(const uint8_t* block, int h, int quarter, int i) {
     const uint8_t* bytes = block + static_cast<size_t>(3 * (8 * h + i)) * 32;
     if (quarter < 3) return _mm256_and_si256(load(bytes + 32 * quarter), _mm256_set1_epi8(0x3F));
+    return stored_top_levels(load(bytes), load(bytes + 32), load(bytes + 64));
+  }
+  // Quarter 3's levels from the three stored byte vectors of a level vector: bits 6-7 of
+  // b0, b1, b2 as bits 0-1, 2-3, 4-5.
+  HWY_INLINE static __m256i stored_top_levels(__m256i b0, __m256i b1, __m256i b2) {
     const __m256i top = _mm256_set1_epi8(static_cast<char>(0xC0));
-    __m256i q = _mm256_srli_epi16(_mm256_and_si256(load(bytes), top), 2);
-    q = _mm256_srli_epi16(_mm256_or_si256(q, _mm256_and_si256(load(bytes + 32), top)), 2);
-    return _mm256_srli_epi16(_mm256_or_si256(q, _mm256_and_si256(load(bytes + 64), top)), 2);
+    __m256i q = _mm256_srli_epi16(_mm256_and_si256(b0, top), 2);
+    q = _mm256_srli_epi16(_mm256_or_si256(q, _mm256_and_si256(b1, top)), 2);
+    return _mm256_srli_epi16(_mm256_or_si256(q, _mm256_and_si256(b2, top)), 2);
   }
   HWY_INLINE static void stored_scale_words(const uint8_t* block, __m256i* words) {
 #pragma GCC unroll 4
@@ -326,7 +331,6 @@ struct Q6K {
     __m256i words[4];
     stored_scale_words(block, words);
     const __m256i low_bits = _mm256_set1_epi8(0x3F);
-    const __m256i top_bits = _mm256_set1_epi8(static_cast<char>(0xC0));
     __m256i sums[kTokens];
     for (size_t t = 0; t < kTokens; ++t) sums[t] = _mm256_setzero_si256();
 #pragma GCC unroll 4
@@ -347,9 +351,7 @@ struct Q6K {
         settle(b0);  // each loaded once, in a register for its two uses
         settle(b1);
         settle(b2);
-        __m256i top = _mm256_srli_epi16(_mm256_and_si256(b0, top_bits), 2);
-        top = _mm256_srli_epi16(_mm256_or_si256(top, _mm256_and_si256(b1, top_bits)), 2);
-        top = _mm256_srli_epi16(_mm256_or_si256(top, _mm256_and_si256(b2, top_bits)), 2);
+        const __m256i top = stored_top_levels(b0, b1, b2);
 #pragma GCC unroll 4
         for (int q = 0; q < 4; ++q) {
           const __m256i levels =
