@@ -263,7 +263,11 @@ struct Q4K {
   }
 
 #if TANDEM_VNNI_KERNELS
-  // block_dot of one stored block with up to 4 tokens by vpdpbusd, each stored level
+  // Tokens up to which stored_block_few_tokens runs (two sums per token in registers;
+  // with more they spill, 60-80 G multiply-adds/s).
+  static constexpr size_t kFewTokens = 4;
+
+  // block_dot of one stored block with up to kFewTokens tokens by vpdpbusd, each stored level
   // vector loaded once for both of its sub-blocks (low nibbles 2g, high nibbles 2g + 1):
   // with few tokens the loads bound the pass (every vpdpbusd reads its 4 activation
   // bytes from memory too), and block_dot's order, one sub-block after the other, loads
@@ -271,7 +275,7 @@ struct Q4K {
   template <size_t kTokens>
   HWY_INLINE static void stored_block_few_tokens(const uint8_t* block, const uint8_t* const* y,
                                                  __m256* acc) {
-    static_assert(kTokens <= 4, "two sums per token stay in registers");
+    static_assert(kTokens <= kFewTokens, "two sums per token stay in registers");
     const __m256i low_mask = _mm256_set1_epi8(0x0F);
     const ScaleLanes lanes = stored_scale_lanes(block);
     __m256i sums[kTokens];
@@ -325,7 +329,7 @@ struct Q4K {
       const uint8_t* y[kTokens];
       for (size_t t = 0; t < kTokens; ++t) y[t] = a[t] + (first_block + b) * sizeof(BlockQ8_K);
 #if TANDEM_VNNI_KERNELS
-      if constexpr (kTokens <= 4) {
+      if constexpr (kTokens <= kFewTokens) {
         stored_block_few_tokens<kTokens>(block, y, acc);
         continue;
       }

@@ -241,6 +241,20 @@ struct Q6K {
   }
 #endif
 
+  // The float step of one super-block for each of the kTokens tokens (add_block): acc[t]
+  // from the block's integer totals[t] (offsets subtracted), its scales d and token t's
+  // Q8_K block y[t].
+  template <size_t kTokens>
+  HWY_INLINE static void add_block_sums(const __m256i* totals, __m256 d, const uint8_t* const* y,
+                                        __m256* acc) {
+#pragma GCC unroll 8
+    for (size_t t = 0; t < kTokens; ++t) {
+      float y_d;
+      std::memcpy(&y_d, y[t] + offsetof(BlockQ8_K, d), sizeof(y_d));
+      acc[t] = add_block<Q6K>(acc[t], totals[t], totals[t], d, d, _mm256_set1_ps(y_d));
+    }
+  }
+
   // One super-block of 8 rows with the kTokens Q8_K blocks y[t], the arithmetic of every
   // panel path: levels(g, k) is level vector k (elements 16 g + 4 k .. + 3 of each row) of
   // group g, scales(g) its scales as int16 pairs, scale_pairs(p) the scales of groups 2p,
@@ -298,17 +312,13 @@ struct Q6K {
 #pragma GCC unroll 2
       for (int g = 0; g < 16; ++g) group(g);
     }
+#if !TANDEM_VNNI_KERNELS
 #pragma GCC unroll 8
     for (size_t t = 0; t < kTokens; ++t) {
-#if TANDEM_VNNI_KERNELS
-      const __m256i totals = sums[t];
-#else
-      const __m256i totals = _mm256_sub_epi32(sums[t], offset_totals(y[t], scale_pairs));
-#endif
-      float y_d;
-      std::memcpy(&y_d, y[t] + offsetof(BlockQ8_K, d), sizeof(y_d));
-      acc[t] = add_block<Q6K>(acc[t], totals, totals, d, d, _mm256_set1_ps(y_d));
+      sums[t] = _mm256_sub_epi32(sums[t], offset_totals(y[t], scale_pairs));
     }
+#endif
+    add_block_sums<kTokens>(sums, d, y, acc);
   }
 
 #if TANDEM_VNNI_KERNELS
@@ -375,13 +385,7 @@ struct Q6K {
         }
       }
     }
-    const __m256 d = stored_d(block);
-#pragma GCC unroll 4
-    for (size_t t = 0; t < kTokens; ++t) {
-      float y_d;
-      std::memcpy(&y_d, y[t] + offsetof(BlockQ8_K, d), sizeof(y_d));
-      acc[t] = add_block<Q6K>(acc[t], sums[t], sums[t], d, d, _mm256_set1_ps(y_d));
-    }
+    add_block_sums<kTokens>(sums, stored_d(block), y, acc);
   }
 #endif
 
