@@ -61,21 +61,19 @@ template <size_t kTokens, int kVectors, class Level, class Start>
 HWY_INLINE void add_group_dots(const Level& level, const Start& start, __m256i scale,
                                const uint8_t* const* y, size_t offset, __m256i* sums) {
   __m256i dots[kTokens];
-#pragma GCC unroll 8
-  for (size_t t = 0; t < kTokens; ++t) dots[t] = start(t);
+  for_each_index<kTokens>([&](auto t) HWY_ATTR
+                          __attribute__((always_inline)) { dots[t] = start(t); });
 #pragma GCC unroll 8
   for (int k = 0; k < kVectors; ++k) {
     const __m256i levels = level(k);
-#pragma GCC unroll 8
-    for (size_t t = 0; t < kTokens; ++t) {
+    for_each_index<kTokens>([&](auto t) HWY_ATTR __attribute__((always_inline)) {
       dots[t] = dot_broadcast_bytes(dots[t], levels, y[t] + offset + 4 * static_cast<size_t>(k));
-    }
+    });
   }
-#pragma GCC unroll 8
-  for (size_t t = 0; t < kTokens; ++t) {
+  for_each_index<kTokens>([&](auto t) HWY_ATTR __attribute__((always_inline)) {
     sums[t] = _mm256_add_epi32(sums[t], _mm256_mullo_epi32(dots[t], scale));
     settle(sums[t]);
-  }
+  });
 }
 #endif
 

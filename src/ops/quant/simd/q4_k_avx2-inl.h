@@ -32,8 +32,8 @@ struct Q4K {
     const __m256i low_mask = _mm256_set1_epi8(0x0F);
     const K4Scales unpacked = unpack_k4_scales(x + offsetof(BlockQ4_K, scales));
     const uint8_t* qs = x + offsetof(BlockQ4_K, qs);
-#pragma GCC unroll 8
-    for (size_t t = 0; t < kTokens; ++t) sums[t] = _mm256_setzero_si256();
+    for_each_index<kTokens>([&](auto t) HWY_ATTR
+                            __attribute__((always_inline)) { sums[t] = _mm256_setzero_si256(); });
 #pragma GCC unroll 4
     for (int g = 0; g < 4; ++g) {
       // Sub-blocks 2g (low nibbles) and 2g + 1 (high nibbles) of bytes 32g ...
@@ -45,19 +45,17 @@ struct Q4K {
       const __m256i scale_high = _mm256_shuffle_epi8(
           unpacked.scales,
           _mm256_set1_epi16(static_cast<int16_t>(((4 * g + 3) << 8) | (4 * g + 2))));
-#pragma GCC unroll 8
-      for (size_t t = 0; t < kTokens; ++t) {
+      for_each_index<kTokens>([&](auto t) HWY_ATTR __attribute__((always_inline)) {
         const uint8_t* yq = y[t] + offsetof(BlockQ8_K, qs) + 64 * g;
         const __m256i sum_low = scaled_dot(low, load(yq), scale_low);
         const __m256i sum_high = scaled_dot(high, load(yq + 32), scale_high);
         sums[t] = _mm256_add_epi32(sums[t], _mm256_add_epi32(sum_low, sum_high));
         settle(sums[t]);
-      }
+      });
     }
-#pragma GCC unroll 8
-    for (size_t t = 0; t < kTokens; ++t) {
+    for_each_index<kTokens>([&](auto t) HWY_ATTR __attribute__((always_inline)) {
       mins[t] = _mm256_madd_epi16(load(y[t] + offsetof(BlockQ8_K, bsums)), unpacked.min_lanes);
-    }
+    });
   }
 
   // One super-block of 8 rows with the rows in the 8 32-bit lanes of each vector.
@@ -198,13 +196,12 @@ struct Q4K {
   template <size_t kTokens, class MinPairs>
   HWY_INLINE static void add_block_sums(const __m256i* sums, const MinPairs& min_pairs, __m256 d,
                                         __m256 dmin, const uint8_t* const* y, __m256* acc) {
-#pragma GCC unroll 8
-    for (size_t t = 0; t < kTokens; ++t) {
+    for_each_index<kTokens>([&](auto t) HWY_ATTR __attribute__((always_inline)) {
       float y_d;
       std::memcpy(&y_d, y[t] + offsetof(BlockQ8_K, d), sizeof(y_d));
       acc[t] = add_block<Q4K>(acc[t], sums[t], min_totals(y[t], min_pairs), d, dmin,
                               _mm256_set1_ps(y_d));
-    }
+    });
   }
 
   // One super-block of 8 rows with the kTokens Q8_K blocks y[t], the arithmetic of every
@@ -219,7 +216,8 @@ struct Q4K {
                                    const MinPairs& min_pairs, __m256 d, __m256 dmin,
                                    const uint8_t* const* y, __m256* acc) {
     __m256i sums[kTokens];
-    for (size_t t = 0; t < kTokens; ++t) sums[t] = _mm256_setzero_si256();
+    for_each_index<kTokens>([&](auto t) HWY_ATTR
+                            __attribute__((always_inline)) { sums[t] = _mm256_setzero_si256(); });
 #if TANDEM_VNNI_KERNELS
     // The sub-block's products summed in int32 by vpdpbusd, then times its scale (both
     // int16 words of a scale lane hold it, non-negative).
@@ -236,20 +234,18 @@ struct Q4K {
 #pragma GCC unroll 8
       for (int i = 0; i < 8; ++i) {
         const __m256i level = levels(j, i);
-#pragma GCC unroll 8
-        for (size_t t = 0; t < kTokens; ++t) {
+        for_each_index<kTokens>([&](auto t) HWY_ATTR __attribute__((always_inline)) {
           const __m256i product = _mm256_maddubs_epi16(
               level, broadcast_word(y[t] + offsetof(BlockQ8_K, qs) + 32 * j + 4 * i));
           products[t] = i == 0 ? product : _mm256_add_epi16(products[t], product);
           settle(products[t]);
-        }
+        });
       }
       const __m256i scale = scales(j);
-#pragma GCC unroll 8
-      for (size_t t = 0; t < kTokens; ++t) {
+      for_each_index<kTokens>([&](auto t) HWY_ATTR __attribute__((always_inline)) {
         sums[t] = _mm256_add_epi32(sums[t], _mm256_madd_epi16(products[t], scale));
         settle(sums[t]);
-      }
+      });
     };
 #endif
     if constexpr (kUnrolled) {
@@ -263,9 +259,10 @@ struct Q4K {
   }
 
 #if TANDEM_VNNI_KERNELS
-  // Tokens up to which stored_block_few_tokens runs (two sums per token in registers;
-  // with more they spill, 60-80 G multiply-adds/s).
-  static constexpr size_t kFewTokens = 4;
+  // Tokens up to which stored_block_few_tokens runs: a token group of AVX-512's 32
+  // registers (three sums per token). Measured (768 x 2048 from cache, one thread, Zen 4):
+  // 5 / 6 / 8 tokens 138 / 143 / 149 G multiply-adds/s as block_dot, 144 / 152 / 157 so.
+  static constexpr size_t kFewTokens = 8;
 
   // block_dot of one stored block with up to kFewTokens tokens by vpdpbusd, each stored level
   // vector loaded once for both of its sub-blocks (low nibbles 2g, high nibbles 2g + 1):
@@ -279,11 +276,14 @@ struct Q4K {
     const __m256i low_mask = _mm256_set1_epi8(0x0F);
     const ScaleLanes lanes = stored_scale_lanes(block);
     __m256i sums[kTokens];
-    for (size_t t = 0; t < kTokens; ++t) sums[t] = _mm256_setzero_si256();
+    for_each_index<kTokens>([&](auto t) HWY_ATTR
+                            __attribute__((always_inline)) { sums[t] = _mm256_setzero_si256(); });
 #pragma GCC unroll 4
     for (int g = 0; g < 4; ++g) {
       __m256i low_dots[kTokens], high_dots[kTokens];
-      for (size_t t = 0; t < kTokens; ++t) low_dots[t] = high_dots[t] = _mm256_setzero_si256();
+      for_each_index<kTokens>([&](auto t) HWY_ATTR __attribute__((always_inline)) {
+        low_dots[t] = high_dots[t] = _mm256_setzero_si256();
+      });
       const size_t low_offset = offsetof(BlockQ8_K, qs) + 64 * static_cast<size_t>(g);
 #pragma GCC unroll 8
       for (int i = 0; i < 8; ++i) {
@@ -292,21 +292,19 @@ struct Q4K {
         const __m256i low = _mm256_and_si256(q, low_mask);
         const __m256i high = _mm256_and_si256(_mm256_srli_epi16(q, 4), low_mask);
         const size_t word = 4 * static_cast<size_t>(i);
-#pragma GCC unroll 4
-        for (size_t t = 0; t < kTokens; ++t) {
+        for_each_index<kTokens>([&](auto t) HWY_ATTR __attribute__((always_inline)) {
           low_dots[t] = dot_broadcast_bytes(low_dots[t], low, y[t] + low_offset + word);
           high_dots[t] = dot_broadcast_bytes(high_dots[t], high, y[t] + low_offset + 32 + word);
-        }
+        });
       }
       const __m256i scale_low = _mm256_srli_epi32(sub_block_scales(lanes, 2 * g), 16);
       const __m256i scale_high = _mm256_srli_epi32(sub_block_scales(lanes, 2 * g + 1), 16);
-#pragma GCC unroll 4
-      for (size_t t = 0; t < kTokens; ++t) {
+      for_each_index<kTokens>([&](auto t) HWY_ATTR __attribute__((always_inline)) {
         sums[t] = _mm256_add_epi32(sums[t],
                                    _mm256_add_epi32(_mm256_mullo_epi32(low_dots[t], scale_low),
                                                     _mm256_mullo_epi32(high_dots[t], scale_high)));
         settle(sums[t]);
-      }
+      });
     }
     const auto min_pairs = [&](int p) HWY_ATTR { return sub_block_min_pairs(lanes, p); };
     add_block_sums<kTokens>(sums, min_pairs, stored_d(block, 0), stored_d(block, 16), y, acc);
@@ -327,7 +325,9 @@ struct Q4K {
       // 36 -> 43 GB/s together, against into L1 2 blocks ahead.
       prefetch_block<_MM_HINT_T1>(block + 4 * kStoredBlockBytes, kStoredBlockBytes);
       const uint8_t* y[kTokens];
-      for (size_t t = 0; t < kTokens; ++t) y[t] = a[t] + (first_block + b) * sizeof(BlockQ8_K);
+      for_each_index<kTokens>([&](auto t) HWY_ATTR __attribute__((always_inline)) {
+        y[t] = a[t] + (first_block + b) * sizeof(BlockQ8_K);
+      });
 #if TANDEM_VNNI_KERNELS
       if constexpr (kTokens <= kFewTokens) {
         stored_block_few_tokens<kTokens>(block, y, acc);
@@ -355,7 +355,9 @@ struct Q4K {
     for (size_t b = 0; b < blocks; ++b) {
       const Panel& p = panel[b];
       const uint8_t* y[kTokens];
-      for (size_t t = 0; t < kTokens; ++t) y[t] = a[t] + (first_block + b) * sizeof(BlockQ8_K);
+      for_each_index<kTokens>([&](auto t) HWY_ATTR __attribute__((always_inline)) {
+        y[t] = a[t] + (first_block + b) * sizeof(BlockQ8_K);
+      });
       const auto levels = [&](int j, int i) HWY_ATTR {
         return _mm256_load_si256(reinterpret_cast<const __m256i*>(p.levels[j][i]));
       };

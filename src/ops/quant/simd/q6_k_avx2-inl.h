@@ -59,8 +59,8 @@ struct Q6K {
     // The 16 group scales as int16.
     const __m256i scales16 = _mm256_cvtepi8_epi16(
         _mm_loadu_si128(reinterpret_cast<const __m128i*>(x + offsetof(BlockQ6_K, scales))));
-#pragma GCC unroll 8
-    for (size_t t = 0; t < kTokens; ++t) sums[t] = _mm256_setzero_si256();
+    for_each_index<kTokens>([&](auto t) HWY_ATTR
+                            __attribute__((always_inline)) { sums[t] = _mm256_setzero_si256(); });
 #pragma GCC unroll 2
     for (int h = 0; h < 2; ++h) {
       // Groups 8h .. 8h + 7 in both 128-bit halves.
@@ -74,20 +74,18 @@ struct Q6K {
             _mm_set1_epi16(static_cast<int16_t>(((4 * quarter + 1) << 8) | (4 * quarter))));
         const __m256i level = levels(x, h, quarter);
         const __m256i scale = _mm256_shuffle_epi8(half_scales, pick);
-#pragma GCC unroll 8
-        for (size_t t = 0; t < kTokens; ++t) {
+        for_each_index<kTokens>([&](auto t) HWY_ATTR __attribute__((always_inline)) {
           const __m256i a =
               load(y[t] + offsetof(BlockQ8_K, qs) + 128 * static_cast<size_t>(h) + 32 * quarter);
           sums[t] = _mm256_add_epi32(sums[t], scaled_dot(level, a, scale));
           settle(sums[t]);
-        }
+        });
       }
     }
-#pragma GCC unroll 8
-    for (size_t t = 0; t < kTokens; ++t) {
+    for_each_index<kTokens>([&](auto t) HWY_ATTR __attribute__((always_inline)) {
       const __m256i offsets = _mm256_madd_epi16(load(y[t] + offsetof(BlockQ8_K, bsums)), scales16);
       sums[t] = _mm256_sub_epi32(sums[t], _mm256_slli_epi32(offsets, 5));
-    }
+    });
   }
 
   // One super-block of 8 rows with the rows in the 8 32-bit lanes of each vector.
@@ -227,8 +225,7 @@ struct Q6K {
   // offset subtracted.
   template <size_t kTokens>
   HWY_INLINE static void group_starts(const uint8_t* const* y, int32_t (*starts)[16]) {
-#pragma GCC unroll 8
-    for (size_t t = 0; t < kTokens; ++t) {
+    for_each_index<kTokens>([&](auto t) HWY_ATTR __attribute__((always_inline)) {
 #pragma GCC unroll 2
       for (size_t half = 0; half < 2; ++half) {
         const __m256i group_sums = _mm256_cvtepi16_epi32(_mm_loadu_si128(
@@ -237,7 +234,7 @@ struct Q6K {
             reinterpret_cast<__m256i*>(starts[t] + 8 * half),
             _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_slli_epi32(group_sums, 5)));
       }
-    }
+    });
   }
 #endif
 
@@ -247,12 +244,11 @@ struct Q6K {
   template <size_t kTokens>
   HWY_INLINE static void add_block_sums(const __m256i* totals, __m256 d, const uint8_t* const* y,
                                         __m256* acc) {
-#pragma GCC unroll 8
-    for (size_t t = 0; t < kTokens; ++t) {
+    for_each_index<kTokens>([&](auto t) HWY_ATTR __attribute__((always_inline)) {
       float y_d;
       std::memcpy(&y_d, y[t] + offsetof(BlockQ8_K, d), sizeof(y_d));
       acc[t] = add_block<Q6K>(acc[t], totals[t], totals[t], d, d, _mm256_set1_ps(y_d));
-    }
+    });
   }
 
   // One super-block of 8 rows with the kTokens Q8_K blocks y[t], the arithmetic of every
@@ -267,7 +263,8 @@ struct Q6K {
                                    const ScalePairs& scale_pairs, __m256 d, const uint8_t* const* y,
                                    __m256* acc) {
     __m256i sums[kTokens];
-    for (size_t t = 0; t < kTokens; ++t) sums[t] = _mm256_setzero_si256();
+    for_each_index<kTokens>([&](auto t) HWY_ATTR
+                            __attribute__((always_inline)) { sums[t] = _mm256_setzero_si256(); });
 #if TANDEM_VNNI_KERNELS
     // The group's 16 products summed in int32 by vpdpbusd, starting from -32 times the
     // sum of its activations (the level offset: Q8_K's 16-element sums), then times its
@@ -292,8 +289,7 @@ struct Q6K {
       for (int half = 0; half < 2; ++half) {
         const __m256i first = levels(g, 2 * half);
         const __m256i second = levels(g, 2 * half + 1);
-#pragma GCC unroll 8
-        for (size_t t = 0; t < kTokens; ++t) {
+        for_each_index<kTokens>([&](auto t) HWY_ATTR __attribute__((always_inline)) {
           const uint8_t* yq = y[t] + offsetof(BlockQ8_K, qs) + 16 * g + 8 * half;
           __m256i products = _mm256_maddubs_epi16(first, broadcast_word(yq));
           settle(products);
@@ -301,7 +297,7 @@ struct Q6K {
               _mm256_add_epi16(products, _mm256_maddubs_epi16(second, broadcast_word(yq + 4)));
           sums[t] = _mm256_add_epi32(sums[t], _mm256_madd_epi16(products, scale));
           settle(sums[t]);
-        }
+        });
       }
     };
 #endif
@@ -313,18 +309,17 @@ struct Q6K {
       for (int g = 0; g < 16; ++g) group(g);
     }
 #if !TANDEM_VNNI_KERNELS
-#pragma GCC unroll 8
-    for (size_t t = 0; t < kTokens; ++t) {
+    for_each_index<kTokens>([&](auto t) HWY_ATTR __attribute__((always_inline)) {
       sums[t] = _mm256_sub_epi32(sums[t], offset_totals(y[t], scale_pairs));
-    }
+    });
 #endif
     add_block_sums<kTokens>(sums, d, y, acc);
   }
 
 #if TANDEM_VNNI_KERNELS
   // Tokens up to which stored_block_few_tokens runs. Measured (768 x 2048 from cache, one
-  // thread, Zen 4): 1 token 56 G multiply-adds/s as block_dot, 2 tokens 68 -> 87-90; with
-  // 3 the compiler leaves its 12 group sums in memory (79 -> 60).
+  // thread, Zen 4): 1 token 56 G multiply-adds/s as block_dot, 2 tokens 68 -> 87-97; with
+  // 3 or 4 the same as block_dot (105, 114).
   static constexpr size_t kFewTokens = 2;
 
   // block_dot of one stored block with up to kFewTokens tokens by vpdpbusd, the three
@@ -342,16 +337,18 @@ struct Q6K {
     stored_scale_words(block, words);
     const __m256i low_bits = _mm256_set1_epi8(0x3F);
     __m256i sums[kTokens];
-    for (size_t t = 0; t < kTokens; ++t) sums[t] = _mm256_setzero_si256();
+    for_each_index<kTokens>([&](auto t) HWY_ATTR
+                            __attribute__((always_inline)) { sums[t] = _mm256_setzero_si256(); });
 #pragma GCC unroll 4
     for (int part = 0; part < 4; ++part) {
       const int h = part / 2;
       const int first_group = 8 * h + part % 2;  // quarter q's group: first_group + 2 q
-      __m256i dots[4 * kTokens];                 // [quarter q][token t]
-#pragma GCC unroll 12
-      for (size_t p = 0; p < 4 * kTokens; ++p) {
-        dots[p] = _mm256_set1_epi32(starts[p % kTokens][first_group + 2 * (p / kTokens)]);
-      }
+      __m256i dots[4][kTokens];                  // [quarter q][token t]
+      for_each_index<4>([&](auto q) HWY_ATTR __attribute__((always_inline)) {
+        for_each_index<kTokens>([&](auto t) HWY_ATTR __attribute__((always_inline)) {
+          dots[q][t] = _mm256_set1_epi32(starts[t][first_group + 2 * q]);
+        });
+      });
 #pragma GCC unroll 4
       for (int k = 0; k < 4; ++k) {
         const uint8_t* bytes = block + static_cast<size_t>(3 * (8 * h + 4 * (part % 2) + k)) * 32;
@@ -362,28 +359,24 @@ struct Q6K {
         settle(b1);
         settle(b2);
         const __m256i top = stored_top_levels(b0, b1, b2);
-#pragma GCC unroll 4
-        for (int q = 0; q < 4; ++q) {
+        for_each_index<4>([&](auto q) HWY_ATTR __attribute__((always_inline)) {
           const __m256i levels =
               q == 3 ? top : _mm256_and_si256(q == 0 ? b0 : (q == 1 ? b1 : b2), low_bits);
           const size_t offset = offsetof(BlockQ8_K, qs) +
                                 16 * static_cast<size_t>(first_group + 2 * q) +
                                 4 * static_cast<size_t>(k);
-#pragma GCC unroll 4
-          for (size_t t = 0; t < kTokens; ++t) {
-            dots[q * kTokens + t] =
-                dot_broadcast_bytes(dots[q * kTokens + t], levels, y[t] + offset);
-          }
-        }
+          for_each_index<kTokens>([&](auto t) HWY_ATTR __attribute__((always_inline)) {
+            dots[q][t] = dot_broadcast_bytes(dots[q][t], levels, y[t] + offset);
+          });
+        });
       }
-#pragma GCC unroll 4
-      for (int q = 0; q < 4; ++q) {
+      for_each_index<4>([&](auto q) HWY_ATTR __attribute__((always_inline)) {
         const __m256i scale = _mm256_srai_epi32(group_scales(words, first_group + 2 * q), 16);
-        for (size_t t = 0; t < kTokens; ++t) {
-          sums[t] = _mm256_add_epi32(sums[t], _mm256_mullo_epi32(dots[q * kTokens + t], scale));
+        for_each_index<kTokens>([&](auto t) HWY_ATTR __attribute__((always_inline)) {
+          sums[t] = _mm256_add_epi32(sums[t], _mm256_mullo_epi32(dots[q][t], scale));
           settle(sums[t]);
-        }
-      }
+        });
+      });
     }
     add_block_sums<kTokens>(sums, stored_d(block), y, acc);
   }
@@ -401,7 +394,9 @@ struct Q6K {
       // output matrix's stream with 1 / 2 tokens 25-37% faster than into L1 2 blocks ahead.
       prefetch_block<_MM_HINT_T1>(block + 4 * kStoredBlockBytes, kStoredBlockBytes);
       const uint8_t* y[kTokens];
-      for (size_t t = 0; t < kTokens; ++t) y[t] = a[t] + (first_block + b) * sizeof(BlockQ8_K);
+      for_each_index<kTokens>([&](auto t) HWY_ATTR __attribute__((always_inline)) {
+        y[t] = a[t] + (first_block + b) * sizeof(BlockQ8_K);
+      });
 #if TANDEM_VNNI_KERNELS
       if constexpr (kTokens <= kFewTokens) {
         stored_block_few_tokens<kTokens>(block, y, acc);
@@ -428,7 +423,9 @@ struct Q6K {
     for (size_t b = 0; b < blocks; ++b) {
       const Panel& p = panel[b];
       const uint8_t* y[kTokens];
-      for (size_t t = 0; t < kTokens; ++t) y[t] = a[t] + (first_block + b) * sizeof(BlockQ8_K);
+      for_each_index<kTokens>([&](auto t) HWY_ATTR __attribute__((always_inline)) {
+        y[t] = a[t] + (first_block + b) * sizeof(BlockQ8_K);
+      });
       const auto levels = [&](int g, int k) HWY_ATTR {
         return _mm256_load_si256(reinterpret_cast<const __m256i*>(p.levels[g][k]));
       };

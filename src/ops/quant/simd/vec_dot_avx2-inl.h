@@ -53,6 +53,17 @@ HWY_INLINE int32_t horizontal_sum(__m256i v) {
 // into one tree at the end, which holds every product live at once and spills them.
 HWY_INLINE void settle(__m256i& v) { asm("" : "+v"(v)); }
 
+// fn(std::integral_constant<size_t, k>()) for k = 0 .. kCount - 1, unrolled in the source:
+// every index into a per-token array is then a constant when GCC's scalar replacement runs
+// (before its loop unrolling), so the array lives in registers rather than on the stack.
+template <size_t kCount, class Fn>
+HWY_INLINE void for_each_index(const Fn& fn) {
+  [&]<size_t... kI>(std::index_sequence<kI...>) HWY_ATTR __attribute__((always_inline)) {
+    (fn(std::integral_constant<size_t, kI>()), ...);
+  }
+  (std::make_index_sequence<kCount>());
+}
+
 HWY_INLINE __m256i load(const void* p) {
   return _mm256_loadu_si256(static_cast<const __m256i*>(p));
 }
