@@ -24,6 +24,11 @@ constexpr size_t kRowGranule = 16;
 constexpr size_t kItemsPerWorker = 8;
 // As matmul_fast: products of fewer multiply-adds stay on the calling thread.
 constexpr size_t kMinParallelWork = size_t{1} << 19;
+// Batches of at most this many (token, expert) pairs (decode steps) run each expert as one
+// item: gate / up, SwiGLU, the quantization of its rows and down with no barrier between
+// them (two dispatches fewer a layer). Larger batches (prefill) split experts by rows, so
+// that an expert with many tokens does not end up on one worker.
+constexpr size_t kWholeExpertMaxPairs = 64;
 
 // Items over `rows` rows of every expert that has tokens; expert e's tokens are
 // [offsets[e], offsets[e + 1]). Items are sized by tokens x rows, about
@@ -66,6 +71,106 @@ void run_items(size_t count, size_t work, ThreadPool& pool, const Fn& fn) {
   }
 }
 
+// Gate / up of expert e's rows [row_begin, row_end) with its count gathered input rows,
+// then SwiGLU into activated[count][row_end - row_begin] (row stride activated_stride).
+void gate_up_swiglu(const MoeFfnWeights& weights, size_t e, size_t row_begin, size_t row_end,
+                    const uint8_t* rows_in, size_t stride, size_t count, std::vector<float>& buffer,
+                    float* activated, size_t activated_stride) {
+  const size_t rows = row_end - row_begin;
+  buffer.resize(2 * count * rows);  // gate then up: [count][rows] each
+  float* gate = buffer.data();
+  float* up = gate + count * rows;
+  dot_weight_rows(weights.gate[e], row_begin, row_end, rows_in, stride, count, gate, rows);
+  dot_weight_rows(weights.up[e], row_begin, row_end, rows_in, stride, count, up, rows);
+  for (size_t t = 0; t < count; ++t) {
+    swiglu(std::span<const float>(gate + t * rows, rows),
+           std::span<const float>(up + t * rows, rows),
+           std::span<float>(activated + t * activated_stride, rows));
+  }
+}
+
+// Scatter(first, count, row_begin, rows, buffer) places down's output rows.
+template <class Scatter>
+void run_split_experts(const MoeFfnWeights& weights, std::span<const size_t> offsets,
+                       const uint8_t* gathered, size_t stride, ThreadPool& pool,
+                       std::vector<std::vector<float>>& scratch, const Scatter& scatter) {
+  const size_t pairs = offsets.back();
+  const size_t ffn = weights.gate.front().rows;
+  const size_t width = weights.down.front().rows;
+  const size_t cols = weights.gate.front().cols;
+  // Gate and up of the same rows, then SwiGLU: [pairs in expert order][ffn].
+  FloatMatrix activated;  // every row range is written by one item
+  activated.resize_for_overwrite(pairs, ffn);
+  const std::vector<WorkItem> gate_items = plan_items(offsets, ffn, pool.size());
+  run_items(gate_items.size(), 2 * pairs * ffn * cols, pool, [&](size_t i, size_t worker) {
+    const WorkItem& item = gate_items[i];
+    const size_t first = offsets[item.expert];
+    gate_up_swiglu(weights, item.expert, item.row_begin, item.row_end, gathered + first * stride,
+                   stride, offsets[item.expert + 1] - first, scratch[worker],
+                   activated.row(first).data() + item.row_begin, ffn);
+  });
+
+  // Down, scaled by the routing weight of each pair.
+  PreparedRows down_input;
+  prepare_rows(weights.down.front().type, activated, down_input, pool);
+  const std::vector<WorkItem> down_items = plan_items(offsets, width, pool.size());
+  run_items(down_items.size(), pairs * width * ffn, pool, [&](size_t i, size_t worker) {
+    const WorkItem& item = down_items[i];
+    const size_t first = offsets[item.expert];
+    const size_t count = offsets[item.expert + 1] - first;
+    const size_t rows = item.row_end - item.row_begin;
+    std::vector<float>& buffer = scratch[worker];
+    buffer.resize(count * rows);  // [count][rows]
+    dot_weight_rows(weights.down[item.expert], item.row_begin, item.row_end, down_input.row(first),
+                    down_input.stride, count, buffer.data(), rows);
+    scatter(first, count, item.row_begin, rows, buffer.data());
+  });
+}
+
+// As run_split_experts with one item per expert (kWholeExpertMaxPairs): the same products,
+// quantizations and order of sums, so the same results.
+template <class Scatter>
+void run_whole_experts(const MoeFfnWeights& weights, std::span<const size_t> offsets,
+                       const uint8_t* gathered, size_t stride, ThreadPool& pool,
+                       std::vector<std::vector<float>>& scratch, const Scatter& scatter) {
+  const size_t pairs = offsets.back();
+  const size_t ffn = weights.gate.front().rows;
+  const size_t width = weights.down.front().rows;
+  const size_t cols = weights.gate.front().cols;
+  const TensorType down_type = weights.down.front().type;
+  const size_t down_stride = prepared_row_bytes(down_type, ffn);
+  std::vector<uint8_t> down_input(pairs * down_stride);
+  // Experts with tokens, the most tokens first (stable: expert order among equals).
+  std::vector<size_t> order;
+  for (size_t e = 0; e + 1 < offsets.size(); ++e) {
+    if (offsets[e + 1] > offsets[e]) order.push_back(e);
+  }
+  const auto count_of = [&](size_t e) { return offsets[e + 1] - offsets[e]; };
+  std::stable_sort(order.begin(), order.end(),
+                   [&](size_t a, size_t b) { return count_of(a) > count_of(b); });
+  std::vector<std::vector<float>> activated(pool.size());  // per worker: [count][ffn]
+  run_items(order.size(), pairs * (2 * ffn * cols + width * ffn), pool,
+            [&](size_t i, size_t worker) {
+              const size_t e = order[i];
+              const size_t first = offsets[e];
+              const size_t count = count_of(e);
+              std::vector<float>& rows_out = activated[worker];
+              rows_out.resize(count * ffn);
+              std::vector<float>& buffer = scratch[worker];
+              gate_up_swiglu(weights, e, 0, ffn, gathered + first * stride, stride, count, buffer,
+                             rows_out.data(), ffn);
+              uint8_t* quantized = down_input.data() + first * down_stride;
+              for (size_t t = 0; t < count; ++t) {
+                prepare_row(down_type, std::span<const float>(rows_out.data() + t * ffn, ffn),
+                            quantized + t * down_stride);
+              }
+              buffer.resize(count * width);  // [count][width]
+              dot_weight_rows(weights.down[e], 0, width, quantized, down_stride, count,
+                              buffer.data(), width);
+              scatter(first, count, 0, width, buffer.data());
+            });
+}
+
 bool uniform(const std::vector<WeightMatrix>& matrices) {
   const WeightMatrix& first = matrices.front();
   for (const WeightMatrix& m : matrices) {
@@ -94,7 +199,6 @@ void mixture_of_experts_fast(const MoeFfnWeights& weights, const Routing& routin
   const size_t tokens = x.rows();
   const size_t k = routing.experts_used;
   const size_t experts = weights.gate.size();
-  const size_t ffn = weights.gate.front().rows;
   const size_t width = weights.down.front().rows;
   const size_t pairs = tokens * k;
   TANDEM_CHECK(routing.experts.size() == pairs, "routing of ", routing.experts.size(), " for ",
@@ -122,55 +226,26 @@ void mixture_of_experts_fast(const MoeFfnWeights& weights, const Routing& routin
     std::memcpy(gathered.data() + m * stride, input.row(members[m] / k), stride);
   }
 
-  // Gate and up of the same rows, then SwiGLU: [pairs in expert order][ffn].
   std::vector<std::vector<float>> scratch(pool.size());  // per worker
-  FloatMatrix activated;                                 // every row range is written by one item
-  activated.resize_for_overwrite(pairs, ffn);
-  const std::vector<WorkItem> gate_items = plan_items(offsets, ffn, pool.size());
-  run_items(gate_items.size(), 2 * pairs * ffn * x.cols(), pool, [&](size_t i, size_t worker) {
-    const WorkItem& item = gate_items[i];
-    const size_t first = offsets[item.expert];
-    const size_t count = offsets[item.expert + 1] - first;
-    const size_t rows = item.row_end - item.row_begin;
-    std::vector<float>& buffer = scratch[worker];
-    buffer.resize(2 * count * rows);  // gate then up: [count][rows] each
-    float* gate = buffer.data();
-    float* up = gate + count * rows;
-    const uint8_t* rows_in = gathered.data() + first * stride;
-    dot_weight_rows(weights.gate[item.expert], item.row_begin, item.row_end, rows_in, stride, count,
-                    gate, rows);
-    dot_weight_rows(weights.up[item.expert], item.row_begin, item.row_end, rows_in, stride, count,
-                    up, rows);
-    for (size_t t = 0; t < count; ++t) {
-      swiglu(std::span<const float>(gate + t * rows, rows),
-             std::span<const float>(up + t * rows, rows),
-             activated.row(first + t).subspan(item.row_begin, rows));
-    }
-  });
-
-  // Down, scaled by the routing weight of each pair: [tokens * k][width].
-  PreparedRows down_input;
-  prepare_rows(weights.down.front().type, activated, down_input, pool);
-  FloatMatrix slot_out;  // every row range is written by one item
+  FloatMatrix slot_out;  // [tokens * k][width], every row range written by one item
   slot_out.resize_for_overwrite(pairs, width);
-  const std::vector<WorkItem> down_items = plan_items(offsets, width, pool.size());
-  run_items(down_items.size(), pairs * width * ffn, pool, [&](size_t i, size_t worker) {
-    const WorkItem& item = down_items[i];
-    const size_t first = offsets[item.expert];
-    const size_t count = offsets[item.expert + 1] - first;
-    const size_t rows = item.row_end - item.row_begin;
-    std::vector<float>& buffer = scratch[worker];
-    buffer.resize(count * rows);  // [count][rows]
-    dot_weight_rows(weights.down[item.expert], item.row_begin, item.row_end, down_input.row(first),
-                    down_input.stride, count, buffer.data(), rows);
+  // Down's output rows [row_begin, row_begin + rows) of the count pairs from `first`
+  // (buffer: [count][rows]) into slot_out, scaled by each pair's routing weight.
+  const auto scatter = [&](size_t first, size_t count, size_t row_begin, size_t rows,
+                           const float* buffer) {
     for (size_t t = 0; t < count; ++t) {
       const size_t pair = members[first + t];
       const float weight = routing.weights[pair];
-      float* target = slot_out.row(pair).data() + item.row_begin;
-      const float* source = buffer.data() + t * rows;
+      float* target = slot_out.row(pair).data() + row_begin;
+      const float* source = buffer + t * rows;
       for (size_t r = 0; r < rows; ++r) target[r] = source[r] * weight;
     }
-  });
+  };
+  if (pairs <= kWholeExpertMaxPairs) {
+    run_whole_experts(weights, offsets, gathered.data(), stride, pool, scratch, scatter);
+  } else {
+    run_split_experts(weights, offsets, gathered.data(), stride, pool, scratch, scatter);
+  }
 
   out.reset(tokens, width);
   for (size_t t = 0; t < tokens; ++t) {

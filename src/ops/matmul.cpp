@@ -126,21 +126,28 @@ void prepare_rows(TensorType weight_type, const FloatMatrix& x, PreparedRows& ou
   out.cols = x.cols();
   out.stride = row_bytes(activation_type, x.cols());
   out.bytes.resize(out.rows * out.stride);
-  const bool simd_quantize = has_simd_quantize(activation_type);
   // Rows are quantized in chunks of 8: one row is a few microseconds of work.
   pool.parallel_for(
       x.rows(),
       [&](size_t begin, size_t end, size_t) {
         for (size_t t = begin; t < end; ++t) {
-          uint8_t* row = out.bytes.data() + t * out.stride;
-          if (simd_quantize) {
-            simd_quantize_row(activation_type, x.row(t), row);
-          } else {
-            quantize_row(activation_type, x.row(t), row);
-          }
+          prepare_row(weight_type, x.row(t), out.bytes.data() + t * out.stride);
         }
       },
       8);
+}
+
+size_t prepared_row_bytes(TensorType weight_type, size_t cols) {
+  return row_bytes(fast_activation_type(weight_type), cols);
+}
+
+void prepare_row(TensorType weight_type, std::span<const float> x, uint8_t* out) {
+  const TensorType activation_type = fast_activation_type(weight_type);
+  if (has_simd_quantize(activation_type)) {
+    simd_quantize_row(activation_type, x, out);
+  } else {
+    quantize_row(activation_type, x, out);
+  }
 }
 
 void dot_weight_rows(const WeightMatrix& w, size_t row_begin, size_t row_end,

@@ -62,6 +62,10 @@ bool fast_path_quantizes(TensorType weight_type);
 // rows are split over the pool when there are many.
 void prepare_rows(TensorType weight_type, const FloatMatrix& x, PreparedRows& out,
                   ThreadPool& pool);
+// One row as prepare_rows quantizes it, into out (prepared_row_bytes(weight_type, x.size())
+// bytes), on the calling thread.
+void prepare_row(TensorType weight_type, std::span<const float> x, uint8_t* out);
+size_t prepared_row_bytes(TensorType weight_type, size_t cols);
 
 // The fast-path products of weight rows [row_begin, row_end) with `tokens` prepared rows
 // at activations + t * stride, on the calling thread:
