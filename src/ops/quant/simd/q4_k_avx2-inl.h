@@ -272,7 +272,7 @@ struct Q4K {
   template <size_t kTokens>
   HWY_INLINE static void stored_block_few_tokens(const uint8_t* block, const uint8_t* const* y,
                                                  __m256* acc) {
-    static_assert(kTokens <= kFewTokens, "two sums per token stay in registers");
+    static_assert(kTokens <= kFewTokens, "three sums per token stay in registers");
     const __m256i low_mask = _mm256_set1_epi8(0x0F);
     const ScaleLanes lanes = stored_scale_lanes(block);
     __m256i sums[kTokens];
