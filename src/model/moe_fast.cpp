@@ -89,85 +89,91 @@ void gate_up_swiglu(const MoeFfnWeights& weights, size_t e, size_t row_begin, si
   }
 }
 
+// The routed pairs of one MoE block, gathered per expert, and the block's shapes.
+struct ExpertBatch {
+  const MoeFfnWeights& weights;
+  std::span<const size_t> offsets;  // expert e's pairs: [offsets[e], offsets[e + 1])
+  const uint8_t* gathered;          // the pairs' quantized input rows, in expert order
+  size_t stride;                    // bytes from one gathered row to the next
+  size_t pairs;
+  size_t ffn;    // gate / up rows
+  size_t width;  // down rows
+  size_t cols;   // gate / up columns
+};
+
 // Scatter(first, count, row_begin, rows, buffer) places down's output rows.
 template <class Scatter>
-void run_split_experts(const MoeFfnWeights& weights, std::span<const size_t> offsets,
-                       const uint8_t* gathered, size_t stride, ThreadPool& pool,
+void run_split_experts(const ExpertBatch& batch, ThreadPool& pool,
                        std::vector<std::vector<float>>& scratch, const Scatter& scatter) {
-  const size_t pairs = offsets.back();
-  const size_t ffn = weights.gate.front().rows;
-  const size_t width = weights.down.front().rows;
-  const size_t cols = weights.gate.front().cols;
   // Gate and up of the same rows, then SwiGLU: [pairs in expert order][ffn].
   FloatMatrix activated;  // every row range is written by one item
-  activated.resize_for_overwrite(pairs, ffn);
-  const std::vector<WorkItem> gate_items = plan_items(offsets, ffn, pool.size());
-  run_items(gate_items.size(), 2 * pairs * ffn * cols, pool, [&](size_t i, size_t worker) {
-    const WorkItem& item = gate_items[i];
-    const size_t first = offsets[item.expert];
-    gate_up_swiglu(weights, item.expert, item.row_begin, item.row_end, gathered + first * stride,
-                   stride, offsets[item.expert + 1] - first, scratch[worker],
-                   activated.row(first).data() + item.row_begin, ffn);
-  });
+  activated.resize_for_overwrite(batch.pairs, batch.ffn);
+  const std::vector<WorkItem> gate_items = plan_items(batch.offsets, batch.ffn, pool.size());
+  run_items(gate_items.size(), 2 * batch.pairs * batch.ffn * batch.cols, pool,
+            [&](size_t i, size_t worker) {
+              const WorkItem& item = gate_items[i];
+              const size_t first = batch.offsets[item.expert];
+              gate_up_swiglu(batch.weights, item.expert, item.row_begin, item.row_end,
+                             batch.gathered + first * batch.stride, batch.stride,
+                             batch.offsets[item.expert + 1] - first, scratch[worker],
+                             activated.row(first).data() + item.row_begin, batch.ffn);
+            });
 
   // Down, scaled by the routing weight of each pair.
   PreparedRows down_input;
-  prepare_rows(weights.down.front().type, activated, down_input, pool);
-  const std::vector<WorkItem> down_items = plan_items(offsets, width, pool.size());
-  run_items(down_items.size(), pairs * width * ffn, pool, [&](size_t i, size_t worker) {
-    const WorkItem& item = down_items[i];
-    const size_t first = offsets[item.expert];
-    const size_t count = offsets[item.expert + 1] - first;
-    const size_t rows = item.row_end - item.row_begin;
-    std::vector<float>& buffer = scratch[worker];
-    buffer.resize(count * rows);  // [count][rows]
-    dot_weight_rows(weights.down[item.expert], item.row_begin, item.row_end, down_input.row(first),
-                    down_input.stride, count, buffer.data(), rows);
-    scatter(first, count, item.row_begin, rows, buffer.data());
-  });
+  prepare_rows(batch.weights.down.front().type, activated, down_input, pool);
+  const std::vector<WorkItem> down_items = plan_items(batch.offsets, batch.width, pool.size());
+  run_items(down_items.size(), batch.pairs * batch.width * batch.ffn, pool,
+            [&](size_t i, size_t worker) {
+              const WorkItem& item = down_items[i];
+              const size_t first = batch.offsets[item.expert];
+              const size_t count = batch.offsets[item.expert + 1] - first;
+              const size_t rows = item.row_end - item.row_begin;
+              std::vector<float>& buffer = scratch[worker];
+              buffer.resize(count * rows);  // [count][rows]
+              dot_weight_rows(batch.weights.down[item.expert], item.row_begin, item.row_end,
+                              down_input.row(first), down_input.stride, count, buffer.data(), rows);
+              scatter(first, count, item.row_begin, rows, buffer.data());
+            });
 }
 
 // As run_split_experts with one item per expert (kWholeExpertMaxPairs): the same products,
 // quantizations and order of sums, so the same results.
 template <class Scatter>
-void run_whole_experts(const MoeFfnWeights& weights, std::span<const size_t> offsets,
-                       const uint8_t* gathered, size_t stride, ThreadPool& pool,
+void run_whole_experts(const ExpertBatch& batch, ThreadPool& pool,
                        std::vector<std::vector<float>>& scratch, const Scatter& scatter) {
-  const size_t pairs = offsets.back();
-  const size_t ffn = weights.gate.front().rows;
-  const size_t width = weights.down.front().rows;
-  const size_t cols = weights.gate.front().cols;
-  const TensorType down_type = weights.down.front().type;
-  const size_t down_stride = prepared_row_bytes(down_type, ffn);
-  std::vector<uint8_t> down_input(pairs * down_stride);
+  const TensorType down_type = batch.weights.down.front().type;
+  const size_t down_stride = prepared_row_bytes(down_type, batch.ffn);
+  std::vector<uint8_t> down_input(batch.pairs * down_stride);
   // Experts with tokens, the most tokens first (stable: expert order among equals).
   std::vector<size_t> order;
-  for (size_t e = 0; e + 1 < offsets.size(); ++e) {
-    if (offsets[e + 1] > offsets[e]) order.push_back(e);
+  for (size_t e = 0; e + 1 < batch.offsets.size(); ++e) {
+    if (batch.offsets[e + 1] > batch.offsets[e]) order.push_back(e);
   }
-  const auto count_of = [&](size_t e) { return offsets[e + 1] - offsets[e]; };
+  const auto count_of = [&](size_t e) { return batch.offsets[e + 1] - batch.offsets[e]; };
   std::stable_sort(order.begin(), order.end(),
                    [&](size_t a, size_t b) { return count_of(a) > count_of(b); });
   std::vector<std::vector<float>> activated(pool.size());  // per worker: [count][ffn]
-  run_items(order.size(), pairs * (2 * ffn * cols + width * ffn), pool,
-            [&](size_t i, size_t worker) {
+  run_items(order.size(), batch.pairs * (2 * batch.ffn * batch.cols + batch.width * batch.ffn),
+            pool, [&](size_t i, size_t worker) {
               const size_t e = order[i];
-              const size_t first = offsets[e];
+              const size_t first = batch.offsets[e];
               const size_t count = count_of(e);
               std::vector<float>& rows_out = activated[worker];
-              rows_out.resize(count * ffn);
+              rows_out.resize(count * batch.ffn);
               std::vector<float>& buffer = scratch[worker];
-              gate_up_swiglu(weights, e, 0, ffn, gathered + first * stride, stride, count, buffer,
-                             rows_out.data(), ffn);
+              gate_up_swiglu(batch.weights, e, 0, batch.ffn, batch.gathered + first * batch.stride,
+                             batch.stride, count, buffer, rows_out.data(), batch.ffn);
               uint8_t* quantized = down_input.data() + first * down_stride;
               for (size_t t = 0; t < count; ++t) {
-                prepare_row(down_type, std::span<const float>(rows_out.data() + t * ffn, ffn),
+                prepare_row(down_type,
+                            std::span<const float>(rows_out.data() + t * batch.ffn, batch.ffn),
                             quantized + t * down_stride);
               }
-              buffer.resize(count * width);  // [count][width]
-              dot_weight_rows(weights.down[e], 0, width, quantized, down_stride, count,
-                              buffer.data(), width);
-              scatter(first, count, 0, width, buffer.data());
+              buffer.resize(count * batch.width);  // [count][width]
+              dot_weight_rows(batch.weights.down[e], 0, batch.width, quantized, down_stride, count,
+                              buffer.data(), batch.width);
+              scatter(first, count, 0, batch.width, buffer.data());
             });
 }
 
@@ -241,10 +247,12 @@ void mixture_of_experts_fast(const MoeFfnWeights& weights, const Routing& routin
       for (size_t r = 0; r < rows; ++r) target[r] = source[r] * weight;
     }
   };
+  const ExpertBatch batch{
+      weights, offsets, gathered.data(), stride, pairs, weights.gate.front().rows, width, x.cols()};
   if (pairs <= kWholeExpertMaxPairs) {
-    run_whole_experts(weights, offsets, gathered.data(), stride, pool, scratch, scatter);
+    run_whole_experts(batch, pool, scratch, scatter);
   } else {
-    run_split_experts(weights, offsets, gathered.data(), stride, pool, scratch, scatter);
+    run_split_experts(batch, pool, scratch, scatter);
   }
 
   out.reset(tokens, width);
