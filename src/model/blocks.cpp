@@ -72,7 +72,6 @@ void attention_block(const AttentionWeights& weights, const AttentionOptions& op
   // shared by its heads). Tokens are independent: they split over the pool (about ten
   // microseconds each, so pairs at least), then go into the cache in batch order.
   const size_t half = options.rope_dims / 2;
-  constexpr size_t kMinRotateTokens = 2;
   context.pool.parallel_for(
       tokens,
       [&](size_t begin, size_t end, size_t) {

@@ -56,6 +56,10 @@ FloatMatrix output_logits(const EmbeddingWeights& weights, const Batch& batch,
 void rms_norm_rows(const FloatMatrix& x, std::span<const float> weight, float eps,
                    FloatMatrix& out);
 
+// Tokens per pool worker at least for the per-token QK-norm / RoPE of an attention block
+// (about ten microseconds a token: fewer stay on the calling thread).
+inline constexpr size_t kMinRotateTokens = 2;
+
 // ys[i] = ws[i] x, in one pool dispatch (and one quantization of x) on the fast path.
 void matmul_shared_input(const ComputeContext& context,
                          std::initializer_list<const WeightMatrix*> ws, const FloatMatrix& x,

@@ -194,9 +194,8 @@ class Qwen35MoeModel final : public Model {
     FloatMatrix query_gate, k, v;  // [tokens][heads][2 dim], [tokens][kv_width] x 2
     matmul_shared_input(context_, {&a.q, &a.k, &a.v}, x, {&query_gate, &k, &v});
     FloatMatrix q(tokens, heads * dim), gate(tokens, heads * dim);
-    // QK-norm and RoPE of each token: independent, so split over the pool (pairs at least,
-    // as attention_block), then into the cache in batch order.
-    constexpr size_t kMinRotateTokens = 2;
+    // QK-norm and RoPE of each token: independent, so split over the pool (as
+    // attention_block), then into the cache in batch order.
     context_.pool.parallel_for(
         tokens,
         [&](size_t begin, size_t end, size_t) {

@@ -120,11 +120,10 @@ void prepare_rows(TensorType weight_type, const FloatMatrix& x, PreparedRows& ou
                   ThreadPool& pool) {
   TANDEM_CHECK(fast_path_quantizes(weight_type), "no quantized activations for ",
                type_name(weight_type));
-  const TensorType activation_type = fast_activation_type(weight_type);
   out.weight_type = weight_type;
   out.rows = x.rows();
   out.cols = x.cols();
-  out.stride = row_bytes(activation_type, x.cols());
+  out.stride = prepared_row_bytes(weight_type, x.cols());
   out.bytes.resize(out.rows * out.stride);
   // Rows are quantized in chunks of 8: one row is a few microseconds of work.
   pool.parallel_for(
