@@ -80,6 +80,12 @@ HWY_INLINE __m256i dot_broadcast_bytes(__m256i acc, __m256i u, const uint8_t* p)
       : [u] "v"(u), [s] "m"(*reinterpret_cast<const Word*>(p)));
   return acc;
 }
+// acc + in each int32 lane the sum of its 4 unsigned bytes of u times its 4 signed bytes
+// of s (the register form of dot_broadcast_bytes).
+HWY_INLINE __m256i dot_bytes(__m256i acc, __m256i u, __m256i s) {
+  asm("vpdpbusd %[s], %[u], %[acc]" : [acc] "+v"(acc) : [u] "v"(u), [s] "v"(s));
+  return acc;
+}
 #endif
 
 // 32 unsigned weight bytes times 32 signed activation bytes: 8 int32 lanes of pair sums
@@ -366,7 +372,9 @@ HWY_INLINE void dot_q8_0(const uint8_t* const* w, const uint8_t* const* a, size_
   }
   const __m256i row_of_lane = _mm256_load_si256(reinterpret_cast<const __m256i*>(row_lane));
   const __m256i token_of_lane = _mm256_load_si256(reinterpret_cast<const __m256i*>(token_lane));
+#if !TANDEM_VNNI_KERNELS
   const __m256i ones = _mm256_set1_epi16(1);
+#endif
   __m256 sum = _mm256_setzero_ps();
   for (size_t b = 0; b < blocks; ++b) {
     const size_t offset = b * sizeof(BlockQ8_0);
@@ -383,8 +391,14 @@ HWY_INLINE void dot_q8_0(const uint8_t* const* w, const uint8_t* const* a, size_
 #pragma GCC unroll 8
       for (size_t t = 0; t < kTokens; ++t) {
         // |x| * (y with x's sign): an unsigned x signed product with the value x * y.
-        pair_sums[r * kTokens + t] = _mm256_madd_epi16(
-            _mm256_maddubs_epi16(magnitudes, _mm256_sign_epi8(activations[t], levels)), ones);
+        const __m256i signed_activations = _mm256_sign_epi8(activations[t], levels);
+#if TANDEM_VNNI_KERNELS
+        pair_sums[r * kTokens + t] =
+            dot_bytes(_mm256_setzero_si256(), magnitudes, signed_activations);
+#else
+        pair_sums[r * kTokens + t] =
+            _mm256_madd_epi16(_mm256_maddubs_epi16(magnitudes, signed_activations), ones);
+#endif
       }
     }
     for (size_t p = kPairs; p < 8; ++p) pair_sums[p] = _mm256_setzero_si256();
