@@ -70,12 +70,12 @@ TEST(ModelFileMemory, PanelLogitsEqualThoseOfTheFileRows) {
   rows.copy_tensors_to_memory(rows.tensor_names());
   ModelFile panels(path);
   panels.copy_tensors_to_memory(panels.tensor_names(), TensorLayouts::kPanels);
-  // The Q4_K matrices of whole groups of 8 rows, where this CPU has panel kernels.
+  // The Q4_K and Q8_0 matrices of whole groups of 8 rows, where this CPU has panel kernels.
   EXPECT_EQ(panels.tensor("blk.0.attn_q.weight").panels, has_simd_panel_dot(TensorType::kQ4_K));
   EXPECT_EQ(panels.tensor("blk.0.ffn_up_exps.weight").panels,
             has_simd_panel_dot(TensorType::kQ4_K));
-  EXPECT_FALSE(panels.tensor("token_embd.weight").panels);    // 4122 rows
-  EXPECT_FALSE(panels.tensor("blk.0.attn_k.weight").panels);  // Q8_0
+  EXPECT_EQ(panels.tensor("blk.0.attn_k.weight").panels, has_simd_panel_dot(TensorType::kQ8_0));
+  EXPECT_FALSE(panels.tensor("token_embd.weight").panels);  // 4122 rows
   const auto logits_of = [&](const ModelFile& file) {
     const auto model = Model::load(file, ModelOptions{}, pool);
     KvCache cache = model->make_cache(64);

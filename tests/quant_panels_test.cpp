@@ -111,7 +111,7 @@ TEST(QuantPanels, Q6KLevelsLandWhereTheLayoutSays) {
 }
 
 TEST(QuantPanels, RowsComeBackUnchanged) {
-  for (TensorType type : {TensorType::kQ4_K, TensorType::kQ6_K}) {
+  for (TensorType type : {TensorType::kQ4_K, TensorType::kQ6_K, TensorType::kQ8_0}) {
     const size_t rows = 24, cols = 768;
     const size_t stride = row_bytes(type, cols);
     const std::vector<uint8_t> src = random_bytes(rows * stride, 3);
@@ -130,7 +130,9 @@ TEST(QuantPanels, RowsComeBackUnchanged) {
 TEST(QuantPanels, RejectsShapesWithoutALayout) {
   EXPECT_FALSE(fits_panel_layout(TensorType::kQ4_K, 12, 256));  // not whole groups
   EXPECT_FALSE(fits_panel_layout(TensorType::kQ4_K, 16, 128));  // not whole super-blocks
-  EXPECT_FALSE(fits_panel_layout(TensorType::kQ8_0, 16, 256));  // no layout for the type
+  EXPECT_FALSE(fits_panel_layout(TensorType::kQ5_K, 16, 256));  // no layout for the type
+  EXPECT_FALSE(fits_panel_layout(TensorType::kQ8_0, 16, 48));   // not whole blocks
+  EXPECT_TRUE(fits_panel_layout(TensorType::kQ8_0, 16, 96));
   EXPECT_TRUE(fits_panel_layout(TensorType::kQ6_K, 16, 256));
   EXPECT_TRUE(fits_panel_layout(TensorType::kQ4_K, 768, 2048));
 }
@@ -139,7 +141,7 @@ TEST(QuantPanels, RejectsShapesWithoutALayout) {
 // (stored blocks straight, expanded panels, several token groups), on every target.
 TEST(QuantPanels, ProductsEqualTheRowTile) {
   const size_t rows = 24;
-  for (TensorType type : {TensorType::kQ4_K, TensorType::kQ6_K}) {
+  for (TensorType type : {TensorType::kQ4_K, TensorType::kQ6_K, TensorType::kQ8_0}) {
     for (size_t n : {size_t{2048}, size_t{4864}}) {
       const size_t stride = row_bytes(type, n);
       const std::vector<uint8_t> weights = quantized_matrix(type, rows, n, 7);
@@ -178,7 +180,7 @@ TEST(QuantPanels, ProductsEqualTheRowTile) {
 TEST(QuantPanels, MatmulOfAPanelMatrixEqualsTheRowMatrix) {
   const size_t rows = 48, cols = 512;
   ThreadPool pool(2);
-  for (TensorType type : {TensorType::kQ4_K, TensorType::kQ6_K}) {
+  for (TensorType type : {TensorType::kQ4_K, TensorType::kQ6_K, TensorType::kQ8_0}) {
     const std::vector<uint8_t> bytes = quantized_matrix(type, rows, cols, 9);
     std::vector<uint8_t> panel_bytes(bytes.size());
     pack_panels(type, rows, cols, bytes, panel_bytes);

@@ -24,6 +24,7 @@ struct FieldMove {
 // The moves of one format and its block size. For the words of a field laid out as
 // [k][4 r + e] (a vector per word k): piece_step 32, size 4.
 struct PanelFormat {
+  size_t block_elements = kBlockElements;
   size_t block_bytes = 0;
   std::array<FieldMove, 5> moves{};
   size_t move_count = 0;
@@ -81,6 +82,7 @@ void q6_k_levels_from_panel(const uint8_t* panel, size_t lane, uint8_t* block) {
 PanelFormat panel_format(TensorType type) {
   using quant::BlockQ4_K;
   using quant::BlockQ6_K;
+  using quant::BlockQ8_0;
   PanelFormat f;
   if (type == TensorType::kQ4_K) {
     f.block_bytes = sizeof(BlockQ4_K);
@@ -96,6 +98,12 @@ PanelFormat panel_format(TensorType type) {
                 {offsetof(BlockQ6_K, d), 1664, 2, 1, 0}}};
     f.move_count = 2;
     f.six_bit_levels = true;
+  } else if (type == TensorType::kQ8_0) {
+    f.block_elements = quant::kLegacyBlock;
+    f.block_bytes = sizeof(BlockQ8_0);
+    f.moves = {{{offsetof(BlockQ8_0, d), 0, 2, 1, 0},
+                {offsetof(BlockQ8_0, qs), 16, 4, size_t{quant::kLegacyBlock} / 4, 32}}};
+    f.move_count = 2;
   }
   return f;
 }
@@ -109,12 +117,12 @@ size_t panel_block_offset(const PanelFormat& f, size_t blocks, size_t row, size_
 }  // namespace
 
 bool has_panel_layout(TensorType type) {
-  return type == TensorType::kQ4_K || type == TensorType::kQ6_K;
+  return type == TensorType::kQ4_K || type == TensorType::kQ6_K || type == TensorType::kQ8_0;
 }
 
 bool fits_panel_layout(TensorType type, size_t rows, size_t cols) {
   return has_panel_layout(type) && rows > 0 && rows % kPanelRows == 0 && cols > 0 &&
-         cols % kBlockElements == 0;
+         cols % panel_format(type).block_elements == 0;
 }
 
 void pack_panels(TensorType type, size_t rows, size_t cols, std::span<const uint8_t> src,
@@ -122,7 +130,7 @@ void pack_panels(TensorType type, size_t rows, size_t cols, std::span<const uint
   TANDEM_CHECK(fits_panel_layout(type, rows, cols), "no panel layout for ", rows, "x", cols, " ",
                type_name(type));
   const PanelFormat f = panel_format(type);
-  const size_t blocks = cols / kBlockElements;
+  const size_t blocks = cols / f.block_elements;
   const size_t bytes = rows * blocks * f.block_bytes;
   TANDEM_CHECK(src.size() == bytes && dst.size() == bytes, "panels of ", bytes, " bytes from ",
                src.size(), " into ", dst.size());
@@ -147,10 +155,10 @@ void pack_panels(TensorType type, size_t rows, size_t cols, std::span<const uint
 
 void unpack_panel_row(TensorType type, size_t cols, std::span<const uint8_t> panels, size_t row,
                       std::span<uint8_t> out) {
-  TANDEM_CHECK(has_panel_layout(type) && cols % kBlockElements == 0, "no panel layout for rows of ",
-               cols, " ", type_name(type));
+  TANDEM_CHECK(has_panel_layout(type) && cols % panel_format(type).block_elements == 0,
+               "no panel layout for rows of ", cols, " ", type_name(type));
   const PanelFormat f = panel_format(type);
-  const size_t blocks = cols / kBlockElements;
+  const size_t blocks = cols / f.block_elements;
   TANDEM_CHECK(out.size() == blocks * f.block_bytes, "row of ", blocks * f.block_bytes,
                " bytes into ", out.size());
   const size_t group_end = (row / kPanelRows + 1) * kPanelRows * blocks * f.block_bytes;

@@ -1,5 +1,5 @@
 #pragma once
-// Weight panels: a layout of K-quant matrices for the products of ops/quant/simd, made
+// Weight panels: a layout of K-quant and Q8_0 matrices for the products of ops/quant/simd, made
 // once when a model is loaded. The 8 rows of a group are stored super-block by
 // super-block, each super-block of the 8 rows as one panel block in which word k of
 // every row's block lies in 32-bit lane r of a vector (rows 8G .. 8G + 7 take the same
@@ -16,8 +16,10 @@
 // bits 2c, 2c + 1 of level 3 in bits 6-7. A kernel then reads one stream per 8 rows, and
 // one 32-byte load gives 4 consecutive elements of each of the 8 rows with no transposing
 // (and for Q6_K no assembly of low and high bits but for one level in four) at run time.
+// Q8_0's panel block is one 32-element block of the 8 rows (272 bytes = 8 x 34): uint16
+// d[8], then int8 qs[8][32], [i][4 r + e] holding byte 4 i + e of row r's qs.
 // Group G's panel blocks are at bytes [G * blocks * B, (G + 1) * blocks * B) for
-// blocks = cols / 256 super-blocks of B bytes.
+// blocks = cols / 256 super-blocks (cols / 32 blocks for Q8_0) of B bytes.
 
 #include <cstddef>
 #include <cstdint>
@@ -29,10 +31,10 @@ namespace tandem {
 
 inline constexpr size_t kPanelRows = 8;
 
-// True for the types with a panel layout: Q4_K, Q6_K.
+// True for the types with a panel layout: Q4_K, Q6_K, Q8_0.
 bool has_panel_layout(TensorType type);
 // True when a rows x cols matrix of `type` can be stored as panels: the type has a
-// layout, rows are whole groups of 8 and cols whole super-blocks.
+// layout, rows are whole groups of 8 and cols whole blocks of the type.
 bool fits_panel_layout(TensorType type, size_t rows, size_t cols);
 
 // Reorders a rows x cols matrix of row-major blocks (src) into panels (dst, the same

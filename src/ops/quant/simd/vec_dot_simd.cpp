@@ -47,6 +47,8 @@ HWY_AFTER_NAMESPACE();
 // The formats of the tiles above.
 #include "ops/quant/simd/q4_k_avx2-inl.h"
 #include "ops/quant/simd/q6_k_avx2-inl.h"
+// Q8_0 panels, on the helpers of the tiles above.
+#include "ops/quant/simd/q8_0_panels_avx2-inl.h"
 
 HWY_BEFORE_NAMESPACE();
 namespace tandem::quant::HWY_NAMESPACE {
@@ -393,7 +395,8 @@ void DotTile(tandem::TensorType type, const uint8_t* w, size_t w_stride, size_t 
 // Whether this target has panel kernels for the type (simd_vec_dot_panels).
 bool HasPanelKernels(tandem::TensorType type) {
 #if TANDEM_AVX2_KERNELS
-  return type == tandem::TensorType::kQ4_K || type == tandem::TensorType::kQ6_K;
+  return type == tandem::TensorType::kQ4_K || type == tandem::TensorType::kQ6_K ||
+         type == tandem::TensorType::kQ8_0;
 #else
   (void)type;
   return false;
@@ -413,6 +416,9 @@ void DotPanels(tandem::TensorType type, const uint8_t* panels, size_t rows, cons
   if (type == tandem::TensorType::kQ6_K) {
     return avx2::dot_stored_panels<avx2::Q6K>(panels, rows, a, a_stride, tokens, n, out,
                                               out_stride);
+  }
+  if (type == tandem::TensorType::kQ8_0) {
+    return avx2::dot_stored_q8_0_panels(panels, rows, a, a_stride, tokens, n, out, out_stride);
   }
 #endif
   const size_t row_size = tandem::row_bytes(type, n);
