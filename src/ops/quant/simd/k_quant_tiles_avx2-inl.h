@@ -52,6 +52,26 @@ HWY_INLINE void with_token_count(size_t count, const Fn& fn) {
                    std::make_index_sequence<kPanelTokenGroup>());
 }
 
+// Tokens [t0, t0 + count) (count <= kPanelTokenGroup) of the rows a + t * a_stride over one
+// group of 8 weight rows from r0: dot(k, token_rows, acc) with k the count as a constant
+// (with_token_count), acc[t] starting from zero (`first`) or from out, and stored back to
+// out + t * out_stride + r0.
+template <class Dot>
+HWY_INLINE void run_token_group(const uint8_t* a, size_t a_stride, size_t t0, size_t count,
+                                bool first, float* out, size_t out_stride, size_t r0,
+                                const Dot& dot) {
+  const uint8_t* token_rows[kPanelTokenGroup];
+  __m256 acc[kPanelTokenGroup];
+  for (size_t t = 0; t < count; ++t) {
+    token_rows[t] = a + (t0 + t) * a_stride;
+    acc[t] = first ? _mm256_setzero_ps() : _mm256_loadu_ps(out + (t0 + t) * out_stride + r0);
+  }
+  with_token_count(count, [&](auto k) HWY_ATTR { dot(k, token_rows, acc); });
+  for (size_t t = 0; t < count; ++t) {
+    _mm256_storeu_ps(out + (t0 + t) * out_stride + r0, acc[t]);
+  }
+}
+
 #if TANDEM_VNNI_KERNELS
 // One scale group of a panel block with kTokens tokens, by vpdpbusd: sums[t] +=
 // scale * (start(t) + sum over k < kVectors of level vector level(k) times the 4
@@ -427,23 +447,16 @@ HWY_INLINE void dot_stored_panels(const uint8_t* panels, size_t rows, const uint
     // Tokens [t0, t0 + count) over super-blocks [c0, c0 + chunk), adding to `out` after
     // the first chunk.
     const auto run_tokens = [&](size_t t0, size_t count, size_t c0, size_t chunk) HWY_ATTR {
-      const uint8_t* token_rows[kTokenGroup];
-      __m256 acc[kTokenGroup];
-      for (size_t t = 0; t < count; ++t) {
-        token_rows[t] = a + (t0 + t) * a_stride;
-        acc[t] = c0 == 0 ? _mm256_setzero_ps() : _mm256_loadu_ps(out + (t0 + t) * out_stride + r0);
-      }
-      with_token_count(count, [&](auto k) HWY_ATTR {
-        if (expand) {
-          F::template panel_dot<decltype(k)::value>(panel, chunk, c0, token_rows, acc);
-        } else {
-          F::template stored_dot<decltype(k)::value>(group + c0 * F::kStoredBlockBytes, chunk, c0,
-                                                     token_rows, acc);
-        }
-      });
-      for (size_t t = 0; t < count; ++t) {
-        _mm256_storeu_ps(out + (t0 + t) * out_stride + r0, acc[t]);
-      }
+      run_token_group(a, a_stride, t0, count, c0 == 0, out, out_stride, r0,
+                      [&](auto k, const uint8_t* const* token_rows, __m256* acc) HWY_ATTR {
+                        if (expand) {
+                          F::template panel_dot<decltype(k)::value>(panel, chunk, c0, token_rows,
+                                                                    acc);
+                        } else {
+                          F::template stored_dot<decltype(k)::value>(
+                              group + c0 * F::kStoredBlockBytes, chunk, c0, token_rows, acc);
+                        }
+                      });
     };
     if (!expand) {
       for (size_t t0 = 0; t0 < tokens; t0 += kTokenGroup) {

@@ -81,19 +81,11 @@ HWY_INLINE void dot_stored_q8_0_panels(const uint8_t* panels, size_t rows, const
   for (size_t r0 = 0; r0 < rows; r0 += kPanelRows) {
     const uint8_t* group = panels + (r0 / kPanelRows) * blocks * Q8Panels::kStoredBlockBytes;
     for (size_t t0 = 0; t0 < tokens; t0 += kPanelTokenGroup) {
-      const size_t count = std::min(kPanelTokenGroup, tokens - t0);
-      const uint8_t* token_rows[kPanelTokenGroup];
-      __m256 acc[kPanelTokenGroup];
-      for (size_t t = 0; t < count; ++t) {
-        token_rows[t] = a + (t0 + t) * a_stride;
-        acc[t] = _mm256_setzero_ps();
-      }
-      with_token_count(count, [&](auto k) HWY_ATTR {
-        Q8Panels::stored_dot<decltype(k)::value>(group, blocks, 0, token_rows, acc);
-      });
-      for (size_t t = 0; t < count; ++t) {
-        _mm256_storeu_ps(out + (t0 + t) * out_stride + r0, acc[t]);
-      }
+      run_token_group(a, a_stride, t0, std::min(kPanelTokenGroup, tokens - t0), true, out,
+                      out_stride, r0,
+                      [&](auto k, const uint8_t* const* token_rows, __m256* acc) HWY_ATTR {
+                        Q8Panels::stored_dot<decltype(k)::value>(group, blocks, 0, token_rows, acc);
+                      });
     }
   }
 }
