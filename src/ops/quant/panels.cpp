@@ -37,7 +37,6 @@ struct PanelFormat {
 // bytes at [h][i][c][4 r + e] (c = 0, 1, 2; 32 bytes each), byte c holding q_c in bits 0-5
 // and bits 2c, 2c + 1 of q3 in bits 6-7, so three levels are one AND away and the fourth
 // is gathered from the spare bits.
-constexpr size_t kLevelBytes = 1536;
 size_t six_bit_offset(size_t h, size_t l, size_t c, size_t lane) {
   return ((h * 8 + l / 4) * 3 + c) * 32 + 4 * lane + l % 4;
 }
