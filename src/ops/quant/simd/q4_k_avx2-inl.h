@@ -145,7 +145,7 @@ struct Q4K {
   // stored_dot prefetches its stream into L2, 4 blocks ahead, from this many tokens; with
   // fewer the hardware prefetcher keeps up and the prefetches only cost. Measured on Zen 4
   // streaming 128 experts of 768 x 2048 from memory, two threads, passes alternating: 1 / 2
-  // / 3 tokens 4-7% faster without, 4 / 8 tokens 8% / 35-40% slower without.
+  // / 3 tokens 0-7% faster without, 4 / 8 tokens 8% / 35-41% slower without.
   static constexpr size_t kPrefetchMinTokens = 4;
   static constexpr size_t kStoredScales = 32;   // scales[3][32]
   static constexpr size_t kStoredLevels = 128;  // qs[4][8][32]

@@ -158,7 +158,7 @@ struct Q6K {
   // scale words in lanes.
   static constexpr size_t kStoredBlockBytes = 8 * kBlockBytes;
   // stored_dot prefetches its stream from this many tokens (see Q4K's): measured as Q4K's,
-  // one token 8% faster without, 2 tokens the same, 4 / 8 tokens 38% / 50-56% slower.
+  // one token 8-9% faster without, 2 tokens the same, 4 / 8 tokens 38% / 49-56% slower.
   static constexpr size_t kPrefetchMinTokens = 2;
   static constexpr size_t kStoredScales = 1536;  // scales[4][32] after levels[2][8][3][32]
   static constexpr size_t kStoredD = 1664;       // d[8]
@@ -417,7 +417,8 @@ struct Q6K {
     for (size_t b = 0; b < count; ++b) {
       const uint8_t* block = blocks + b * kStoredBlockBytes;
       // Into L2, 4 blocks ahead: measured on Zen 4 (tandem_matmul_bench, one thread), the
-      // output matrix's stream with 2 tokens 25-37% faster than into L1 2 blocks ahead.
+      // output matrix's stream with 1 / 2 tokens 25-37% faster than into L1 2 blocks ahead
+      // (and one token faster still with no software prefetch: kPrefetchMinTokens).
       if constexpr (kTokens >= kPrefetchMinTokens) {
         prefetch_block<_MM_HINT_T1>(block + 4 * kStoredBlockBytes, kStoredBlockBytes);
       }
