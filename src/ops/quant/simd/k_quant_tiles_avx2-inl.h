@@ -140,6 +140,17 @@ HWY_INLINE void prefetch_block(const uint8_t* p, size_t bytes) {
   }
 }
 
+// A stored-panel pass's stream: from F::kPrefetchMinTokens tokens, the block
+// F::kPrefetchBlocks blocks after `block` into L2; with fewer tokens nothing (the hardware
+// prefetcher keeps up).
+template <class F, size_t kTokens>
+HWY_INLINE void prefetch_stored_stream(const uint8_t* block) {
+  if constexpr (kTokens >= F::kPrefetchMinTokens) {
+    prefetch_block<_MM_HINT_T1>(block + F::kPrefetchBlocks * F::kStoredBlockBytes,
+                                F::kStoredBlockBytes);
+  }
+}
+
 // The 4 bytes at p in every 32-bit lane (one vpbroadcastd from memory).
 HWY_INLINE __m256i broadcast_word(const uint8_t* p) {
   int32_t four;

@@ -147,6 +147,7 @@ struct Q4K {
   // streaming 128 experts of 768 x 2048 from memory, two threads, passes alternating: 1 / 2
   // / 3 tokens 0-7% faster without, 4 / 8 tokens 8% / 35-41% slower without.
   static constexpr size_t kPrefetchMinTokens = 4;
+  static constexpr size_t kPrefetchBlocks = 4;
   static constexpr size_t kStoredScales = 32;   // scales[3][32]
   static constexpr size_t kStoredLevels = 128;  // qs[4][8][32]
   HWY_INLINE static ScaleLanes stored_scale_lanes(const uint8_t* block) {
@@ -325,9 +326,7 @@ struct Q4K {
     const __m256i low_mask = _mm256_set1_epi8(0x0F);
     for (size_t b = 0; b < count; ++b) {
       const uint8_t* block = blocks + b * kStoredBlockBytes;
-      if constexpr (kTokens >= kPrefetchMinTokens) {
-        prefetch_block<_MM_HINT_T1>(block + 4 * kStoredBlockBytes, kStoredBlockBytes);
-      }
+      prefetch_stored_stream<Q4K, kTokens>(block);
       const uint8_t* y[kTokens];
       for_each_index<kTokens>([&](auto t) HWY_ATTR __attribute__((always_inline)) {
         y[t] = a[t] + (first_block + b) * sizeof(BlockQ8_K);

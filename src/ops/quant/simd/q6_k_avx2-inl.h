@@ -160,6 +160,7 @@ struct Q6K {
   // stored_dot prefetches its stream from this many tokens (see Q4K's): measured as Q4K's,
   // one token 8-9% faster without, 2 tokens the same, 4 / 8 tokens 38% / 49-56% slower.
   static constexpr size_t kPrefetchMinTokens = 2;
+  static constexpr size_t kPrefetchBlocks = 4;
   static constexpr size_t kStoredScales = 1536;  // scales[4][32] after levels[2][8][3][32]
   static constexpr size_t kStoredD = 1664;       // d[8]
   // Level vector i (elements 128 h + 32 quarter + 4 i .. + 3 of each row; group
@@ -419,9 +420,7 @@ struct Q6K {
       // Into L2, 4 blocks ahead: measured on Zen 4 (tandem_matmul_bench, one thread), the
       // output matrix's stream with 1 / 2 tokens 25-37% faster than into L1 2 blocks ahead
       // (and one token faster still with no software prefetch: kPrefetchMinTokens).
-      if constexpr (kTokens >= kPrefetchMinTokens) {
-        prefetch_block<_MM_HINT_T1>(block + 4 * kStoredBlockBytes, kStoredBlockBytes);
-      }
+      prefetch_stored_stream<Q6K, kTokens>(block);
       const uint8_t* y[kTokens];
       for_each_index<kTokens>([&](auto t) HWY_ATTR __attribute__((always_inline)) {
         y[t] = a[t] + (first_block + b) * sizeof(BlockQ8_K);

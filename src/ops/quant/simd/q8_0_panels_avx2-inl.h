@@ -23,40 +23,27 @@ struct Q8Panels {
   static constexpr size_t kPrefetchMinTokens = 4;
   static constexpr size_t kPrefetchBlocks = 16;
 
-  // Panel blocks [0, count) of 8 rows with the kTokens Q8_0 rows a[t] (blocks first_block
-  // ...); acc[t] lane r accumulates row r's product with token t.
+  // Panel blocks [0, count) of 8 rows with the kTokens Q8_0 rows a[t]; acc[t] lane r
+  // accumulates row r's product with token t.
   template <size_t kTokens>
-  HWY_INLINE static void stored_dot(const uint8_t* blocks, size_t count, size_t first_block,
-                                    const uint8_t* const* a, __m256* acc) {
-#if !TANDEM_VNNI_KERNELS
-    const __m256i ones = _mm256_set1_epi16(1);
-#endif
+  HWY_INLINE static void stored_dot(const uint8_t* blocks, size_t count, const uint8_t* const* a,
+                                    __m256* acc) {
     for (size_t b = 0; b < count; ++b) {
       const uint8_t* block = blocks + b * kStoredBlockBytes;
-      if constexpr (kTokens >= kPrefetchMinTokens) {
-        prefetch_block<_MM_HINT_T1>(block + kPrefetchBlocks * kStoredBlockBytes, kStoredBlockBytes);
-      }
+      prefetch_stored_stream<Q8Panels, kTokens>(block);
       const uint8_t* y[kTokens];
       __m256i sums[kTokens];
       for_each_index<kTokens>([&](auto t) HWY_ATTR __attribute__((always_inline)) {
-        y[t] = a[t] + (first_block + b) * kBlockBytes;
+        y[t] = a[t] + b * kBlockBytes;
         sums[t] = _mm256_setzero_si256();
       });
 #pragma GCC unroll 8
       for (int i = 0; i < 8; ++i) {
         const __m256i levels = load(block + kStoredLevels + 32 * static_cast<size_t>(i));
-        // |x| * (y with x's sign): an unsigned x signed product with the value x * y.
         const __m256i magnitudes = _mm256_abs_epi8(levels);
         const size_t word = offsetof(BlockQ8_0, qs) + 4 * static_cast<size_t>(i);
         for_each_index<kTokens>([&](auto t) HWY_ATTR __attribute__((always_inline)) {
-          const __m256i signed_activations = _mm256_sign_epi8(broadcast_word(y[t] + word), levels);
-#if TANDEM_VNNI_KERNELS
-          sums[t] = dot_bytes(sums[t], magnitudes, signed_activations);
-#else
-          sums[t] = _mm256_add_epi32(
-              sums[t],
-              _mm256_madd_epi16(_mm256_maddubs_epi16(magnitudes, signed_activations), ones));
-#endif
+          sums[t] = add_signed_byte_dots(sums[t], magnitudes, levels, broadcast_word(y[t] + word));
         });
       }
       const __m256 d_w = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(block)));
@@ -86,7 +73,7 @@ HWY_INLINE void dot_stored_q8_0_panels(const uint8_t* panels, size_t rows, const
       run_token_group(a, a_stride, t0, std::min(kPanelTokenGroup, tokens - t0), true, out,
                       out_stride, r0,
                       [&](auto k, const uint8_t* const* token_rows, __m256* acc) HWY_ATTR {
-                        Q8Panels::stored_dot<decltype(k)::value>(group, blocks, 0, token_rows, acc);
+                        Q8Panels::stored_dot<decltype(k)::value>(group, blocks, token_rows, acc);
                       });
     }
   }

@@ -94,6 +94,19 @@ HWY_INLINE __m256i scaled_dot(__m256i weights, __m256i activations, __m256i scal
   return _mm256_madd_epi16(_mm256_maddubs_epi16(weights, activations), scale);
 }
 
+// acc + in each int32 lane the sum of its 4 products of signed weight bytes (levels, with
+// magnitudes = |levels|) and signed activation bytes: |x| * (y with x's sign), an unsigned
+// x signed product with the value x * y (vpdpbusd on VNNI, else vpmaddubsw and vpmaddwd).
+HWY_INLINE __m256i add_signed_byte_dots(__m256i acc, __m256i magnitudes, __m256i levels,
+                                        __m256i activations) {
+  const __m256i signed_activations = _mm256_sign_epi8(activations, levels);
+#if TANDEM_VNNI_KERNELS
+  return dot_bytes(acc, magnitudes, signed_activations);
+#else
+  return _mm256_add_epi32(acc, scaled_dot(magnitudes, signed_activations, _mm256_set1_epi16(1)));
+#endif
+}
+
 HWY_INLINE int32_t dot_i8_32(const int8_t* w, const int8_t* a) {
   const __m256i x = load(w);
   // |x| * (a with x's sign): an unsigned x signed product with the same value.
@@ -372,9 +385,6 @@ HWY_INLINE void dot_q8_0(const uint8_t* const* w, const uint8_t* const* a, size_
   }
   const __m256i row_of_lane = _mm256_load_si256(reinterpret_cast<const __m256i*>(row_lane));
   const __m256i token_of_lane = _mm256_load_si256(reinterpret_cast<const __m256i*>(token_lane));
-#if !TANDEM_VNNI_KERNELS
-  const __m256i ones = _mm256_set1_epi16(1);
-#endif
   __m256 sum = _mm256_setzero_ps();
   for (size_t b = 0; b < blocks; ++b) {
     const size_t offset = b * sizeof(BlockQ8_0);
@@ -390,15 +400,8 @@ HWY_INLINE void dot_q8_0(const uint8_t* const* w, const uint8_t* const* a, size_
       const __m256i magnitudes = _mm256_abs_epi8(levels);
 #pragma GCC unroll 8
       for (size_t t = 0; t < kTokens; ++t) {
-        // |x| * (y with x's sign): an unsigned x signed product with the value x * y.
-        const __m256i signed_activations = _mm256_sign_epi8(activations[t], levels);
-#if TANDEM_VNNI_KERNELS
         pair_sums[r * kTokens + t] =
-            dot_bytes(_mm256_setzero_si256(), magnitudes, signed_activations);
-#else
-        pair_sums[r * kTokens + t] =
-            _mm256_madd_epi16(_mm256_maddubs_epi16(magnitudes, signed_activations), ones);
-#endif
+            add_signed_byte_dots(_mm256_setzero_si256(), magnitudes, levels, activations[t]);
       }
     }
     for (size_t p = kPairs; p < 8; ++p) pair_sums[p] = _mm256_setzero_si256();
