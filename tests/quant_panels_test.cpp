@@ -17,6 +17,7 @@
 #include "ops/quant/dequantize.h"
 #include "ops/quant/panels.h"
 #include "ops/quant/quantize.h"
+#include "ops/quant/simd/panels_dotprod.h"
 #include "ops/quant/simd/quant_simd.h"
 #include "ops/quant/vec_dot.h"
 #include "platform/thread_pool.h"
@@ -174,6 +175,19 @@ TEST(QuantPanels, ProductsEqualTheRowTile) {
       }
     }
   }
+}
+
+// ARM64 CPUs with the dot-product instructions run every panel type on the sdot kernels
+// (so ProductsEqualTheRowTile above checks them against the NEON row tiles).
+TEST(QuantPanels, DotProductKernelsServeEveryPanelTypeWhereTheCpuHasThem) {
+  if (!has_dotprod_panel_dot()) {
+    GTEST_SKIP() << "no ARM64 dot-product instructions on this CPU (scripts/test-arm64.sh runs "
+                    "this test under qemu with them)";
+  }
+  for (TensorType type : {TensorType::kQ4_K, TensorType::kQ6_K, TensorType::kQ8_0}) {
+    EXPECT_TRUE(has_simd_panel_dot(type)) << type_name(type);
+  }
+  EXPECT_FALSE(has_simd_panel_dot(TensorType::kQ5_K));
 }
 
 // A WeightMatrix in the panel layout: the same products (fast and reference) and rows.

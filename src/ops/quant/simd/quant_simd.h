@@ -40,7 +40,8 @@ void simd_vec_dot_tile(TensorType weight_type, const uint8_t* weights, size_t we
                        size_t tokens, size_t n, float* out, size_t out_stride);
 
 // True when this CPU has kernels for `weight_type` weights stored as panels
-// (ops/quant/panels.h) that beat the row tiles: Q4_K and Q6_K where AVX2 runs.
+// (ops/quant/panels.h) that beat the row tiles: Q4_K, Q6_K and Q8_0 where AVX2 runs,
+// or on ARM64 with the dot-product instructions (panels_dotprod.h).
 bool has_simd_panel_dot(TensorType weight_type);
 // simd_vec_dot_tile of `rows` weight rows stored as panels (rows a multiple of 8, the
 // groups from `panels` on): out[t * out_stride + r], the same values as the row tile of

@@ -441,6 +441,7 @@ HWY_AFTER_NAMESPACE();
 #if HWY_ONCE
 #include <algorithm>
 
+#include "ops/quant/simd/panels_dotprod.h"
 #include "ops/quant/simd/quant_simd.h"
 #include "platform/error.h"
 
@@ -457,6 +458,14 @@ HWY_EXPORT(HasPanelKernels);
 HWY_EXPORT(DotPanels);
 HWY_EXPORT(AddScaledF32);
 }  // namespace quant
+
+// With a single target compiled (ARM64 builds NEON only), HWY_DYNAMIC_DISPATCH(quant::F)
+// is the static call HWY_NAMESPACE::quant::F: this alias gives that name the target's F.
+#if (HWY_TARGETS & (HWY_TARGETS - 1)) == 0
+namespace HWY_NAMESPACE {
+namespace quant = ::tandem::quant::HWY_NAMESPACE;
+}  // namespace HWY_NAMESPACE
+#endif
 
 // Same float operations, in the same order, as the scalar dot_q8_0_q8_0.
 float dot_q8_0_in_order(const void* w, const void* a, size_t n) {
@@ -504,6 +513,7 @@ void simd_vec_dot_tile(TensorType weight_type, const uint8_t* weights, size_t we
 }
 
 bool has_simd_panel_dot(TensorType weight_type) {
+  if (has_dotprod_panel_dot()) return has_panel_layout(weight_type);
   return HWY_DYNAMIC_DISPATCH(quant::HasPanelKernels)(weight_type);
 }
 
@@ -513,6 +523,10 @@ void simd_vec_dot_panels(TensorType weight_type, const uint8_t* panels, size_t r
   TANDEM_CHECK(has_panel_layout(weight_type) && n % traits(weight_type).block_elements == 0 &&
                    rows % kPanelRows == 0,
                "no panel products of ", rows, " rows of ", n, " ", type_name(weight_type));
+  if (has_dotprod_panel_dot()) {
+    return dotprod_panel_dot(weight_type, panels, rows, activations, activation_stride, tokens, n,
+                             out, out_stride);
+  }
   HWY_DYNAMIC_DISPATCH(quant::DotPanels)
   (weight_type, panels, rows, activations, activation_stride, tokens, n, out, out_stride);
 }
