@@ -242,8 +242,9 @@ struct Q6KPanel {
   static constexpr size_t kBlockElements = quant::kSuperBlock;
   static constexpr size_t kPanelBytes = kPanelRows * sizeof(quant::BlockQ6_K);
   static constexpr size_t kActivationBytes = sizeof(quant::BlockQ8_K);
-  static constexpr size_t kScales = 1536;
-  static constexpr size_t kScale = 1664;
+  // After levels[2][8][3][32]: scales[4][32], then d[8].
+  static constexpr size_t kSubBlockScalesOffset = 2 * 8 * 3 * 32;
+  static constexpr size_t kScaleOffset = kSubBlockScalesOffset + 4 * 32;
 
   template <int kByte>
   TANDEM_DOTPROD static RowLanes scale_lanes(const RowBytes& word) {
@@ -252,7 +253,7 @@ struct Q6KPanel {
   // Row r's 16 scales in lane r.
   TANDEM_DOTPROD static void scales(const uint8_t* block, RowLanes* scale) {
     for (size_t k = 0; k < 4; ++k) {
-      const RowBytes word = load_rows(block + kScales + 32 * k);
+      const RowBytes word = load_rows(block + kSubBlockScalesOffset + 32 * k);
       scale[4 * k] = scale_lanes<0>(word);
       scale[4 * k + 1] = scale_lanes<1>(word);
       scale[4 * k + 2] = scale_lanes<2>(word);
@@ -305,7 +306,7 @@ struct Q6KPanel {
       add_quarter<2, kTokens>(block, h, scale, y, totals);
       add_quarter<3, kTokens>(block, h, scale, y, totals);
     }
-    const RowFloats d = load_f16_rows(block + kScale);
+    const RowFloats d = load_f16_rows(block + kScaleOffset);
     for (size_t t = 0; t < kTokens; ++t) {
       int16_t bsums[16];
       std::memcpy(bsums, y[t] + offsetof(quant::BlockQ8_K, bsums), sizeof(bsums));
