@@ -8,14 +8,18 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 jobs=$(nproc)
 
-if ! command -v aarch64-linux-gnu-g++ >/dev/null || ! command -v qemu-aarch64-static >/dev/null ||
-  [ ! -e /usr/lib/aarch64-linux-gnu/cmake/hwy ]; then
+packages=(g++-aarch64-linux-gnu qemu-user-static libhwy-dev:arm64 libgtest-dev:arm64
+  libgmock-dev:arm64 libssl-dev:arm64 libcpp-httplib-dev:arm64 libucx-dev:arm64)
+missing=()
+for package in "${packages[@]}"; do
+  status=$(dpkg-query -W -f='${Status}' "$package" 2>/dev/null || true)
+  [ "$status" = "install ok installed" ] || missing+=("$package")
+done
+if [ ${#missing[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   dpkg --add-architecture arm64
   apt-get update -qq
-  apt-get install -y -qq --no-install-recommends g++-aarch64-linux-gnu qemu-user-static \
-    libhwy-dev:arm64 libgtest-dev:arm64 libgmock-dev:arm64 libssl-dev:arm64 \
-    libcpp-httplib-dev:arm64 libucx-dev:arm64 >/dev/null
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
 cmake -S . -B build-arm64 -G Ninja -DCMAKE_BUILD_TYPE=Release -DTANDEM_WERROR=ON \
