@@ -91,8 +91,9 @@ TEST(QuantPanels, Q6KLevelsLandWhereTheLayoutSays) {
       for (size_t l = 0; l < 32; ++l) {
         // Bytes c = 0, 1, 2 of the four elements 128 h + 32 k + l.
         uint8_t bytes[3];
-        for (size_t c = 0; c < 3; ++c)
+        for (size_t c = 0; c < 3; ++c) {
           bytes[c] = dst[((h * 8 + l / 4) * 3 + c) * 32 + 4 * r + l % 4];
+        }
         for (size_t k = 0; k < 4; ++k) {
           const int level = k < 3 ? bytes[k] & 0x3F
                                   : (bytes[0] >> 6) | (bytes[1] >> 6) << 2 | (bytes[2] >> 6) << 4;
