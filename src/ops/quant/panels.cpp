@@ -38,7 +38,7 @@ struct PanelFormat {
 // and bits 2c, 2c + 1 of q3 in bits 6-7, so three levels are one AND away and the fourth
 // is gathered from the spare bits.
 size_t six_bit_offset(size_t h, size_t l, size_t c, size_t lane) {
-  return ((h * 8 + l / 4) * 3 + c) * 32 + 4 * lane + l % 4;
+  return q6_k_panel::kLevels + ((h * 8 + l / 4) * 3 + c) * 32 + 4 * lane + l % 4;
 }
 
 void q6_k_levels_to_panel(const uint8_t* block, size_t lane, uint8_t* panel) {
@@ -85,23 +85,25 @@ PanelFormat panel_format(TensorType type) {
   PanelFormat f;
   if (type == TensorType::kQ4_K) {
     f.block_bytes = sizeof(BlockQ4_K);
-    f.moves = {{{offsetof(BlockQ4_K, d), 0, 2, 1, 0},
-                {offsetof(BlockQ4_K, dmin), 16, 2, 1, 0},
-                {offsetof(BlockQ4_K, scales), 32, 4, size_t{quant::kK4ScaleBytes} / 4, 32},
-                {offsetof(BlockQ4_K, qs), 128, 4, kBlockElements / 8, 32}}};
+    f.moves = {{{offsetof(BlockQ4_K, d), q4_k_panel::kD, 2, 1, 0},
+                {offsetof(BlockQ4_K, dmin), q4_k_panel::kDmin, 2, 1, 0},
+                {offsetof(BlockQ4_K, scales), q4_k_panel::kScales, 4,
+                 size_t{quant::kK4ScaleBytes} / 4, 32},
+                {offsetof(BlockQ4_K, qs), q4_k_panel::kLevels, 4, kBlockElements / 8, 32}}};
     f.move_count = 4;
   } else if (type == TensorType::kQ6_K) {
     f.block_bytes = sizeof(BlockQ6_K);
     // The levels are not moved but recoded (q6_k_levels_to_panel).
-    f.moves = {{{offsetof(BlockQ6_K, scales), 1536, 4, kBlockElements / 64, 32},
-                {offsetof(BlockQ6_K, d), 1664, 2, 1, 0}}};
+    f.moves = {{{offsetof(BlockQ6_K, scales), q6_k_panel::kScales, 4, kBlockElements / 64, 32},
+                {offsetof(BlockQ6_K, d), q6_k_panel::kD, 2, 1, 0}}};
     f.move_count = 2;
     f.six_bit_levels = true;
   } else if (type == TensorType::kQ8_0) {
     f.block_elements = quant::kLegacyBlock;
     f.block_bytes = sizeof(BlockQ8_0);
-    f.moves = {{{offsetof(BlockQ8_0, d), 0, 2, 1, 0},
-                {offsetof(BlockQ8_0, qs), 16, 4, size_t{quant::kLegacyBlock} / 4, 32}}};
+    f.moves = {
+        {{offsetof(BlockQ8_0, d), q8_0_panel::kD, 2, 1, 0},
+         {offsetof(BlockQ8_0, qs), q8_0_panel::kLevels, 4, size_t{quant::kLegacyBlock} / 4, 32}}};
     f.move_count = 2;
   }
   return f;

@@ -31,6 +31,23 @@ namespace tandem {
 
 inline constexpr size_t kPanelRows = 8;
 
+// Byte offsets of the fields in a panel block (the layouts above), for the kernels.
+namespace q4_k_panel {
+inline constexpr size_t kD = 0;
+inline constexpr size_t kDmin = 16;
+inline constexpr size_t kScales = 32;   // scales[3][32]
+inline constexpr size_t kLevels = 128;  // qs[4][8][32]
+}  // namespace q4_k_panel
+namespace q6_k_panel {
+inline constexpr size_t kLevels = 0;     // levels[2][8][3][32]
+inline constexpr size_t kScales = 1536;  // scales[4][32]
+inline constexpr size_t kD = 1664;
+}  // namespace q6_k_panel
+namespace q8_0_panel {
+inline constexpr size_t kD = 0;
+inline constexpr size_t kLevels = 16;  // qs[8][32]
+}  // namespace q8_0_panel
+
 // True for the types with a panel layout: Q4_K, Q6_K, Q8_0.
 bool has_panel_layout(TensorType type);
 // True when a rows x cols matrix of `type` can be stored as panels: the type has a

@@ -2,14 +2,6 @@
 
 #include "platform/error.h"
 
-// GCC compiles the kernels for the dot-product extension function by function (and they
-// run only where the CPU has it); other compilers only where the whole build targets it.
-#if defined(__aarch64__) && (!defined(__clang__) || defined(__ARM_FEATURE_DOTPROD))
-#define TANDEM_DOTPROD_KERNELS 1
-#else
-#define TANDEM_DOTPROD_KERNELS 0
-#endif
-
 #if TANDEM_DOTPROD_KERNELS
 #include <arm_neon.h>
 #include <asm/hwcap.h>
@@ -120,8 +112,8 @@ struct Q8Panel {
   template <size_t kTokens>
   TANDEM_DOTPROD static void dot(const uint8_t* block, const uint8_t* const* y, RowFloats* acc) {
     RowBytes w[8];
-    for (size_t i = 0; i < 8; ++i) w[i] = load_rows(block + 16 + 32 * i);
-    const RowFloats d_w = load_f16_rows(block);
+    for (size_t i = 0; i < 8; ++i) w[i] = load_rows(block + q8_0_panel::kLevels + 32 * i);
+    const RowFloats d_w = load_f16_rows(block + q8_0_panel::kD);
     for (size_t t = 0; t < kTokens; ++t) {
       const uint8_t* a = y[t] + offsetof(quant::BlockQ8_0, qs);
       RowLanes sums = zero_lanes();
@@ -164,8 +156,8 @@ struct Q4KPanel {
     return vorrq_u8(vandq_u8(p2, vdupq_n_u8(0x0F)), vshlq_n_u8(vshrq_n_u8(p, 6), 4));
   }
   TANDEM_DOTPROD static Scales scales(const uint8_t* block) {
-    const RowBytes p0 = load_rows(block + 32), p1 = load_rows(block + 64),
-                   p2 = load_rows(block + 96);
+    const uint8_t* words = block + q4_k_panel::kScales;
+    const RowBytes p0 = load_rows(words), p1 = load_rows(words + 32), p2 = load_rows(words + 64);
     const RowBytes scale_low = {low_scales(p0.lo), low_scales(p0.hi)};
     const RowBytes min_low = {low_scales(p1.lo), low_scales(p1.hi)};
     const RowBytes scale_high = {high_scales<0>(p2.lo, p0.lo), high_scales<0>(p2.hi, p0.hi)};
@@ -187,7 +179,8 @@ struct Q4KPanel {
   TANDEM_DOTPROD static void levels(const uint8_t* block, int g, RowBytes* w) {
     const uint8x16_t low_mask = vdupq_n_u8(0x0F);
     for (size_t i = 0; i < 8; ++i) {
-      const RowBytes q = load_rows(block + 128 + 256 * static_cast<size_t>(g) + 32 * i);
+      const RowBytes q =
+          load_rows(block + q4_k_panel::kLevels + 256 * static_cast<size_t>(g) + 32 * i);
       w[i] = kHigh ? RowBytes{vshrq_n_u8(q.lo, 4), vshrq_n_u8(q.hi, 4)}
                    : RowBytes{vandq_u8(q.lo, low_mask), vandq_u8(q.hi, low_mask)};
     }
@@ -214,7 +207,8 @@ struct Q4KPanel {
         totals[t] = multiply_add(totals[t], s.scale[j], sums);
       }
     }
-    const RowFloats d = load_f16_rows(block), dmin = load_f16_rows(block + 16);
+    const RowFloats d = load_f16_rows(block + q4_k_panel::kD),
+                    dmin = load_f16_rows(block + q4_k_panel::kDmin);
     for (size_t t = 0; t < kTokens; ++t) {
       int16_t bsums[16];
       std::memcpy(bsums, y[t] + offsetof(quant::BlockQ8_K, bsums), sizeof(bsums));
@@ -242,9 +236,6 @@ struct Q6KPanel {
   static constexpr size_t kBlockElements = quant::kSuperBlock;
   static constexpr size_t kPanelBytes = kPanelRows * sizeof(quant::BlockQ6_K);
   static constexpr size_t kActivationBytes = sizeof(quant::BlockQ8_K);
-  // After levels[2][8][3][32]: scales[4][32], then d[8].
-  static constexpr size_t kSubBlockScalesOffset = 2 * 8 * 3 * 32;
-  static constexpr size_t kScaleOffset = kSubBlockScalesOffset + 4 * 32;
 
   template <int kByte>
   TANDEM_DOTPROD static RowLanes scale_lanes(const RowBytes& word) {
@@ -253,7 +244,7 @@ struct Q6KPanel {
   // Row r's 16 scales in lane r.
   TANDEM_DOTPROD static void scales(const uint8_t* block, RowLanes* scale) {
     for (size_t k = 0; k < 4; ++k) {
-      const RowBytes word = load_rows(block + kSubBlockScalesOffset + 32 * k);
+      const RowBytes word = load_rows(block + q6_k_panel::kScales + 32 * k);
       scale[4 * k] = scale_lanes<0>(word);
       scale[4 * k + 1] = scale_lanes<1>(word);
       scale[4 * k + 2] = scale_lanes<2>(word);
@@ -281,7 +272,7 @@ struct Q6KPanel {
                                          const uint8_t* const* y, RowLanes* totals) {
     RowBytes w[8];
     for (size_t i = 0; i < 8; ++i) {
-      const uint8_t* p = block + (8 * h + i) * 3 * 32;
+      const uint8_t* p = block + q6_k_panel::kLevels + (8 * h + i) * 3 * 32;
       w[i] = {level<kQuarter>(p), level<kQuarter>(p + 16)};
     }
     const size_t j = 8 * h + 2 * kQuarter;
@@ -306,7 +297,7 @@ struct Q6KPanel {
       add_quarter<2, kTokens>(block, h, scale, y, totals);
       add_quarter<3, kTokens>(block, h, scale, y, totals);
     }
-    const RowFloats d = load_f16_rows(block + kScaleOffset);
+    const RowFloats d = load_f16_rows(block + q6_k_panel::kD);
     for (size_t t = 0; t < kTokens; ++t) {
       int16_t bsums[16];
       std::memcpy(bsums, y[t] + offsetof(quant::BlockQ8_K, bsums), sizeof(bsums));
@@ -399,8 +390,6 @@ void dotprod_panel_dot(TensorType type, const uint8_t* panels, size_t rows,
 }
 
 #else  // no dot-product kernels in this build
-
-bool has_dotprod_panel_dot() { return false; }
 
 void dotprod_panel_dot(TensorType type, const uint8_t*, size_t, const uint8_t*, size_t, size_t,
                        size_t, float*, size_t) {

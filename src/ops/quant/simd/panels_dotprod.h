@@ -13,11 +13,24 @@
 
 #include "ops/tensor_type.h"
 
+// GCC compiles the kernels for the dot-product extension function by function (and they
+// run only where the CPU has it); other compilers only where the whole build targets it.
+#if defined(__aarch64__) && (!defined(__clang__) || defined(__ARM_FEATURE_DOTPROD))
+#define TANDEM_DOTPROD_KERNELS 1
+#else
+#define TANDEM_DOTPROD_KERNELS 0
+#endif
+
 namespace tandem {
 
 // True on ARM64 CPUs with the dot-product instructions; then the three panel types (Q4_K,
-// Q6_K, Q8_0) have dotprod_panel_dot.
+// Q6_K, Q8_0) have dotprod_panel_dot. A constant false in builds without the kernels, so
+// the panel products' dispatch costs nothing there.
+#if TANDEM_DOTPROD_KERNELS
 bool has_dotprod_panel_dot();
+#else
+inline bool has_dotprod_panel_dot() { return false; }
+#endif
 // As simd_vec_dot_panels (same arguments, same results). Requires has_dotprod_panel_dot.
 void dotprod_panel_dot(TensorType type, const uint8_t* panels, size_t rows,
                        const uint8_t* activations, size_t activation_stride, size_t tokens,

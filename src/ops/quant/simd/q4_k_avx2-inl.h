@@ -148,11 +148,9 @@ struct Q4K {
   // / 3 tokens 0-7% faster without, 4 / 8 tokens 8% / 35-41% slower without.
   static constexpr size_t kPrefetchMinTokens = 4;
   static constexpr size_t kPrefetchBlocks = 4;
-  static constexpr size_t kStoredScales = 32;   // scales[3][32]
-  static constexpr size_t kStoredLevels = 128;  // qs[4][8][32]
   HWY_INLINE static ScaleLanes stored_scale_lanes(const uint8_t* block) {
-    return scale_lanes(load(block + kStoredScales), load(block + kStoredScales + 32),
-                       load(block + kStoredScales + 64));
+    const uint8_t* words = block + q4_k_panel::kScales;
+    return scale_lanes(load(words), load(words + 32), load(words + 64));
   }
   HWY_INLINE static __m256 stored_d(const uint8_t* block, size_t offset) {
     return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(block + offset)));
@@ -161,14 +159,14 @@ struct Q4K {
   // A panel from a stored panel block: the levels split into nibbles, scales unpacked.
   HWY_INLINE static void expand(const uint8_t* block, Panel& out) {
     store_scales(stored_scale_lanes(block), out);
-    _mm256_store_ps(out.d, stored_d(block, 0));
-    _mm256_store_ps(out.dmin, stored_d(block, 16));
+    _mm256_store_ps(out.d, stored_d(block, q4_k_panel::kD));
+    _mm256_store_ps(out.dmin, stored_d(block, q4_k_panel::kDmin));
     const __m256i low_mask = _mm256_set1_epi8(0x0F);
 #pragma GCC unroll 4
     for (int g = 0; g < 4; ++g) {
 #pragma GCC unroll 8
       for (int i = 0; i < 8; ++i) {
-        const __m256i q = load(block + kStoredLevels + 256 * g + 32 * i);
+        const __m256i q = load(block + q4_k_panel::kLevels + 256 * g + 32 * i);
         _mm256_store_si256(reinterpret_cast<__m256i*>(out.levels[2 * g][i]),
                            _mm256_and_si256(q, low_mask));
         _mm256_store_si256(reinterpret_cast<__m256i*>(out.levels[2 * g + 1][i]),
@@ -293,7 +291,7 @@ struct Q4K {
       const size_t low_offset = offsetof(BlockQ8_K, qs) + 64 * static_cast<size_t>(g);
 #pragma GCC unroll 8
       for (int i = 0; i < 8; ++i) {
-        __m256i q = load(block + kStoredLevels + 256 * g + 32 * i);
+        __m256i q = load(block + q4_k_panel::kLevels + 256 * g + 32 * i);
         settle(q);  // one load, in a register for both nibbles
         const __m256i low = _mm256_and_si256(q, low_mask);
         const __m256i high = _mm256_and_si256(_mm256_srli_epi16(q, 4), low_mask);
@@ -313,7 +311,8 @@ struct Q4K {
       });
     }
     const auto min_pairs = [&](int p) HWY_ATTR { return sub_block_min_pairs(lanes, p); };
-    add_block_sums<kTokens>(sums, min_pairs, stored_d(block, 0), stored_d(block, 16), y, acc);
+    add_block_sums<kTokens>(sums, min_pairs, stored_d(block, q4_k_panel::kD),
+                            stored_d(block, q4_k_panel::kDmin), y, acc);
   }
 #endif
 
@@ -339,14 +338,14 @@ struct Q4K {
 #endif
       const ScaleLanes lanes = stored_scale_lanes(block);
       const auto levels = [&](int j, int i) HWY_ATTR {
-        const __m256i q = load(block + kStoredLevels + 256 * (j / 2) + 32 * i);
+        const __m256i q = load(block + q4_k_panel::kLevels + 256 * (j / 2) + 32 * i);
         return j % 2 == 0 ? _mm256_and_si256(q, low_mask)
                           : _mm256_and_si256(_mm256_srli_epi16(q, 4), low_mask);
       };
       const auto scales = [&](int j) HWY_ATTR { return sub_block_scales(lanes, j); };
       const auto min_pairs = [&](int p) HWY_ATTR { return sub_block_min_pairs(lanes, p); };
-      block_dot<kTokens, true>(levels, scales, min_pairs, stored_d(block, 0), stored_d(block, 16),
-                               y, acc);
+      block_dot<kTokens, true>(levels, scales, min_pairs, stored_d(block, q4_k_panel::kD),
+                               stored_d(block, q4_k_panel::kDmin), y, acc);
     }
   }
 

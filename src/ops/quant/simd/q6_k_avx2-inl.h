@@ -161,14 +161,12 @@ struct Q6K {
   // one token 8-9% faster without, 2 tokens the same, 4 / 8 tokens 38% / 49-56% slower.
   static constexpr size_t kPrefetchMinTokens = 2;
   static constexpr size_t kPrefetchBlocks = 4;
-  static constexpr size_t kStoredScales = 1536;  // scales[4][32] after levels[2][8][3][32]
-  static constexpr size_t kStoredD = 1664;       // d[8]
   // Level vector i (elements 128 h + 32 quarter + 4 i .. + 3 of each row; group
   // 8 h + 2 quarter + i / 4) of a stored block, as levels() gives them for one row:
   // quarters 0-2 are bits 0-5 of their bytes, quarter 3 gathers bits 6-7 of the three
   // (masked before each 16-bit shift, so no bit crosses into the neighbouring byte).
   HWY_INLINE static __m256i stored_levels(const uint8_t* block, int h, int quarter, int i) {
-    const uint8_t* bytes = block + static_cast<size_t>(3 * (8 * h + i)) * 32;
+    const uint8_t* bytes = block + q6_k_panel::kLevels + static_cast<size_t>(3 * (8 * h + i)) * 32;
     if (quarter < 3) return _mm256_and_si256(load(bytes + 32 * quarter), _mm256_set1_epi8(0x3F));
     return stored_top_levels(load(bytes), load(bytes + 32), load(bytes + 64));
   }
@@ -202,10 +200,11 @@ struct Q6K {
 #endif
   HWY_INLINE static void stored_scale_words(const uint8_t* block, __m256i* words) {
 #pragma GCC unroll 4
-    for (size_t k = 0; k < 4; ++k) words[k] = load(block + kStoredScales + 32 * k);
+    for (size_t k = 0; k < 4; ++k) words[k] = load(block + q6_k_panel::kScales + 32 * k);
   }
   HWY_INLINE static __m256 stored_d(const uint8_t* block) {
-    return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(block + kStoredD)));
+    return _mm256_cvtph_ps(
+        _mm_loadu_si128(reinterpret_cast<const __m128i*>(block + q6_k_panel::kD)));
   }
 
   // A panel from a stored panel block: the levels assembled, scales unpacked.
@@ -377,7 +376,8 @@ struct Q6K {
       });
 #pragma GCC unroll 4
       for (int k = 0; k < 4; ++k) {
-        const uint8_t* bytes = block + static_cast<size_t>(3 * (8 * h + 4 * (part % 2) + k)) * 32;
+        const uint8_t* bytes = block + q6_k_panel::kLevels +
+                               static_cast<size_t>(3 * (8 * h + 4 * (part % 2) + k)) * 32;
         __m256i b0 = load(bytes);
         __m256i b1 = load(bytes + 32);
         __m256i b2 = load(bytes + 64);

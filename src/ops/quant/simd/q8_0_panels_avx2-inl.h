@@ -14,7 +14,6 @@ namespace tandem::quant::HWY_NAMESPACE::avx2 {
 struct Q8Panels {
   static constexpr size_t kBlockBytes = sizeof(BlockQ8_0);
   static constexpr size_t kStoredBlockBytes = 8 * kBlockBytes;
-  static constexpr size_t kStoredLevels = 16;  // after d[8]
   // The stream is prefetched into L2 from this many tokens, kPrefetchBlocks blocks ahead
   // (about the K-quant passes' distance in bytes); with fewer the hardware prefetcher keeps
   // up. Measured as Q4K::kPrefetchMinTokens (128 experts of 768 x 2048 from memory, two
@@ -39,14 +38,15 @@ struct Q8Panels {
       });
 #pragma GCC unroll 8
       for (int i = 0; i < 8; ++i) {
-        const __m256i levels = load(block + kStoredLevels + 32 * static_cast<size_t>(i));
+        const __m256i levels = load(block + q8_0_panel::kLevels + 32 * static_cast<size_t>(i));
         const __m256i magnitudes = _mm256_abs_epi8(levels);
         const size_t word = offsetof(BlockQ8_0, qs) + 4 * static_cast<size_t>(i);
         for_each_index<kTokens>([&](auto t) HWY_ATTR __attribute__((always_inline)) {
           sums[t] = add_signed_byte_dots(sums[t], magnitudes, levels, broadcast_word(y[t] + word));
         });
       }
-      const __m256 d_w = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(block)));
+      const __m256 d_w = _mm256_cvtph_ps(
+          _mm_loadu_si128(reinterpret_cast<const __m128i*>(block + q8_0_panel::kD)));
       for_each_index<kTokens>([&](auto t) HWY_ATTR __attribute__((always_inline)) {
         uint16_t d_a;
         std::memcpy(&d_a, y[t] + offsetof(BlockQ8_0, d), sizeof(d_a));

@@ -96,6 +96,7 @@ HWY_AFTER_NAMESPACE();
 
 #if HWY_ONCE
 #include "ops/quant/simd/quant_simd.h"
+#include "ops/quant/simd/single_target_dispatch.h"
 #include "platform/error.h"
 
 namespace tandem {
@@ -103,14 +104,6 @@ namespace quant {
 HWY_EXPORT(QuantizeQ8_0);
 HWY_EXPORT(QuantizeQ8_K);
 }  // namespace quant
-
-// With a single target compiled (ARM64 builds NEON only), HWY_DYNAMIC_DISPATCH(quant::F)
-// is the static call HWY_NAMESPACE::quant::F: this alias gives that name the target's F.
-#if (HWY_TARGETS & (HWY_TARGETS - 1)) == 0
-namespace HWY_NAMESPACE {
-namespace quant = ::tandem::quant::HWY_NAMESPACE;
-}  // namespace HWY_NAMESPACE
-#endif
 
 bool has_simd_quantize(TensorType type) {
   return type == TensorType::kQ8_0 || type == TensorType::kQ8_K;

@@ -443,6 +443,7 @@ HWY_AFTER_NAMESPACE();
 
 #include "ops/quant/simd/panels_dotprod.h"
 #include "ops/quant/simd/quant_simd.h"
+#include "ops/quant/simd/single_target_dispatch.h"
 #include "platform/error.h"
 
 namespace tandem {
@@ -458,14 +459,6 @@ HWY_EXPORT(HasPanelKernels);
 HWY_EXPORT(DotPanels);
 HWY_EXPORT(AddScaledF32);
 }  // namespace quant
-
-// With a single target compiled (ARM64 builds NEON only), HWY_DYNAMIC_DISPATCH(quant::F)
-// is the static call HWY_NAMESPACE::quant::F: this alias gives that name the target's F.
-#if (HWY_TARGETS & (HWY_TARGETS - 1)) == 0
-namespace HWY_NAMESPACE {
-namespace quant = ::tandem::quant::HWY_NAMESPACE;
-}  // namespace HWY_NAMESPACE
-#endif
 
 // Same float operations, in the same order, as the scalar dot_q8_0_q8_0.
 float dot_q8_0_in_order(const void* w, const void* a, size_t n) {
